@@ -1,0 +1,73 @@
+package order
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors returned by order stores.
+var (
+	// ErrNotFound means no order has the requested id.
+	ErrNotFound = errors.New("order not found")
+	// ErrAlreadyExists means an order with the same id was stored before.
+	ErrAlreadyExists = errors.New("order already exists")
+	// ErrConflict means the order changed since it was read (optimistic lock lost).
+	ErrConflict = errors.New("order was modified concurrently")
+)
+
+// IllegalTransitionError is returned when a status change is not a legal transition.
+type IllegalTransitionError struct {
+	OrderID  string
+	From, To Status
+}
+
+func (e *IllegalTransitionError) Error() string {
+	return fmt.Sprintf("order %s: illegal transition %s -> %s", e.OrderID, e.From, e.To)
+}
+
+// UnknownSKUError is returned when an order names SKUs that the catalog does not have.
+// The state machine rejects the order (reason UNKNOWN_SKU) on this error type.
+type UnknownSKUError struct {
+	OrderID string
+	SKUs    []string
+}
+
+func (e *UnknownSKUError) Error() string {
+	return fmt.Sprintf("order %s: unknown sku %s", e.OrderID, strings.Join(e.SKUs, ", "))
+}
+
+// InvalidOrderError is returned when a stored order cannot be processed as it is (for
+// example its total overflows). The state machine rejects the order (INVALID_ORDER).
+type InvalidOrderError struct {
+	OrderID string
+	Message string
+}
+
+func (e *InvalidOrderError) Error() string {
+	return fmt.Sprintf("order %s: invalid: %s", e.OrderID, e.Message)
+}
+
+// FieldIssue names one field of a request and what is wrong with it.
+type FieldIssue struct {
+	Field string `json:"field"`
+	Issue string `json:"issue"`
+}
+
+// ValidationError is returned when an order request is malformed or invalid. Fields lists
+// every problem found, in request order.
+type ValidationError struct {
+	Fields []FieldIssue
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Issue
+	}
+	return "invalid order request: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(field, issue string) {
+	e.Fields = append(e.Fields, FieldIssue{Field: field, Issue: issue})
+}
