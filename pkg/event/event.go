@@ -3,6 +3,8 @@
 package event
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/order"
@@ -81,8 +83,9 @@ func ForStatus(s order.Status) (string, bool) {
 	return "", false
 }
 
-// FromOrder returns the event announcing o's current status, with a fresh event id. It
-// returns false when o's status is not announced.
+// FromOrder returns the event announcing o's current status. Its event id is derived from
+// the order id and the status (see ID), so a re-publication after a retry carries the
+// same id and consumers deduplicate it. It returns false when o's status is not announced.
 func FromOrder(o *order.Order, now time.Time) (Event, bool) {
 	dt, ok := ForStatus(o.Status)
 	if !ok {
@@ -100,7 +103,7 @@ func FromOrder(o *order.Order, now time.Time) (Event, bool) {
 		DetailType: dt,
 		Detail: Detail{
 			Metadata: Metadata{
-				EventID:       order.NewID(now),
+				EventID:       ID(o.ID, o.Status),
 				SchemaVersion: SchemaVersion,
 				CorrelationID: correlation,
 				OccurredAt:    now.UTC(),
@@ -136,4 +139,25 @@ func SchemaFile(detailType string) string {
 		}
 	}
 	return string(append(b, ".json"...))
+}
+
+// ID returns the event id announcing that order orderID reached status s: a name-based
+// UUID (version 8, RFC 9562) from SHA-256 of the two, so every publication of the same
+// state change carries the same id.
+func ID(orderID string, s order.Status) string {
+	sum := sha256.Sum256([]byte(orderID + "|" + string(s)))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x80 // version 8
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
 }
