@@ -123,24 +123,6 @@ func FromOrder(o *order.Order, now time.Time) (Event, bool) {
 	}, true
 }
 
-// SchemaFile returns the file name of the JSON Schema for a detail-type, e.g.
-// "order-created.json".
-func SchemaFile(detailType string) string {
-	b := make([]byte, 0, len(detailType)+5)
-	for i := 0; i < len(detailType); i++ {
-		c := detailType[i]
-		switch {
-		case c == ' ':
-			b = append(b, '-')
-		case c >= 'A' && c <= 'Z':
-			b = append(b, c+'a'-'A')
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(append(b, ".json"...))
-}
-
 // ID returns the event id announcing that order orderID reached status s: a name-based
 // UUID (version 8, RFC 9562) from SHA-256 of the two, so every publication of the same
 // state change carries the same id.
