@@ -1,0 +1,47 @@
+package idempotency_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/orderflow/orderflow/pkg/idempotency"
+)
+
+func TestCheck(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	h := idempotency.Hash([]byte(`{"a":1}`))
+	done := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.Done, LockedAt: now.Add(-time.Minute),
+		ExpiresAt: now.Add(time.Hour), Response: idempotency.Response{StatusCode: 202, Body: "first"}}
+	locked := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.InProgress, LockedAt: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}
+	stale := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.InProgress, LockedAt: now.Add(-idempotency.LockTimeout), ExpiresAt: now.Add(time.Hour)}
+	expired := &idempotency.Record{Key: "k", BodyHash: "other", Status: idempotency.Done, ExpiresAt: now}
+	cases := []struct {
+		name       string
+		rec        *idempotency.Record
+		hash       string
+		wantReplay bool
+		wantErr    error
+	}{
+		{"no record", nil, h, false, nil},
+		{"replay", done, h, true, nil},
+		{"other body", done, idempotency.Hash([]byte(`{"a":2}`)), false, idempotency.ErrMismatch},
+		{"in progress", locked, h, false, idempotency.ErrInProgress},
+		{"stale lock taken over", stale, h, false, nil},
+		{"expired taken over", expired, h, false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := idempotency.Check(tc.rec, tc.hash, now)
+			if !errors.Is(err, tc.wantErr) || (err == nil && tc.wantErr != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if (resp != nil) != tc.wantReplay || (resp != nil && resp.Body != "first") {
+				t.Fatalf("resp = %+v", resp)
+			}
+		})
+	}
+	if idempotency.Hash([]byte("a")) == idempotency.Hash([]byte("b")) {
+		t.Fatal("hash collision")
+	}
+}
