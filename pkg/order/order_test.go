@@ -85,7 +85,9 @@ func TestLifecycle(t *testing.T) {
 		{"cancel confirmed", func(o *order.Order) error {
 			return all(o.Price(prices, t0), o.MarkReserved(t0), o.MarkPaid(t0), o.Confirm(t0), o.Cancel(order.ReasonOutOfStock, t0))
 		}, order.StatusConfirmed, "", isIllegal},
-		{"overflow", func(o *order.Order) error { return o.Price(map[string]int64{"A": math.MaxInt64 / 2, "B": math.MaxInt64 / 2}, t0) },
+		{"overflow", func(o *order.Order) error {
+			return o.Price(map[string]int64{"A": math.MaxInt64 / 2, "B": math.MaxInt64 / 2}, t0)
+		},
 			order.StatusPending, "", func(err error) bool {
 				var e *order.InvalidOrderError
 				return errors.As(err, &e)
