@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package emulator
+
+import "syscall"
+
+func setParentDeathSignal(*syscall.SysProcAttr) {}

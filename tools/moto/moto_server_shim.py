@@ -1,0 +1,108 @@
+"""moto_server with orderflow's fixes for known moto bugs; same CLI as moto_server.
+
+Usage (what pkg/emulator runs):
+
+    python3 moto_server_shim.py -H 127.0.0.1 -p 5000
+
+Why this file exists
+--------------------
+moto 5.2.1 cannot start a state machine a second time once Step Functions
+execution is enabled (POST /moto-api/config {"stepfunctions":
+{"execute_state_machine": true}}): the second StartExecution answers HTTP 500,
+"TypeError: cannot pickle '_thread.RLock' object" (getmoto/moto#10077).
+
+Cause: StepFunctionsParserBackend.start_execution
+(moto/stepfunctions/parser/models.py) snapshots the state machine with
+copy.deepcopy(state_machine). After the first run, state_machine.executions
+holds an Execution whose exec_worker is a live thread with an RLock, which
+deepcopy cannot copy.
+
+Fix (the same as upstream's, getmoto/moto#10093): the deepcopy of a state
+machine in that module gets a memo that maps its executions list to an empty
+list, so the clone (a snapshot of the definition for the new execution) starts
+with no executions and the live workers are never traversed. The original
+state machine is not touched.
+
+The patch is applied only when the installed moto still has the bug: the
+source of start_execution contains the bare "copy.deepcopy(state_machine)"
+call. Set MOTO_SHIM_DISABLE=1 to run moto unpatched (the tests do, to show the
+bug). On start the shim prints one line to stderr saying what it did.
+
+When to delete it
+-----------------
+When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
+release that contains getmoto/moto#10093. The shim then prints "not needed";
+pkg/emulator can run moto_server directly and this file can go.
+"""
+
+import copy
+import inspect
+import os
+import sys
+
+# Exit status when moto (or its server extras) is not installed; pkg/emulator
+# turns it into emulator.ErrNotInstalled with an install hint.
+EXIT_MOTO_MISSING = 3
+
+PREFIX = "moto_server_shim:"
+
+
+class _CopyWithoutExecutions:
+    """Stands in for the copy module inside moto's parser models.
+
+    deepcopy of a state machine maps its executions list to a fresh empty
+    list; everything else is delegated to the real copy module.
+    """
+
+    def __init__(self, state_machine_types):
+        self._types = state_machine_types
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    def deepcopy(self, x, memo=None, _nil=None):
+        if isinstance(x, self._types):
+            executions = getattr(x, "executions", None)
+            if isinstance(executions, list):
+                memo = {} if memo is None else memo
+                memo.setdefault(id(executions), [])
+        return copy.deepcopy(x, memo)
+
+
+def _patch_stepfunctions_deepcopy():
+    """Applies the getmoto/moto#10077 fix if needed; returns a status line."""
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions.parser import models as parser_models
+
+    source = inspect.getsource(
+        parser_models.StepFunctionsParserBackend.start_execution
+    )
+    if "copy.deepcopy(state_machine)" not in source:
+        return "stepfunctions start_execution deepcopy fix not needed"
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "stepfunctions start_execution deepcopy fix NOT applied (MOTO_SHIM_DISABLE=1)"
+    parser_models.copy = _CopyWithoutExecutions(sfn_models.StateMachineInstance)
+    return "patched stepfunctions start_execution deepcopy (getmoto/moto#10077)"
+
+
+def main():
+    try:
+        import moto
+        from moto.server import main as moto_main
+    except ImportError as err:
+        print(
+            f"{PREFIX} moto server is not installed ({err}); "
+            "install it with: pip install 'moto[server]==5.2.1'",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_MOTO_MISSING
+
+    status = _patch_stepfunctions_deepcopy()
+    print(f"{PREFIX} moto {moto.__version__}: {status}", file=sys.stderr, flush=True)
+    moto_main(sys.argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
