@@ -1,0 +1,142 @@
+package sources
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// AsyncConfig mirrors a function's EventInvokeConfig.
+type AsyncConfig struct {
+	// MaxRetries is MaximumRetryAttempts (0-2; AWS's default is 2).
+	MaxRetries int
+	// MaxEventAge is MaximumEventAgeInSeconds (default 6 h).
+	MaxEventAge time.Duration
+	// OnFailureURL is the SQS on-failure destination's queue URL, if any.
+	OnFailureURL string
+	FunctionARN  string
+}
+
+// Async runs asynchronous invokes (InvocationType Event) like Lambda's internal queue:
+// the caller gets an immediate acceptance, the function runs later, a failure is retried
+// MaxRetries times with a delay, and then the request and the error go to the
+// on-failure destination.
+type Async struct {
+	Invoker Invoker
+	Sender  Sender
+	Configs map[string]AsyncConfig
+	// RetryDelay is the pause before each retry (AWS waits 1 min, then 2 min; the local
+	// default is 1 s, doubling).
+	RetryDelay time.Duration
+	Log        *slog.Logger
+
+	mu      sync.Mutex
+	wg      sync.WaitGroup
+	ctx     context.Context
+	pending int
+}
+
+// Start sets the context that bounds every later invoke.
+func (a *Async) Start(ctx context.Context) { a.mu.Lock(); a.ctx = ctx; a.mu.Unlock() }
+
+// Wait blocks until every accepted invoke has finished (or ctx ended).
+func (a *Async) Wait() { a.wg.Wait() }
+
+// Pending reports how many accepted invokes are not finished.
+func (a *Async) Pending() int { a.mu.Lock(); defer a.mu.Unlock(); return a.pending }
+
+// Invoke accepts an asynchronous invoke of function with payload.
+func (a *Async) Invoke(function string, payload []byte) {
+	a.mu.Lock()
+	ctx := a.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	a.pending++
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() { a.mu.Lock(); a.pending--; a.mu.Unlock() }()
+		a.run(ctx, function, payload, time.Now())
+	}()
+}
+
+func (a *Async) logger() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+func (a *Async) run(ctx context.Context, function string, payload []byte, accepted time.Time) {
+	cfg, ok := a.Configs[function]
+	if !ok {
+		cfg = AsyncConfig{MaxRetries: 2}
+	}
+	maxAge := cfg.MaxEventAge
+	if maxAge <= 0 {
+		maxAge = 6 * time.Hour
+	}
+	delay := a.RetryDelay
+	if delay <= 0 {
+		delay = time.Second
+	}
+	var out []byte
+	var fnErr string
+	attempts := 0
+	for {
+		attempts++
+		var err error
+		out, fnErr, err = a.Invoker.InvokeSync(ctx, function, payload)
+		if err != nil {
+			fnErr = "ServiceException"
+			out = []byte(fmt.Sprintf(`{"errorMessage":%q}`, err.Error()))
+		}
+		if fnErr == "" || ctx.Err() != nil {
+			return
+		}
+		if attempts > cfg.MaxRetries || time.Since(accepted) > maxAge {
+			break
+		}
+		a.logger().Warn("async invoke failed; retrying", "function", function, "attempt", attempts, "response", truncate(out))
+		sleep(ctx, delay)
+		delay *= 2
+	}
+	condition := "RetriesExhausted"
+	if time.Since(accepted) > maxAge {
+		condition = "EventAgeExceeded"
+	}
+	a.logger().Error("async invoke failed for good", "function", function, "attempts", attempts, "condition", condition, "response", truncate(out))
+	if cfg.OnFailureURL == "" || a.Sender == nil {
+		return
+	}
+	record := map[string]any{
+		"version":   "1.0",
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+		"requestContext": map[string]any{
+			"requestId": fmt.Sprintf("local-%d", time.Now().UnixNano()), "functionArn": cfg.FunctionARN + ":$LATEST",
+			"condition": condition, "approximateInvokeCount": attempts,
+		},
+		"requestPayload":  json.RawMessage(payload),
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": fnErr},
+		"responsePayload": rawOrString(out),
+	}
+	body, _ := json.Marshal(record)
+	if _, err := a.Sender.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(cfg.OnFailureURL), MessageBody: aws.String(string(body))}); err != nil {
+		a.logger().Error("on-failure destination unreachable; event lost", "queue", cfg.OnFailureURL, "error", err)
+	}
+}
+
+func rawOrString(b []byte) any {
+	if json.Valid(b) {
+		return json.RawMessage(b)
+	}
+	return string(b)
+}
