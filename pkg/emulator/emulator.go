@@ -158,6 +158,9 @@ func start(ctx context.Context, opts Options, python string, port int) (*Server,
 		s.Stop()
 		return nil, err
 	}
+	// Python has read the script by now: remove it, so that nothing is left
+	// in the temp dir even if this process is killed without Stop.
+	os.RemoveAll(shimDir)
 	if err := s.enableStepFunctions(ctx); err != nil {
 		s.Stop()
 		return nil, err
