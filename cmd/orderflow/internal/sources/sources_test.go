@@ -1,0 +1,232 @@
+package sources_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
+	"github.com/orderflow/orderflow/pkg/awstest"
+)
+
+func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
+
+// invokerFunc stands in for a function behind the Runtime API.
+type invokerFunc func(payload []byte) ([]byte, string, error)
+
+func (f invokerFunc) InvokeSync(_ context.Context, _ string, p []byte) ([]byte, string, error) {
+	return f(p)
+}
+
+func run(t *testing.T, f func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func count(t *testing.T, c *sqs.Client, url string) int {
+	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	b, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+	return a + b
+}
+
+// A message the function reports as failed is retried alone and reaches the DLQ after
+// three receives; the others in its batch are deleted after the first.
+func TestSQSPartialFailureToDLQ(t *testing.T) {
+	env := awstest.Env(t)
+	c := sqs.NewFromConfig(env.Config)
+	q := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "cmds"), DLQ: true, MaxReceiveCount: 3, VisibilityTimeout: 1})
+	for _, body := range []string{"ok-1", "poison", "ok-2"} {
+		if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	inv := invokerFunc(func(p []byte) ([]byte, string, error) {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(p, &ev); err != nil {
+			return nil, "Unhandled", nil
+		}
+		var resp events.SQSEventResponse
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range ev.Records {
+			seen[r.Body]++
+			if r.EventSource != "aws:sqs" || r.Attributes["ApproximateReceiveCount"] == "" {
+				return nil, "Unhandled", nil
+			}
+			if r.Body == "poison" {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+			}
+		}
+		return must(json.Marshal(resp)), "", nil
+	})
+	m := &sources.SQSMapping{Client: c, QueueURL: q.URL, QueueARN: q.ARN, Function: "f", Invoker: inv,
+		BatchSize: 10, ReportBatchItemFailures: true, Pollers: 1}
+	run(t, func(ctx context.Context) { m.Run(ctx) })
+	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := count(t, c, q.DLQ.URL)
+		return n == 1, fmt.Sprintf("dlq has %d messages", n)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["ok-1"] != 1 || seen["ok-2"] != 1 || seen["poison"] != 3 {
+		t.Fatalf("deliveries %v; want ok-1 and ok-2 once, poison 3 times", seen)
+	}
+	if n := count(t, c, q.URL); n != 0 {
+		t.Fatalf("%d messages left on the queue", n)
+	}
+}
+
+// A function error fails the whole batch (nothing is deleted) unless it recovers.
+func TestSQSFunctionErrorRetriesBatch(t *testing.T) {
+	env := awstest.Env(t)
+	c := sqs.NewFromConfig(env.Config)
+	q := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "batch"), DLQ: true, MaxReceiveCount: 5, VisibilityTimeout: 1})
+	for i := 0; i < 3; i++ {
+		_, _ = c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(fmt.Sprint(i))})
+	}
+	var mu sync.Mutex
+	calls, delivered := 0, 0
+	inv := invokerFunc(func(p []byte) ([]byte, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			return []byte(`{"errorMessage":"crash"}`), "Unhandled", nil
+		}
+		var ev events.SQSEvent
+		_ = json.Unmarshal(p, &ev)
+		delivered += len(ev.Records)
+		return []byte(`{}`), "", nil
+	})
+	m := &sources.SQSMapping{Client: c, QueueURL: q.URL, QueueARN: q.ARN, Function: "f", Invoker: inv,
+		BatchSize: 10, Window: 500 * time.Millisecond, ReportBatchItemFailures: true, Pollers: 1}
+	run(t, func(ctx context.Context) { m.Run(ctx) })
+	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return delivered >= 3 && count(t, c, q.URL) == 0, fmt.Sprintf("delivered %d after %d calls", delivered, calls)
+	})
+	if n := count(t, c, q.DLQ.URL); n != 0 {
+		t.Fatalf("dlq has %d", n)
+	}
+}
+
+// A Kinesis record that keeps failing is bisected out and sent to the on-failure
+// destination, while the records after it are processed, in order.
+func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
+	env := awstest.Env(t)
+	kc := kinesis.NewFromConfig(env.Config)
+	c := sqs.NewFromConfig(env.Config)
+	stream := env.Name(t, "stream")
+	ctx := context.Background()
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var arn string
+	awstest.Eventually(t, 20*time.Second, func() (bool, string) {
+		out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+		if err != nil {
+			return false, err.Error()
+		}
+		arn = aws.ToString(out.StreamDescriptionSummary.StreamARN)
+		return out.StreamDescriptionSummary.StreamStatus == ktypes.StreamStatusActive, "stream not active"
+	})
+	for i := 0; i < 10; i++ {
+		if _, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(stream), PartitionKey: aws.String("k"), Data: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dest := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "onfail")})
+	var mu sync.Mutex
+	var processed []int
+	inv := invokerFunc(func(p []byte) ([]byte, string, error) {
+		var ev events.KinesisEvent
+		if err := json.Unmarshal(p, &ev); err != nil {
+			return nil, "Unhandled", nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var resp events.KinesisEventResponse
+		for _, r := range ev.Records {
+			n, _ := strconv.Atoi(string(r.Kinesis.Data))
+			if n == 4 {
+				resp.BatchItemFailures = []events.KinesisBatchItemFailure{{ItemIdentifier: r.Kinesis.SequenceNumber}}
+				break
+			}
+			if !slices.Contains(processed, n) {
+				processed = append(processed, n)
+			}
+		}
+		return must(json.Marshal(resp)), "", nil
+	})
+	m := &sources.KinesisMapping{Client: kc, Stream: stream, StreamARN: arn, Function: "f", Invoker: inv,
+		BatchSize: 100, StartingPosition: "TRIM_HORIZON", BisectOnError: true, MaxRetries: 2,
+		ReportBatchItemFailures: true, OnFailure: c, OnFailureURL: dest.URL, RetryDelay: time.Millisecond,
+		PollInterval: 50 * time.Millisecond}
+	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
+	var body string
+	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dest.URL), WaitTimeSeconds: 1})
+		if err != nil || len(out.Messages) == 0 {
+			return false, "nothing on the on-failure destination"
+		}
+		body = aws.ToString(out.Messages[0].Body)
+		return true, ""
+	})
+	var info struct {
+		KinesisBatchInfo struct {
+			BatchSize           int    `json:"batchSize"`
+			StartSequenceNumber string `json:"startSequenceNumber"`
+			StreamArn           string `json:"streamArn"`
+		}
+		RequestContext struct {
+			Condition string `json:"condition"`
+		} `json:"requestContext"`
+	}
+	if err := json.Unmarshal([]byte(body), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.KinesisBatchInfo.BatchSize != 1 || info.KinesisBatchInfo.StreamArn != arn || info.RequestContext.Condition != "RetryAttemptsExhausted" {
+		t.Fatalf("on-failure record %s", body)
+	}
+	awstest.Eventually(t, 10*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(processed) == 9, fmt.Sprintf("processed %v", processed)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{0, 1, 2, 3, 5, 6, 7, 8, 9}; !slices.Equal(processed, want) {
+		t.Fatalf("processed %v, want %v in order", processed, want)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
