@@ -1,0 +1,141 @@
+package template
+
+import (
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T, name string) *Template {
+	t.Helper()
+	tpl, err := Load(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// where returns "Resource" of every problem, sorted, for compact expectations.
+func where(ps []Problem) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.Resource)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestChecks(t *testing.T) {
+	makeDir := filepath.Join("testdata", "make")
+	tests := []struct {
+		name    string
+		check   Check
+		fixture string
+		want    []string // Resource of each expected problem, sorted
+		message string   // a substring every problem's message must contain ("" = any)
+	}{
+		{"build-targets good", BuildTargets(makeDir), "good.yaml", []string{}, ""},
+		{"build-targets missing target", BuildTargets(makeDir), "bad-build-target.yaml", []string{"MissingFunction"}, "no build-MissingFunction target"},
+		{"build-targets no Makefile at all", BuildTargets(filepath.Join("testdata", "nowhere")), "good.yaml", []string{"StreamFunction", "WorkerFunction"}, "no build-"},
+
+		{"batch-failures good", CheckBatchFailures, "good.yaml", []string{}, ""},
+		{"batch-failures sqs and kinesis", CheckBatchFailures, "bad-batch-failures.yaml", []string{"QueueMapping", "StreamFunction.Records"}, "ReportBatchItemFailures"},
+
+		{"queue-dlq good", CheckQueueDLQ, "good.yaml", []string{}, ""},
+		{"queue-dlq consumed queue without redrive", CheckQueueDLQ, "bad-queue-dlq.yaml", []string{"Queue"}, "RedrivePolicy"},
+
+		{"failure-destinations good", CheckFailureDestinations, "good.yaml", []string{}, ""},
+		{"failure-destinations missing", CheckFailureDestinations, "bad-failure-destinations.yaml",
+			[]string{"NoDestinationFunction", "Rule.NoDlq", "Rule.NoDlq", "RuleTargetFunction", "StreamMapping"}, ""},
+
+		{"iam good", CheckIAM, "good.yaml", []string{}, ""},
+		{"iam wildcards", CheckIAM, "bad-iam.yaml", []string{"Function", "Function", "Policy", "Policy", "Role"}, ""},
+
+		{"encryption good", CheckEncryption, "good.yaml", []string{}, ""},
+		{"encryption missing", CheckEncryption, "bad-encryption.yaml", []string{"Bucket", "Queue", "Stream", "Table", "Topic"}, "unencrypted"},
+
+		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
+		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
+			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := tc.check(load(t, tc.fixture))
+			if got := where(ps); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("problems at %v, want %v:\n%v", got, tc.want, ps)
+			}
+			for _, p := range ps {
+				if !strings.Contains(p.Message, tc.message) {
+					t.Errorf("%v: message lacks %q", p, tc.message)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckMessages(t *testing.T) {
+	tests := []struct {
+		name    string
+		check   Check
+		fixture string
+		want    []string // substrings that must each appear in some problem
+	}{
+		{"iam", CheckIAM, "bad-iam.yaml", []string{
+			`wildcard action "*"`, `wildcard action "s3:*"`, `Resource "*" for "dynamodb:GetItem"`,
+			"NotAction", `Resource "*" for "sqs:SendMessage"`,
+		}},
+		{"failure-destinations", CheckFailureDestinations, "bad-failure-destinations.yaml", []string{
+			"no DeadLetterConfig.Arn", "no RetryPolicy", "EventInvokeConfig has no DestinationConfig.OnFailure",
+			"invoked asynchronously by Rule", "kinesis mapping has no DestinationConfig.OnFailure",
+		}},
+		{"definition-substitutions", CheckDefinitionSubstitutions, "bad-substitutions.yaml", []string{
+			"${TableName} in the definition has no DefinitionSubstitutions entry",
+			"key QueueUrl is not used", "${Missing}", "DefinitionUri: open",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := tc.check(load(t, tc.fixture))
+			var all []string
+			for _, p := range ps {
+				all = append(all, p.String())
+			}
+			joined := strings.Join(all, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(joined, w) {
+					t.Errorf("no problem mentions %q; got:\n%s", w, joined)
+				}
+			}
+		})
+	}
+}
+
+func TestRunGoodFixture(t *testing.T) {
+	if ps := Run(load(t, "good.yaml"), Checks(filepath.Join("testdata", "make"))); len(ps) != 0 {
+		t.Fatalf("good fixture: %v", ps)
+	}
+}
+
+func TestMakeTargets(t *testing.T) {
+	tests := []struct {
+		name string
+		dir  string
+		want map[string]bool
+	}{
+		{"Makefile and mk/*.mk", filepath.Join("testdata", "make"), map[string]bool{"build-WorkerFunction": true, "build-StreamFunction": true}},
+		{"no Makefile", filepath.Join("testdata", "nowhere"), map[string]bool{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := MakeTargets(tc.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,213 @@
+package template
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeShortForms(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want any
+	}{
+		{"Ref", `!Ref Stage`, map[string]any{"Ref": "Stage"}},
+		{"GetAtt scalar", `!GetAtt Queue.Arn`, map[string]any{"Fn::GetAtt": []any{"Queue", "Arn"}}},
+		{"GetAtt nested output", `!GetAtt DataLake.Outputs.BucketName`, map[string]any{"Fn::GetAtt": []any{"DataLake", "Outputs.BucketName"}}},
+		{"GetAtt list", `!GetAtt [Queue, Arn]`, map[string]any{"Fn::GetAtt": []any{"Queue", "Arn"}}},
+		{"Sub scalar", `!Sub "orders-${Stage}"`, map[string]any{"Fn::Sub": "orders-${Stage}"}},
+		{"Sub list", "!Sub\n  - '${A}'\n  - {A: !Ref B}", map[string]any{"Fn::Sub": []any{"${A}", map[string]any{"A": map[string]any{"Ref": "B"}}}}},
+		{"If nested Equals", `!If [C, !Equals [a, b], !Ref AWS::NoValue]`, map[string]any{"Fn::If": []any{"C", map[string]any{"Fn::Equals": []any{"a", "b"}}, map[string]any{"Ref": "AWS::NoValue"}}}},
+		{"Join", `!Join [",", [a, b]]`, map[string]any{"Fn::Join": []any{",", []any{"a", "b"}}}},
+		{"Select GetAZs", `!Select [0, !GetAZs ""]`, map[string]any{"Fn::Select": []any{0, map[string]any{"Fn::GetAZs": ""}}}},
+		{"Not Condition", `!Not [!Condition IsProd]`, map[string]any{"Fn::Not": []any{map[string]any{"Condition": "IsProd"}}}},
+		{"And Or", `!And [!Or [!Condition A, !Condition B], !Condition C]`, map[string]any{"Fn::And": []any{
+			map[string]any{"Fn::Or": []any{map[string]any{"Condition": "A"}, map[string]any{"Condition": "B"}}},
+			map[string]any{"Condition": "C"}}}},
+		{"FindInMap", `!FindInMap [M, k1, k2]`, map[string]any{"Fn::FindInMap": []any{"M", "k1", "k2"}}},
+		{"Split", `!Split [",", "a,b"]`, map[string]any{"Fn::Split": []any{",", "a,b"}}},
+		{"ImportValue", `!ImportValue shared-vpc`, map[string]any{"Fn::ImportValue": "shared-vpc"}},
+		{"Base64 of Sub", `!Base64 {"Fn::Sub": "x"}`, map[string]any{"Fn::Base64": map[string]any{"Fn::Sub": "x"}}},
+		{"scalars", "{i: 10, f: 1.5, b: true, n: null, s: '10', d: 2010-09-09}", map[string]any{
+			"i": 10, "f": 1.5, "b": true, "n": nil, "s": "10", "d": "2010-09-09"}},
+		{"JSON document", `{"Ref": "X", "l": [1, "a"]}`, map[string]any{"Ref": "X", "l": []any{1, "a"}}},
+		{"anchor and alias", "a: &x {k: v}\nb: *x", map[string]any{"a": map[string]any{"k": "v"}, "b": map[string]any{"k": "v"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Decode([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v\nwant %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown tag", `!Reference X`, "unknown tag !Reference"},
+		{"GetAtt without attribute", `!GetAtt Queue`, "want Resource.Attribute"},
+		{"invalid yaml", "a: [b", "parse yaml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseSections(t *testing.T) {
+	tpl, err := Parse([]byte(`
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: d
+Parameters:
+  Stage: {Type: String, Default: dev, AllowedValues: [dev, prod]}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Globals:
+  Function: {Timeout: 10}
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Condition: IsProd
+    DependsOn: T
+    Metadata: {k: v}
+    Properties: {QueueName: !Sub 'q-${Stage}'}
+  T:
+    Type: AWS::SNS::Topic
+    DependsOn: [Q]
+Outputs:
+  QueueUrl: {Value: !Ref Q, Description: url, Condition: IsProd}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"format version", tpl.AWSTemplateFormatVersion, "2010-09-09"},
+		{"transform", tpl.Transform, "AWS::Serverless-2016-10-31"},
+		{"parameter default", tpl.Parameters["Stage"].Default, "dev"},
+		{"parameter allowed", tpl.Parameters["Stage"].AllowedValues, []any{"dev", "prod"}},
+		{"condition", tpl.Conditions["IsProd"], map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Stage"}, "prod"}}},
+		{"globals", tpl.Globals["Function"], map[string]any{"Timeout": 10}},
+		{"resource type", tpl.Resources["Q"].Type, "AWS::SQS::Queue"},
+		{"resource condition", tpl.Resources["Q"].Condition, "IsProd"},
+		{"depends on string", tpl.Resources["Q"].DependsOn, []string{"T"}},
+		{"depends on list", tpl.Resources["T"].DependsOn, []string{"Q"}},
+		{"metadata", tpl.Resources["Q"].Metadata, map[string]any{"k": "v"}},
+		{"empty properties", tpl.Resources["T"].Properties, map[string]any{}},
+		{"property", tpl.Resources["Q"].Properties["QueueName"], map[string]any{"Fn::Sub": "q-${Stage}"}},
+		{"output", tpl.Outputs["QueueUrl"], Output{Description: "url", Value: map[string]any{"Ref": "Q"}, Condition: "IsProd"}},
+		{"ids", tpl.IDs(), []string{"Q", "T"}},
+		{"ids by type", tpl.IDs("AWS::SNS::Topic"), []string{"T"}},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Fatalf("got %#v, want %#v", c.got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"not a mapping", "- a", "want a mapping"},
+		{"resource without type", "Resources: {R: {Properties: {}}}", "has no Type"},
+		{"resources not a mapping", "Resources: [a]", "section Resources"},
+		{"parameter not a mapping", "Parameters: {P: x}", "parameter P"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTargetAndSubNames(t *testing.T) {
+	tests := []struct {
+		name   string
+		v      any
+		want   string
+		wantOK bool
+	}{
+		{"Ref", map[string]any{"Ref": "Q"}, "Q", true},
+		{"GetAtt", map[string]any{"Fn::GetAtt": []any{"Q", "Arn"}}, "Q", true},
+		{"Sub skips pseudo parameters", map[string]any{"Fn::Sub": "arn:${AWS::Partition}:x:${F.Arn}/y"}, "F", true},
+		{"Sub list form", map[string]any{"Fn::Sub": []any{"${F}", map[string]any{}}}, "F", true},
+		{"Sub escaped only", map[string]any{"Fn::Sub": "${!Literal}"}, "", false},
+		{"literal", "arn:aws:sqs:us-east-1:1:q", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Target(tc.v)
+			if got != tc.want || ok != tc.wantOK {
+				t.Fatalf("Target = %q, %v; want %q, %v", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+	if got, want := SubNames("a ${X} b ${!y} ${ Z.Arn }"), []string{"X", "Z.Arn"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("SubNames = %v, want %v", got, want)
+	}
+}
+
+func TestHTTPRoutes(t *testing.T) {
+	tpl, err := Parse([]byte(`
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        paths:
+          /orders:
+            post:
+              x-amazon-apigateway-integration:
+                uri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations
+          /health:
+            get:
+              x-amazon-apigateway-integration: {type: mock}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Get: {Type: HttpApi, Properties: {Method: get, Path: '/orders/{orderId}', ApiId: !Ref Api}}
+        Default: {Type: HttpApi}
+        Queue: {Type: SQS, Properties: {Queue: q}}
+  V2Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: DELETE /orders/{orderId}
+      Target: !Sub integrations/${Integration}
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {IntegrationUri: !GetAtt Fn.Arn}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Route{
+		{Method: "ANY", Path: "$default", Function: "Fn"},
+		{API: "Api", Method: "POST", Path: "/orders", Function: "Fn"},
+		{API: "Api", Method: "DELETE", Path: "/orders/{orderId}", Function: "Fn"},
+		{API: "Api", Method: "GET", Path: "/orders/{orderId}", Function: "Fn"},
+	}
+	if got := tpl.HTTPRoutes(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("HTTPRoutes =\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -1,0 +1,2 @@
+build-StreamFunction: FORCE
+	go build -o $(ARTIFACTS_DIR)/bootstrap ./functions/stream
