@@ -35,9 +35,9 @@ func init() {
 	for _, u := range []metrics.Unit{metrics.Seconds, metrics.Microseconds, metrics.Milliseconds, metrics.Bytes,
 		metrics.Kilobytes, metrics.Megabytes, metrics.Gigabytes, metrics.Terabytes, metrics.Bits, metrics.Kilobits,
 		metrics.Megabits, metrics.Gigabits, metrics.Terabits, metrics.Percent, metrics.Count, metrics.BytesPerSecond,
-		metrics.KilobytesPerSec, metrics.MegabytesPerSec, metrics.GigabytesPerSec, metrics.TerabytesPerSec,
-		metrics.BitsPerSecond, metrics.KilobitsPerSec, metrics.MegabitsPerSec, metrics.GigabitsPerSec,
-		metrics.TerabitsPerSec, metrics.CountPerSecond, metrics.None} {
+		metrics.KilobytesPerSecond, metrics.MegabytesPerSecond, metrics.GigabytesPerSecond, metrics.TerabytesPerSecond,
+		metrics.BitsPerSecond, metrics.KilobitsPerSecond, metrics.MegabitsPerSecond, metrics.GigabitsPerSecond,
+		metrics.TerabitsPerSecond, metrics.CountPerSecond, metrics.None} {
 		validUnits[string(u)] = true
 	}
 }
