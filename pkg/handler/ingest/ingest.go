@@ -1,0 +1,435 @@
+// Package ingest is the HTTP API's Lambda handler (API Gateway payload format 2.0): it
+// accepts orders (POST /orders, with an optional Idempotency-Key) and serves them back
+// (GET /orders/{orderId}).
+//
+// Every answer is JSON. Client mistakes get a 4xx with
+// {"error":{"code","message","details":[{"field","issue"}]}}; failures of the stores or
+// the bus get a 503 UNAVAILABLE whose text names no internal detail. Handle never returns
+// a non-nil error, so API Gateway never answers a bare 500.
+//
+// GET /orders/{orderId} with an id that is not an order id (order.ValidID) answers 404
+// NOT_FOUND, like an unknown id: no order can exist under it, and a client cannot tell
+// the two apart by probing.
+package ingest
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow/pkg/event"
+	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/order"
+)
+
+// Header names the handler reads and writes (API Gateway lowercases request headers;
+// lookups are case-insensitive anyway, for sam local and tests).
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderCorrelationID  = "X-Correlation-Id"
+	HeaderContentType    = "Content-Type"
+	HeaderLocation       = "Location"
+	HeaderAllow          = "Allow"
+)
+
+// MaxKeyLength is the longest Idempotency-Key or X-Correlation-Id accepted.
+const MaxKeyLength = 128
+
+// Error codes of the JSON error body.
+const (
+	CodeValidationFailed     = "VALIDATION_FAILED"
+	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	CodeRouteNotFound        = "ROUTE_NOT_FOUND"
+	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
+	CodeNotFound             = "NOT_FOUND"
+	CodeKeyReused            = "IDEMPOTENCY_KEY_REUSED"
+	CodeInProgress           = "REQUEST_IN_PROGRESS"
+	CodeUnavailable          = "UNAVAILABLE"
+)
+
+// OrderStore stores and reads orders. Create returns order.ErrAlreadyExists for a taken
+// id, Get returns order.ErrNotFound; Update applies fn and writes conditionally.
+type OrderStore interface {
+	Create(ctx context.Context, o *order.Order) error
+	Get(ctx context.Context, id string) (*order.Order, error)
+	Update(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error)
+}
+
+// IdempotencyStore remembers Idempotency-Keys. Begin returns (nil, nil) when the caller
+// holds the key, (resp, nil) for a replay, idempotency.ErrMismatch or
+// idempotency.ErrInProgress.
+type IdempotencyStore interface {
+	Begin(ctx context.Context, key, bodyHash string, now time.Time) (*idempotency.Response, error)
+	Complete(ctx context.Context, key string, resp idempotency.Response, now time.Time) error
+	Abandon(ctx context.Context, key string) error
+}
+
+// Publisher publishes business events on the bus.
+type Publisher interface {
+	Publish(ctx context.Context, evs ...event.Event) error
+}
+
+// Handler serves the orders API. Orders, Keys and Events are required; NewID, Now, Log and
+// OnAccepted are optional.
+type Handler struct {
+	Orders OrderStore
+	Keys   IdempotencyStore
+	Events Publisher
+	// NewID returns a new order id; order.NewID when nil.
+	NewID func(time.Time) string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Log is the logger; slog.Default when nil. Lines carry orderId and correlationId,
+	// never the payment token.
+	Log *slog.Logger
+	// OnAccepted, when set, is called once per newly accepted order (metrics).
+	OnAccepted func(ctx context.Context, o *order.Order)
+}
+
+// Handle routes one HTTP API request. The error is always nil: every outcome, including
+// an internal failure, is an HTTP response.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	method, kind, id := route(req)
+	switch {
+	case kind == routeCollection && method == "POST":
+		return h.create(ctx, req), nil
+	case kind == routeItem && method == "GET":
+		return h.get(ctx, id), nil
+	case kind == routeCollection:
+		return methodNotAllowed("POST"), nil
+	case kind == routeItem:
+		return methodNotAllowed("GET"), nil
+	}
+	return errorResponse(404, CodeRouteNotFound, "no route for "+method+" "+safePath(req.RawPath), nil), nil
+}
+
+func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	if !jsonContentType(header(req.Headers, HeaderContentType)) {
+		return errorResponse(415, CodeUnsupportedMediaType, "Content-Type must be application/json", nil)
+	}
+	key, hasKey := headerValue(req.Headers, HeaderIdempotencyKey)
+	if hasKey && !validToken(key, printableASCII) {
+		return errorResponse(400, CodeValidationFailed, "invalid Idempotency-Key header",
+			[]order.FieldIssue{{Field: HeaderIdempotencyKey, Issue: "must be 1 to 128 printable ASCII characters"}})
+	}
+	body, resp, ok := readBody(req)
+	if !ok {
+		return resp
+	}
+	parsed, err := order.DecodeRequest(body)
+	if err != nil {
+		var v *order.ValidationError
+		if errors.As(err, &v) {
+			return errorResponse(400, CodeValidationFailed, "the order request is invalid", v.Fields)
+		}
+		return errorResponse(400, CodeValidationFailed, "the order request is invalid", nil)
+	}
+
+	now := h.now()
+	log := h.logger()
+	if hasKey {
+		replay, err := h.Keys.Begin(ctx, key, idempotency.Hash(body), now)
+		switch {
+		case errors.Is(err, idempotency.ErrMismatch):
+			return errorResponse(409, CodeKeyReused, "this Idempotency-Key was used with a different request body", nil)
+		case errors.Is(err, idempotency.ErrInProgress):
+			return errorResponse(409, CodeInProgress, "a request with this Idempotency-Key is still in progress; retry later", nil)
+		case err != nil:
+			log.ErrorContext(ctx, "idempotency begin failed", "error", err.Error())
+			return unavailable()
+		case replay != nil:
+			log.InfoContext(ctx, "idempotent replay", "status", replay.StatusCode)
+			return fromStored(*replay)
+		}
+	}
+
+	id := h.newID(now)
+	correlationID, ok := headerValue(req.Headers, HeaderCorrelationID)
+	if !ok || !validToken(correlationID, identifierChar) {
+		correlationID = id
+	}
+	log = log.With("orderId", id, "correlationId", correlationID)
+	o, err := order.New(id, parsed, correlationID, now)
+	if err != nil { // DecodeRequest validated already; kept for safety
+		h.abandon(ctx, log, hasKey, key)
+		return errorResponse(400, CodeValidationFailed, "the order request is invalid", nil)
+	}
+	if err := h.Orders.Create(ctx, o); err != nil {
+		log.ErrorContext(ctx, "store order failed", "error", err.Error())
+		h.abandon(ctx, log, hasKey, key)
+		return unavailable()
+	}
+	ev, _ := event.FromOrder(o, now) // a PENDING order is always announced
+	if err := h.Events.Publish(ctx, ev); err != nil {
+		log.ErrorContext(ctx, "publish Order Created failed; cancelling the order", "error", err.Error())
+		h.cancel(ctx, log, id)
+		h.abandon(ctx, log, hasKey, key)
+		return unavailable()
+	}
+
+	stored := idempotency.Response{
+		StatusCode: 202,
+		Headers: map[string]string{
+			HeaderContentType:   "application/json",
+			HeaderLocation:      "/orders/" + id,
+			HeaderCorrelationID: correlationID,
+		},
+		Body: mustJSON(o),
+	}
+	if hasKey {
+		// On failure the key stays IN_PROGRESS: a retry gets 409 until the lock times
+		// out, which is better than abandoning it and letting a retry create a twin.
+		if err := h.Keys.Complete(ctx, key, stored, now); err != nil {
+			log.ErrorContext(ctx, "idempotency complete failed", "error", err.Error())
+		}
+	}
+	if h.OnAccepted != nil {
+		h.OnAccepted(ctx, o)
+	}
+	log.InfoContext(ctx, "order accepted", "lines", len(o.Lines), "currency", o.Currency)
+	return fromStored(stored)
+}
+
+// cancel makes sure no order stays PENDING without its Order Created event.
+func (h *Handler) cancel(ctx context.Context, log *slog.Logger, id string) {
+	now := h.now()
+	_, err := h.Orders.Update(ctx, id, func(o *order.Order) error {
+		return o.Cancel(order.ReasonProcessingFailed, now)
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "cancel of an unannounced order failed; it stays PENDING", "error", err.Error())
+	}
+}
+
+func (h *Handler) abandon(ctx context.Context, log *slog.Logger, hasKey bool, key string) {
+	if !hasKey {
+		return
+	}
+	if err := h.Keys.Abandon(ctx, key); err != nil {
+		log.ErrorContext(ctx, "idempotency abandon failed", "error", err.Error())
+	}
+}
+
+func (h *Handler) get(ctx context.Context, id string) events.APIGatewayV2HTTPResponse {
+	if !order.ValidID(id) {
+		return notFound()
+	}
+	o, err := h.Orders.Get(ctx, id)
+	switch {
+	case errors.Is(err, order.ErrNotFound):
+		return notFound()
+	case err != nil:
+		h.logger().ErrorContext(ctx, "get order failed", "orderId", id, "error", err.Error())
+		return unavailable()
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: 200,
+		Headers:    map[string]string{HeaderContentType: "application/json"},
+		Body:       mustJSON(o),
+	}
+}
+
+// readBody returns the request body, decoded from base64 when API Gateway encoded it,
+// or the 4xx response to send.
+func readBody(req events.APIGatewayV2HTTPRequest) ([]byte, events.APIGatewayV2HTTPResponse, bool) {
+	tooLarge := errorResponse(413, CodePayloadTooLarge, "the request body is larger than 64 KiB", nil)
+	if !req.IsBase64Encoded {
+		if len(req.Body) > order.MaxRequestBytes {
+			return nil, tooLarge, false
+		}
+		return []byte(req.Body), events.APIGatewayV2HTTPResponse{}, true
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > order.MaxRequestBytes+3 {
+		return nil, tooLarge, false
+	}
+	body, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, errorResponse(400, CodeValidationFailed, "the request body is not valid base64",
+			[]order.FieldIssue{{Field: "body", Issue: "is not valid base64"}}), false
+	}
+	if len(body) > order.MaxRequestBytes {
+		return nil, tooLarge, false
+	}
+	return body, events.APIGatewayV2HTTPResponse{}, true
+}
+
+type routeKind int
+
+const (
+	routeUnknown routeKind = iota
+	routeCollection
+	routeItem
+)
+
+// route finds the method and resource of a request: from the route key API Gateway
+// matched ("POST /orders", "GET /orders/{orderId}") or, behind a $default route or the
+// local stack, from the raw path.
+func route(req events.APIGatewayV2HTTPRequest) (method string, kind routeKind, id string) {
+	method = strings.ToUpper(req.RequestContext.HTTP.Method)
+	rk := req.RouteKey
+	if rk == "" {
+		rk = req.RequestContext.RouteKey
+	}
+	if m, tmpl, ok := strings.Cut(rk, " "); ok {
+		if method == "" {
+			method = strings.ToUpper(m)
+		}
+		switch tmpl {
+		case "/orders":
+			return method, routeCollection, ""
+		case "/orders/{orderId}":
+			return method, routeItem, req.PathParameters["orderId"]
+		}
+	}
+	path := strings.TrimSuffix(req.RawPath, "/")
+	if path == "/orders" {
+		return method, routeCollection, ""
+	}
+	if rest, ok := strings.CutPrefix(path, "/orders/"); ok && rest != "" && !strings.Contains(rest, "/") {
+		if unescaped, err := url.PathUnescape(rest); err == nil {
+			rest = unescaped
+		}
+		return method, routeItem, rest
+	}
+	return method, routeUnknown, ""
+}
+
+// jsonContentType accepts application/json with an optional utf-8 charset.
+func jsonContentType(v string) bool {
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
+func header(headers map[string]string, name string) string {
+	v, _ := headerValue(headers, name)
+	return v
+}
+
+// headerValue looks a header up case-insensitively; ok reports whether it was sent.
+func headerValue(headers map[string]string, name string) (string, bool) {
+	if v, ok := headers[strings.ToLower(name)]; ok {
+		return v, true
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func printableASCII(c byte) bool { return c >= 0x20 && c <= 0x7e }
+
+func identifierChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:@", c) >= 0
+}
+
+func validToken(s string, ok func(byte) bool) bool {
+	if s == "" || len(s) > MaxKeyLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// safePath keeps an echoed path short and printable.
+func safePath(p string) string {
+	if len(p) > 200 {
+		p = p[:200]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, p)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string             `json:"code"`
+	Message string             `json:"message"`
+	Details []order.FieldIssue `json:"details,omitempty"`
+}
+
+func errorResponse(status int, code, message string, details []order.FieldIssue) events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{HeaderContentType: "application/json"},
+		Body:       mustJSON(errorBody{Error: errorDetail{Code: code, Message: message, Details: details}}),
+	}
+}
+
+func methodNotAllowed(allow string) events.APIGatewayV2HTTPResponse {
+	r := errorResponse(405, CodeMethodNotAllowed, "method not allowed; use "+allow, nil)
+	r.Headers[HeaderAllow] = allow
+	return r
+}
+
+func notFound() events.APIGatewayV2HTTPResponse {
+	return errorResponse(404, CodeNotFound, "order not found", nil)
+}
+
+func unavailable() events.APIGatewayV2HTTPResponse {
+	r := errorResponse(503, CodeUnavailable, "the service is temporarily unavailable; retry with the same Idempotency-Key", nil)
+	r.Headers["Retry-After"] = "1"
+	return r
+}
+
+func fromStored(r idempotency.Response) events.APIGatewayV2HTTPResponse {
+	headers := make(map[string]string, len(r.Headers))
+	for k, v := range r.Headers {
+		headers[k] = v
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.StatusCode, Headers: headers, Body: r.Body}
+}
+
+// mustJSON encodes values whose encoding cannot fail (plain structs of strings and numbers).
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return `{"error":{"code":"INTERNAL","message":"internal error"}}`
+	}
+	return string(b)
+}
+
+func (h *Handler) newID(now time.Time) string {
+	if h.NewID != nil {
+		return h.NewID(now)
+	}
+	return order.NewID(now)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
