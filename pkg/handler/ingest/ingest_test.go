@@ -161,7 +161,7 @@ func TestCreateOrderCallsOnAccepted(t *testing.T) {
 	h.OnAccepted = func(_ context.Context, o *order.Order) { accepted = append(accepted, o.ID) }
 	handle(t, h, post(validBody, "Idempotency-Key", "k1"))
 	handle(t, h, post(validBody, "Idempotency-Key", "k1")) // replay: not a new order
-	handle(t, h, post("{}"))                                // invalid: not accepted
+	handle(t, h, post("{}"))                               // invalid: not accepted
 	if len(accepted) != 1 {
 		t.Fatalf("OnAccepted called for %v, want once", accepted)
 	}
