@@ -109,6 +109,9 @@ func (t *Template) HTTPRoutes() []Route {
 				if m == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
 					m = "ANY"
 				}
+				if path == "/$default" { // OpenAPI spelling of the catch-all route
+					path = "$default"
+				}
 				routes = append(routes, Route{API: aid, Method: m, Path: path, Function: fid})
 			}
 		}
