@@ -27,6 +27,8 @@ import (
 
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/logging"
+	"github.com/orderflow/orderflow/pkg/metrics"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -79,7 +81,7 @@ type Publisher interface {
 }
 
 // Handler serves the orders API. Orders, Keys and Events are required; NewID, Now, Log and
-// OnAccepted are optional.
+// Metrics are optional.
 type Handler struct {
 	Orders OrderStore
 	Keys   IdempotencyStore
@@ -88,12 +90,23 @@ type Handler struct {
 	NewID func(time.Time) string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Log is the logger; slog.Default when nil. Lines carry orderId and correlationId,
-	// never the payment token.
+	// Log is the logger; slog.Default when nil. The orderId and correlationId go on the
+	// context (logging.WithOrder), so a pkg/logging handler puts them on every line; the
+	// payment token is never logged.
 	Log *slog.Logger
-	// OnAccepted, when set, is called once per newly accepted order (metrics).
-	OnAccepted func(ctx context.Context, o *order.Order)
+	// Metrics, when set, receives the OrdersAccepted count of each new order and is
+	// flushed (one EMF line) per accepted order.
+	Metrics Recorder
 }
+
+// Recorder records business metrics; *metrics.Recorder satisfies it.
+type Recorder interface {
+	Put(name string, value float64, unit metrics.Unit)
+	Flush() error
+}
+
+// MetricOrdersAccepted counts orders accepted (202, not replays).
+const MetricOrdersAccepted = "OrdersAccepted"
 
 // Handle routes one HTTP API request. The error is always nil: every outcome, including
 // an internal failure, is an HTTP response.
@@ -157,7 +170,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if !ok || !validToken(correlationID, identifierChar) {
 		correlationID = id
 	}
-	log = log.With("orderId", id, "correlationId", correlationID)
+	ctx = logging.WithOrder(ctx, id, correlationID)
 	o, err := order.New(id, parsed, correlationID, now)
 	if err != nil { // DecodeRequest validated already; kept for safety
 		h.abandon(ctx, log, hasKey, key)
@@ -192,8 +205,11 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			log.ErrorContext(ctx, "idempotency complete failed", "error", err.Error())
 		}
 	}
-	if h.OnAccepted != nil {
-		h.OnAccepted(ctx, o)
+	if h.Metrics != nil {
+		h.Metrics.Put(MetricOrdersAccepted, 1, metrics.Count)
+		if err := h.Metrics.Flush(); err != nil {
+			log.WarnContext(ctx, "metrics flush failed", "error", err.Error())
+		}
 	}
 	log.InfoContext(ctx, "order accepted", "lines", len(o.Lines), "currency", o.Currency)
 	return fromStored(stored)
@@ -228,7 +244,7 @@ func (h *Handler) get(ctx context.Context, id string) events.APIGatewayV2HTTPRes
 	case errors.Is(err, order.ErrNotFound):
 		return notFound()
 	case err != nil:
-		h.logger().ErrorContext(ctx, "get order failed", "orderId", id, "error", err.Error())
+		h.logger().ErrorContext(logging.WithOrder(ctx, id, ""), "get order failed", "error", err.Error())
 		return unavailable()
 	}
 	return events.APIGatewayV2HTTPResponse{

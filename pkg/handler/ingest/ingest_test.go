@@ -17,6 +17,8 @@ import (
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/ingest"
 	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/logging"
+	"github.com/orderflow/orderflow/pkg/metrics"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -38,7 +40,7 @@ func newHandler(w *world, logs *bytes.Buffer) *ingest.Handler {
 			return fmt.Sprintf("01956a1e-9c00-7abc-8def-%012d", n)
 		},
 		Now: func() time.Time { return t0 },
-		Log: slog.New(slog.NewJSONHandler(logs, nil)),
+		Log: slog.New(logging.NewHandler(logs, slog.LevelDebug)),
 	}
 }
 
@@ -154,16 +156,17 @@ func TestCreateOrder(t *testing.T) {
 	}
 }
 
-func TestCreateOrderCallsOnAccepted(t *testing.T) {
+func TestCreateOrderCountsAcceptedOrders(t *testing.T) {
 	w := newWorld()
 	h := newHandler(w, nil)
-	var accepted []string
-	h.OnAccepted = func(_ context.Context, o *order.Order) { accepted = append(accepted, o.ID) }
+	var emf bytes.Buffer
+	h.Metrics = metrics.New(&emf, metrics.DefaultNamespace, map[string]string{"service": "orderflow"})
 	handle(t, h, post(validBody, "Idempotency-Key", "k1"))
 	handle(t, h, post(validBody, "Idempotency-Key", "k1")) // replay: not a new order
 	handle(t, h, post("{}"))                               // invalid: not accepted
-	if len(accepted) != 1 {
-		t.Fatalf("OnAccepted called for %v, want once", accepted)
+	lines := strings.Split(strings.TrimSpace(emf.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"OrdersAccepted":1`) || !strings.Contains(lines[0], `"_aws"`) {
+		t.Fatalf("EMF output %q, want one OrdersAccepted record", emf.String())
 	}
 }
 

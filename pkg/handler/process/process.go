@@ -18,6 +18,7 @@ import (
 
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/payment"
 )
@@ -74,7 +75,8 @@ type Authorizer interface {
 }
 
 // Handler runs process tasks. Orders, Catalog, Events and Payments are required; Now and
-// Log default to time.Now and slog.Default.
+// Log default to time.Now and slog.Default. The orderId and correlationId of the task go
+// on the context (logging.WithOrder), so a pkg/logging handler puts them on every line.
 type Handler struct {
 	Orders   OrderStore
 	Catalog  Catalog
@@ -96,7 +98,8 @@ func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 	if t.OrderID == "" {
 		return nil, &BadTaskError{Field: "orderId", Message: "is required"}
 	}
-	log := h.logger().With("orderId", t.OrderID, "correlationId", t.CorrelationID, "action", t.Action)
+	ctx = logging.WithOrder(ctx, t.OrderID, t.CorrelationID)
+	log := h.logger().With("action", t.Action)
 	var (
 		o   *order.Order
 		err error
