@@ -1,0 +1,113 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/orderflow/orderflow/pkg/order"
+)
+
+// TestEventFiles runs every events/ingest-*.json (what `sam local invoke` passes)
+// through aws-lambda-go's handler wrapper and the ingest handler. A new file must get an
+// entry in the table below, so no sample event goes untested.
+func TestEventFiles(t *testing.T) {
+	const storedID = "01956a1e-9c00-7abc-8def-0123456789ab"
+	want := map[string]struct {
+		status int
+		code   string // error code, for error answers
+	}{
+		"ingest-post-valid.json":   {202, ""},
+		"ingest-post-invalid.json": {400, "VALIDATION_FAILED"},
+		"ingest-get.json":          {200, ""},
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "ingest-*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events/ingest-*.json files (err %v)", err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			tt, ok := want[name]
+			if !ok {
+				t.Fatalf("%s has no expected outcome in TestEventFiles", name)
+			}
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertRoundTrip(t, raw)
+
+			w := newWorld()
+			w.orders[storedID] = &order.Order{ID: storedID, CustomerID: "cust-42", Currency: "USD",
+				Lines: []order.Line{{SKU: "SKU-BOOK-1", Quantity: 1}}, Status: order.StatusPending, Version: 1}
+			out, err := lambda.NewHandler(newHandler(w, nil).Handle).Invoke(context.Background(), raw)
+			if err != nil {
+				t.Fatalf("invoke: %v", err)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("response %s: %v", out, err)
+			}
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, resp.Body)
+			}
+			if tt.code != "" {
+				if c := decodeError(t, resp).Error.Code; c != tt.code {
+					t.Errorf("code %s, want %s", c, tt.code)
+				}
+				return
+			}
+			var o order.Order
+			if err := json.Unmarshal([]byte(resp.Body), &o); err != nil || !order.ValidID(o.ID) {
+				t.Errorf("body %s: %v", resp.Body, err)
+			}
+		})
+	}
+}
+
+// assertRoundTrip decodes raw into events.APIGatewayV2HTTPRequest and back, and fails
+// when a key of the file did not survive (a misspelt or misplaced field).
+func assertRoundTrip(t *testing.T, raw []byte) {
+	t.Helper()
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		t.Fatalf("decode into APIGatewayV2HTTPRequest: %v", err)
+	}
+	again, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig, back map[string]any
+	if err := json.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &back); err != nil {
+		t.Fatal(err)
+	}
+	subset(t, "", orig, back)
+}
+
+func subset(t *testing.T, path string, want, got any) {
+	t.Helper()
+	if wm, ok := want.(map[string]any); ok {
+		gm, ok := got.(map[string]any)
+		if !ok {
+			t.Errorf("%s: lost in the round trip", path)
+			return
+		}
+		for k, v := range wm {
+			subset(t, path+"."+k, v, gm[k])
+		}
+		return
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("%s: %v became %v in the round trip", path, want, got)
+	}
+}
