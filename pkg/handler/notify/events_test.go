@@ -1,0 +1,121 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow/events/schemas"
+)
+
+// TestSampleEvents runs every events/notify-*.json through the handler, after checking it
+// against its business-event schema. A new file must get an entry here.
+func TestSampleEvents(t *testing.T) {
+	want := map[string]struct {
+		eventType string
+		text      string
+	}{
+		"notify-confirmed.json": {"OrderConfirmed",
+			"Your order 0190f3c2-7a1e-7c4b-9d2e-3f4a5b6c7d01 is confirmed: 2 items, USD 25.00."},
+		"notify-cancelled.json": {"OrderCancelled",
+			"Your order 0190f3c2-7a1e-7c4b-9d2e-3f4a5b6c7d02 was cancelled: an item is out of stock. You have not been charged."},
+	}
+	files, err := filepath.Glob("../../../events/notify-*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample events found: %v", err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			w, ok := want[name]
+			if !ok {
+				t.Fatalf("%s has no expected outcome in this test; add one", name)
+			}
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := schemas.ValidateEvent(raw); err != nil {
+				t.Errorf("schema: %v", err)
+			}
+			var ev events.EventBridgeEvent
+			roundTrip(t, raw, &ev)
+
+			markers, sns := &fakeMarkers{}, &fakeTopic{}
+			h := &Handler{Markers: markers, Topic: sns, Log: quiet()}
+			for range 2 { // the second delivery is a duplicate
+				if err := h.Handle(context.Background(), ev); err != nil {
+					t.Fatalf("Handle = %v", err)
+				}
+			}
+			if len(sns.sent) != 1 {
+				t.Fatalf("published %d, want 1", len(sns.sent))
+			}
+			var n Notification
+			if err := json.Unmarshal([]byte(sns.sent[0].Body), &n); err != nil {
+				t.Fatal(err)
+			}
+			if sns.sent[0].Attributes["eventType"] != w.eventType || n.Text != w.text {
+				t.Errorf("sent %+v / %+v, want eventType %s, text %q", sns.sent[0].Attributes, n, w.eventType, w.text)
+			}
+		})
+	}
+}
+
+// roundTrip decodes raw into v (an aws-lambda-go events type) and checks that encoding v
+// again keeps every member of the file: a misspelt or misplaced member would be lost.
+func roundTrip(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("decode into %T: %v", v, err)
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig, back any
+	if err := json.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &back); err != nil {
+		t.Fatal(err)
+	}
+	if path, ok := subset(orig, back, "$"); !ok {
+		t.Errorf("member %s of the file does not survive a round trip through %T", path, v)
+	}
+}
+
+// subset reports whether every member of a is in b with the same value.
+func subset(a, b any, path string) (string, bool) {
+	switch a := a.(type) {
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok {
+			return path, false
+		}
+		for k, av := range a {
+			if p, ok := subset(av, bm[k], path+"."+k); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	case []any:
+		bs, ok := b.([]any)
+		if !ok || len(bs) != len(a) {
+			return path, false
+		}
+		for i := range a {
+			if p, ok := subset(a[i], bs[i], path+"["+strconv.Itoa(i)+"]"); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	}
+	return path, reflect.DeepEqual(a, b)
+}
