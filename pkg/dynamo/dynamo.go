@@ -1,0 +1,113 @@
+// Package dynamo holds the DynamoDB adapters of orderflow: the order, inventory,
+// idempotency, marker and metrics stores. Each store takes the few methods of
+// *dynamodb.Client it calls and a table name, and translates conditional-check
+// and transaction failures into the domain errors of pkg/order, pkg/inventory
+// and pkg/idempotency.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// The client interfaces below are satisfied by *dynamodb.Client; tests may pass
+// hand-written fakes.
+var (
+	_ OrderAPI       = (*dynamodb.Client)(nil)
+	_ InventoryAPI   = (*dynamodb.Client)(nil)
+	_ IdempotencyAPI = (*dynamodb.Client)(nil)
+	_ MarkerAPI      = (*dynamodb.Client)(nil)
+	_ MetricsAPI     = (*dynamodb.Client)(nil)
+)
+
+// conflictAttempts bounds the tries of a transaction that DynamoDB cancels
+// because another transaction touched the same item at the same time.
+const conflictAttempts = 8
+
+// isConditionFailed reports whether err is a failed ConditionExpression.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// cancellationCodes returns the per-item reason codes of a cancelled
+// transaction ("None", "ConditionalCheckFailed", "TransactionConflict", ...),
+// in the order of the transaction's items, and false if err is not a
+// cancelled transaction.
+func cancellationCodes(err error) ([]string, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, false
+	}
+	codes := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		if r.Code != nil {
+			codes[i] = *r.Code
+		}
+	}
+	return codes, true
+}
+
+// isTransactionConflict reports whether a cancelled transaction lost a race
+// with another one on the same item and may simply be retried.
+func isTransactionConflict(err error) bool {
+	codes, ok := cancellationCodes(err)
+	if !ok {
+		var tce *types.TransactionConflictException
+		return errors.As(err, &tce)
+	}
+	for _, c := range codes {
+		if c == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff waits a jittered, exponentially growing time before retry number
+// attempt (0-based), or returns the context's error.
+func backoff(ctx context.Context, attempt int) error {
+	limit := 10 * time.Millisecond << min(attempt, 6)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func attrS(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }
+
+func attrN(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// getS returns the string attribute name of item, "" when absent or not a string.
+func getS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// getN returns the integer attribute name of item; absent is 0, a malformed
+// number an error.
+func getN(item map[string]types.AttributeValue, name string) (int64, error) {
+	v, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil {
+		return 0, errors.New("attribute " + name + ": not an integer: " + v.Value)
+	}
+	return n, nil
+}

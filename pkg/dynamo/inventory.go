@@ -1,0 +1,314 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/inventory"
+)
+
+// InventoryAPI is the part of the DynamoDB client that InventoryStore uses.
+type InventoryAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// MaxReserveLines is the most lines one reservation can hold: DynamoDB
+// transactions take 100 items, one of which is the reservation record.
+const MaxReserveLines = 99
+
+// batchGetAttempts bounds the rounds of BatchGetItem that re-ask for
+// unprocessed keys.
+const batchGetAttempts = 8
+
+// InventoryStore keeps the catalog, the stock and the reservations in the
+// inventory table (key pk): SKU#<sku> items hold price, currency and stock;
+// RES#<orderId> items hold an order's reserved lines and the reservation
+// state.
+type InventoryStore struct {
+	c     InventoryAPI
+	table string
+}
+
+// NewInventoryStore returns an InventoryStore on table.
+func NewInventoryStore(c InventoryAPI, table string) *InventoryStore {
+	return &InventoryStore{c: c, table: table}
+}
+
+func skuKey(sku string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": attrS("SKU#" + sku)}
+}
+
+func reservationKey(orderID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": attrS("RES#" + orderID)}
+}
+
+// Put sets the price, currency and stock of a SKU, replacing what was there.
+// It returns an error for an empty SKU or a negative price or stock.
+func (s *InventoryStore) Put(ctx context.Context, it inventory.Item) error {
+	if it.SKU == "" || it.Price < 0 || it.Stock < 0 {
+		return fmt.Errorf("put sku %q: invalid item (empty sku or negative price or stock)", it.SKU)
+	}
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"pk":       attrS("SKU#" + it.SKU),
+			"sku":      attrS(it.SKU),
+			"price":    attrN(it.Price),
+			"currency": attrS(it.Currency),
+			"stock":    attrN(it.Stock),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("put sku %s: %w", it.SKU, err)
+	}
+	return nil
+}
+
+func decodeItem(item map[string]types.AttributeValue) (inventory.Item, error) {
+	it := inventory.Item{SKU: getS(item, "sku"), Currency: getS(item, "currency")}
+	var err error
+	if it.Price, err = getN(item, "price"); err != nil {
+		return it, err
+	}
+	if it.Stock, err = getN(item, "stock"); err != nil {
+		return it, err
+	}
+	return it, nil
+}
+
+// Get returns the catalog item of sku, read consistently. It returns
+// inventory.ErrUnknownSKU (wrapped) when the SKU is not in the catalog.
+func (s *InventoryStore) Get(ctx context.Context, sku string) (inventory.Item, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            skuKey(sku),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return inventory.Item{}, fmt.Errorf("get sku %s: %w", sku, err)
+	}
+	if len(out.Item) == 0 {
+		return inventory.Item{}, fmt.Errorf("get sku %s: %w", sku, inventory.ErrUnknownSKU)
+	}
+	it, err := decodeItem(out.Item)
+	if err != nil {
+		return inventory.Item{}, fmt.Errorf("get sku %s: %w", sku, err)
+	}
+	return it, nil
+}
+
+// Items returns the catalog items of skus keyed by SKU; SKUs not in the
+// catalog are simply absent. Reads are eventually consistent (prices change
+// rarely); unprocessed keys are asked for again with backoff.
+func (s *InventoryStore) Items(ctx context.Context, skus []string) (map[string]inventory.Item, error) {
+	uniq := slices.Compact(slices.Sorted(slices.Values(skus)))
+	items := make(map[string]inventory.Item, len(uniq))
+	for chunk := range slices.Chunk(uniq, 100) {
+		keys := make([]map[string]types.AttributeValue, len(chunk))
+		for i, sku := range chunk {
+			keys[i] = skuKey(sku)
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt == batchGetAttempts {
+				return nil, fmt.Errorf("get skus: %d keys still unprocessed after %d attempts", len(req[s.table].Keys), attempt)
+			}
+			if attempt > 0 {
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, fmt.Errorf("get skus: %w", err)
+				}
+			}
+			out, err := s.c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("get skus: %w", err)
+			}
+			for _, item := range out.Responses[s.table] {
+				it, err := decodeItem(item)
+				if err != nil {
+					return nil, fmt.Errorf("get skus: %s: %w", it.SKU, err)
+				}
+				items[it.SKU] = it
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	return items, nil
+}
+
+// Reserve takes the stock of every line for orderID in one transaction, or
+// none: each SKU's stock drops by its quantity on condition that the SKU
+// exists and has at least that much, and the reservation record RES#orderID
+// is created on condition that it does not exist yet. A reservation that
+// exists already makes Reserve a no-op that returns nil, so redelivered
+// commands are harmless. When lines are short it returns
+// *inventory.OutOfStockError (not wrapped) naming them; a SKU not in the
+// catalog counts as out of stock. Lines must pass inventory.Validate and be at
+// most MaxReserveLines.
+func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []inventory.Line) error {
+	if err := inventory.Validate(lines); err != nil {
+		return fmt.Errorf("reserve order %s: %w", orderID, err)
+	}
+	if len(lines) > MaxReserveLines {
+		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), MaxReserveLines)
+	}
+	items := make([]types.TransactWriteItem, 0, len(lines)+1)
+	stored := make([]types.AttributeValue, len(lines))
+	for i, l := range lines {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       skuKey(l.SKU),
+			UpdateExpression:          aws.String("SET stock = stock - :q"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND stock >= :q"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":q": attrN(l.Quantity)},
+		}})
+		stored[i] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"sku": attrS(l.SKU), "quantity": attrN(l.Quantity),
+		}}
+	}
+	items = append(items, types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"pk":       attrS("RES#" + orderID),
+			"order_id": attrS(orderID),
+			"lines":    &types.AttributeValueMemberL{Value: stored},
+			"state":    attrS(string(inventory.Reserved)),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}})
+
+	for attempt := 0; ; attempt++ {
+		_, err := s.c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return nil
+		}
+		if isTransactionConflict(err) && attempt+1 < conflictAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				return fmt.Errorf("reserve order %s: %w", orderID, err)
+			}
+			continue
+		}
+		codes, ok := cancellationCodes(err)
+		if !ok || len(codes) != len(items) {
+			return fmt.Errorf("reserve order %s: %w", orderID, err)
+		}
+		if codes[len(lines)] == "ConditionalCheckFailed" {
+			return nil // reserved before: an idempotent no-op
+		}
+		var short []string
+		for i, l := range lines {
+			if codes[i] == "ConditionalCheckFailed" {
+				short = append(short, l.SKU)
+			}
+		}
+		if len(short) == 0 {
+			return fmt.Errorf("reserve order %s: %w", orderID, err)
+		}
+		return &inventory.OutOfStockError{OrderID: orderID, SKUs: short}
+	}
+}
+
+// Release gives back the stock of orderID's reservation in one transaction
+// that adds every quantity back and moves the reservation from RESERVED to
+// RELEASED (on condition that it is still RESERVED). Releasing twice, or
+// releasing an order that reserved nothing, returns nil: it is a
+// compensation that may run more than once.
+func (s *InventoryStore) Release(ctx context.Context, orderID string) error {
+	for attempt := 0; ; attempt++ {
+		state, lines, err := s.reservation(ctx, orderID)
+		switch {
+		case errors.Is(err, inventory.ErrNoReservation):
+			return nil
+		case err != nil:
+			return fmt.Errorf("release order %s: %w", orderID, err)
+		case state != inventory.Reserved:
+			return nil
+		}
+		items := make([]types.TransactWriteItem, 0, len(lines)+1)
+		for _, l := range lines {
+			items = append(items, types.TransactWriteItem{Update: &types.Update{
+				TableName:                 aws.String(s.table),
+				Key:                       skuKey(l.SKU),
+				UpdateExpression:          aws.String("SET stock = stock + :q"),
+				ConditionExpression:       aws.String("attribute_exists(pk)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":q": attrN(l.Quantity)},
+			}})
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                aws.String(s.table),
+			Key:                      reservationKey(orderID),
+			UpdateExpression:         aws.String("SET #s = :released"),
+			ConditionExpression:      aws.String("#s = :reserved"),
+			ExpressionAttributeNames: map[string]string{"#s": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":released": attrS(string(inventory.Released)),
+				":reserved": attrS(string(inventory.Reserved)),
+			},
+		}})
+		_, err = s.c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return nil
+		}
+		if codes, ok := cancellationCodes(err); ok && len(codes) == len(items) && codes[len(lines)] == "ConditionalCheckFailed" {
+			return nil // released concurrently by another delivery
+		}
+		if isTransactionConflict(err) && attempt+1 < conflictAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				return fmt.Errorf("release order %s: %w", orderID, err)
+			}
+			continue
+		}
+		return fmt.Errorf("release order %s: %w", orderID, err)
+	}
+}
+
+// Reservation returns the state and lines of orderID's reservation, read
+// consistently. It returns inventory.ErrNoReservation (wrapped) when the
+// order reserved nothing.
+func (s *InventoryStore) Reservation(ctx context.Context, orderID string) (inventory.ReservationState, []inventory.Line, error) {
+	state, lines, err := s.reservation(ctx, orderID)
+	if err != nil {
+		return "", nil, fmt.Errorf("reservation of order %s: %w", orderID, err)
+	}
+	return state, lines, nil
+}
+
+// reservation returns inventory.ErrNoReservation itself, not wrapped.
+func (s *InventoryStore) reservation(ctx context.Context, orderID string) (inventory.ReservationState, []inventory.Line, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            reservationKey(orderID),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if len(out.Item) == 0 {
+		return "", nil, inventory.ErrNoReservation
+	}
+	list, _ := out.Item["lines"].(*types.AttributeValueMemberL)
+	if list == nil {
+		return "", nil, errors.New("reservation record has no lines")
+	}
+	lines := make([]inventory.Line, 0, len(list.Value))
+	for _, v := range list.Value {
+		m, ok := v.(*types.AttributeValueMemberM)
+		if !ok {
+			return "", nil, errors.New("reservation record: line is not a map")
+		}
+		q, err := getN(m.Value, "quantity")
+		if err != nil {
+			return "", nil, err
+		}
+		lines = append(lines, inventory.Line{SKU: getS(m.Value, "sku"), Quantity: q})
+	}
+	return inventory.ReservationState(getS(out.Item, "state")), lines, nil
+}

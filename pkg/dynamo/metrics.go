@@ -1,0 +1,136 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// MetricsAPI is the part of the DynamoDB client that MetricsStore uses.
+type MetricsAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// MinuteLayout formats the minute of a metrics item key (MINUTE#<minute>), in UTC.
+const MinuteLayout = "2006-01-02T15:04Z"
+
+// MetricDelta is what one order event adds to the metrics of its minute: one
+// to the count of Status and, when Revenue is positive, Revenue (minor units)
+// to the revenue of Currency.
+type MetricDelta struct {
+	Minute   time.Time
+	Status   string
+	Currency string
+	Revenue  int64
+}
+
+// Validate returns an error when d cannot be applied: no status, a negative
+// revenue, or revenue without a currency.
+func (d MetricDelta) Validate() error {
+	switch {
+	case d.Status == "":
+		return errors.New("metric delta: empty status")
+	case d.Revenue < 0:
+		return errors.New("metric delta: negative revenue")
+	case d.Revenue > 0 && d.Currency == "":
+		return errors.New("metric delta: revenue without currency")
+	}
+	return nil
+}
+
+// MinuteKey returns the pk of the metrics item of t's minute.
+func MinuteKey(t time.Time) string { return "MINUTE#" + t.UTC().Format(MinuteLayout) }
+
+// MetricsStore keeps per-minute order counts and revenue in the metrics table,
+// and a marker per applied event (EVENT#<eventId>) so that each event counts
+// once.
+type MetricsStore struct {
+	c     MetricsAPI
+	table string
+}
+
+// NewMetricsStore returns a MetricsStore on table.
+func NewMetricsStore(c MetricsAPI, table string) *MetricsStore {
+	return &MetricsStore{c: c, table: table}
+}
+
+// Apply adds d to its minute's counters and records eventID, in one
+// transaction. It returns false, and changes nothing, when eventID was
+// applied before; an error when d is invalid (see MetricDelta.Validate) or
+// the write fails.
+func (s *MetricsStore) Apply(ctx context.Context, eventID string, d MetricDelta) (bool, error) {
+	if err := d.Validate(); err != nil {
+		return false, fmt.Errorf("apply event %s: %w", eventID, err)
+	}
+	update := "ADD #c :one"
+	names := map[string]string{"#c": "count_" + d.Status}
+	values := map[string]types.AttributeValue{":one": attrN(1)}
+	if d.Revenue > 0 {
+		update += ", #r :rev"
+		names["#r"] = "revenue_" + d.Currency
+		values[":rev"] = attrN(d.Revenue)
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName:           aws.String(s.table),
+			Item:                map[string]types.AttributeValue{"pk": attrS("EVENT#" + eventID)},
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+		{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       map[string]types.AttributeValue{"pk": attrS(MinuteKey(d.Minute))},
+			UpdateExpression:          aws.String(update),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}},
+	}}
+	for attempt := 0; ; attempt++ {
+		_, err := s.c.TransactWriteItems(ctx, in)
+		if err == nil {
+			return true, nil
+		}
+		if codes, ok := cancellationCodes(err); ok && len(codes) > 0 && codes[0] == "ConditionalCheckFailed" {
+			return false, nil
+		}
+		if isTransactionConflict(err) && attempt+1 < conflictAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				return false, fmt.Errorf("apply event %s: %w", eventID, err)
+			}
+			continue
+		}
+		return false, fmt.Errorf("apply event %s: %w", eventID, err)
+	}
+}
+
+// Minute returns the counters of minute (count_<STATUS>, revenue_<CURRENCY>),
+// read consistently; an empty map when nothing happened in it.
+func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (map[string]int64, error) {
+	key := MinuteKey(minute)
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{"pk": attrS(key)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read metrics %s: %w", key, err)
+	}
+	m := make(map[string]int64, len(out.Item))
+	for name := range out.Item {
+		if !strings.HasPrefix(name, "count_") && !strings.HasPrefix(name, "revenue_") {
+			continue
+		}
+		n, err := getN(out.Item, name)
+		if err != nil {
+			return nil, fmt.Errorf("read metrics %s: %w", key, err)
+		}
+		m[name] = n
+	}
+	return m, nil
+}

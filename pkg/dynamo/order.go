@@ -1,0 +1,184 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/order"
+)
+
+// OrderAPI is the part of the DynamoDB client that OrderStore uses.
+type OrderAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// CustomerIndex is the orders table's GSI: customer_id HASH, created_at RANGE.
+const CustomerIndex = "customer-index"
+
+// UpdateAttempts is how often OrderStore.Update reads and writes an order
+// before it gives up on a lost optimistic lock with order.ErrConflict.
+const UpdateAttempts = 5
+
+// timeLayout writes times in UTC with a fixed number of fraction digits, so
+// that created_at strings sort as the times do (RFC 3339 with trimmed zeros
+// does not: "…:00.5Z" sorts before "…:00Z"). The default decoder reads it.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func encodeTime(t time.Time) (types.AttributeValue, error) {
+	return attrS(t.UTC().Format(timeLayout)), nil
+}
+
+// OrderStore keeps orders in the orders table (key order_id), one item per
+// order, versioned for optimistic locking.
+type OrderStore struct {
+	c     OrderAPI
+	table string
+}
+
+// NewOrderStore returns an OrderStore on table.
+func NewOrderStore(c OrderAPI, table string) *OrderStore {
+	return &OrderStore{c: c, table: table}
+}
+
+func marshalOrder(o *order.Order) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMapWithOptions(o, func(eo *attributevalue.EncoderOptions) {
+		eo.EncodeTime = encodeTime
+	})
+}
+
+func unmarshalOrder(item map[string]types.AttributeValue) (*order.Order, error) {
+	var o order.Order
+	if err := attributevalue.UnmarshalMap(item, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// Create stores a new order. It returns order.ErrAlreadyExists (wrapped) when
+// an order with the same id exists.
+func (s *OrderStore) Create(ctx context.Context, o *order.Order) error {
+	item, err := marshalOrder(o)
+	if err != nil {
+		return fmt.Errorf("create order %s: %w", o.ID, err)
+	}
+	_, err = s.c.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(order_id)"),
+	})
+	switch {
+	case isConditionFailed(err):
+		return fmt.Errorf("create order %s: %w", o.ID, order.ErrAlreadyExists)
+	case err != nil:
+		return fmt.Errorf("create order %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// Get returns the order with id, read consistently. It returns
+// order.ErrNotFound (wrapped) when there is none.
+func (s *OrderStore) Get(ctx context.Context, id string) (*order.Order, error) {
+	o, err := s.get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+func (s *OrderStore) get(ctx context.Context, id string) (*order.Order, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{"order_id": attrS(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, order.ErrNotFound
+	}
+	return unmarshalOrder(out.Item)
+}
+
+// Update reads the order, applies fn to it and writes it back on condition
+// that nobody wrote it in between (version unchanged); the stored version is
+// the read version plus one. On a lost lock it re-reads and calls fn again, up
+// to UpdateAttempts times, then returns order.ErrConflict (wrapped). An error
+// from fn is returned as it is, not wrapped, and nothing is written. It
+// returns order.ErrNotFound (wrapped) when there is no such order.
+func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
+	for range UpdateAttempts {
+		o, err := s.get(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("update order %s: %w", id, err)
+		}
+		read := o.Version
+		if err := fn(o); err != nil {
+			return nil, err
+		}
+		if o.ID != id {
+			return nil, fmt.Errorf("update order %s: the update changed the order id to %q", id, o.ID)
+		}
+		o.Version = read + 1
+		item, err := marshalOrder(o)
+		if err != nil {
+			return nil, fmt.Errorf("update order %s: %w", id, err)
+		}
+		_, err = s.c.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                 aws.String(s.table),
+			Item:                      item,
+			ConditionExpression:       aws.String("#v = :v"),
+			ExpressionAttributeNames:  map[string]string{"#v": "version"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": attrN(read)},
+		})
+		switch {
+		case err == nil:
+			return o, nil
+		case !isConditionFailed(err):
+			return nil, fmt.Errorf("update order %s: %w", id, err)
+		}
+	}
+	return nil, fmt.Errorf("update order %s: %d attempts: %w", id, UpdateAttempts, order.ErrConflict)
+}
+
+// ListByCustomer returns up to limit orders of a customer, newest first, from
+// the customer-index GSI (eventually consistent). A limit of 0 or less
+// returns all of them.
+func (s *OrderStore) ListByCustomer(ctx context.Context, customerID string, limit int32) ([]*order.Order, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(CustomerIndex),
+		KeyConditionExpression:    aws.String("customer_id = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": attrS(customerID)},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	var orders []*order.Order
+	for {
+		if limit > 0 {
+			in.Limit = aws.Int32(limit - int32(len(orders)))
+		}
+		out, err := s.c.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list orders of customer %s: %w", customerID, err)
+		}
+		for _, item := range out.Items {
+			o, err := unmarshalOrder(item)
+			if err != nil {
+				return nil, fmt.Errorf("list orders of customer %s: %w", customerID, err)
+			}
+			orders = append(orders, o)
+		}
+		if len(out.LastEvaluatedKey) == 0 || (limit > 0 && int32(len(orders)) >= limit) {
+			return orders, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
