@@ -42,6 +42,9 @@ const (
 	HeaderAllow          = "Allow"
 )
 
+// compensationTimeout bounds the cancel and key release after a failed publish.
+const compensationTimeout = 3 * time.Second
+
 // MaxKeyLength is the longest Idempotency-Key or X-Correlation-Id accepted.
 const MaxKeyLength = 128
 
@@ -184,8 +187,11 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	ev, _ := event.FromOrder(o, now) // a PENDING order is always announced
 	if err := h.Events.Publish(ctx, ev); err != nil {
 		log.ErrorContext(ctx, "publish Order Created failed; cancelling the order", "error", err.Error())
-		h.cancel(ctx, log, id)
-		h.abandon(ctx, log, hasKey, key)
+		// The publish may have failed because ctx ran out; the compensation must still run.
+		cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), compensationTimeout)
+		defer stop()
+		h.cancel(cctx, log, id)
+		h.abandon(cctx, log, hasKey, key)
 		return unavailable()
 	}
 

@@ -347,14 +347,26 @@ func TestPublishFailureCancelsTheOrder(t *testing.T) {
 	var logs bytes.Buffer
 	h := newHandler(w, &logs)
 	fail := true
-	ok := w.publish
+	ok, update := w.publish, w.update
+	// The bus call used up the request's context; the compensation must run anyway.
+	ctx, cancel := context.WithCancel(context.Background())
 	w.publish = func(ctx context.Context, evs ...event.Event) error {
 		if fail {
-			return errDown
+			cancel()
+			return ctx.Err()
 		}
 		return ok(ctx, evs...)
 	}
-	resp := handle(t, h, post(validBody, "Idempotency-Key", "key-1"))
+	w.update = func(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return update(ctx, id, fn)
+	}
+	resp, err := h.Handle(ctx, post(validBody, "Idempotency-Key", "key-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	assertUnavailable(t, resp)
 	first := w.orders["01956a1e-9c00-7abc-8def-000000000001"]
 	if first == nil || first.Status != order.StatusCancelled || first.FailureReason != order.ReasonProcessingFailed {
