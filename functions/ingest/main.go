@@ -1,0 +1,40 @@
+// Command ingest is the HTTP API function: POST /orders and GET /orders/{orderId}
+// (pkg/handler/ingest). It only wires the adapters.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/orderflow/orderflow/pkg/awsconfig"
+	"github.com/orderflow/orderflow/pkg/bus"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
+	"github.com/orderflow/orderflow/pkg/handler/ingest"
+	"github.com/orderflow/orderflow/pkg/logging"
+	"github.com/orderflow/orderflow/pkg/metrics"
+)
+
+func main() {
+	slog.SetDefault(logging.New(context.Background()))
+	env, envErr := awsconfig.Require("ORDERS_TABLE", "IDEMPOTENCY_TABLE", "EVENT_BUS_NAME")
+	cfg, cfgErr := awsconfig.FromEnv()
+	if err := errors.Join(envErr, cfgErr); err != nil {
+		slog.Error("cold start: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	h := &ingest.Handler{
+		Orders:  dynamo.NewOrderStore(db, env["ORDERS_TABLE"]),
+		Keys:    dynamo.NewIdempotencyStore(db, env["IDEMPOTENCY_TABLE"]),
+		Events:  bus.NewPublisher(eventbridge.NewFromConfig(cfg), env["EVENT_BUS_NAME"], awsconfig.Getenv("EVENT_SOURCE", event.DefaultSource)),
+		Metrics: metrics.New(os.Stdout, metrics.DefaultNamespace, map[string]string{"service": metrics.ServiceName()}),
+	}
+	lambda.Start(h.Handle)
+}

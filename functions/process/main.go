@@ -1,0 +1,42 @@
+// Command process is the order-processing state machine's task function: validate,
+// authorize, reject and cancel (pkg/handler/process). It only wires the adapters.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/orderflow/orderflow/pkg/awsconfig"
+	"github.com/orderflow/orderflow/pkg/bus"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
+	"github.com/orderflow/orderflow/pkg/handler/process"
+	"github.com/orderflow/orderflow/pkg/logging"
+	"github.com/orderflow/orderflow/pkg/payment"
+)
+
+func main() {
+	slog.SetDefault(logging.New(context.Background()))
+	env, envErr := awsconfig.Require("ORDERS_TABLE", "INVENTORY_TABLE", "EVENT_BUS_NAME")
+	cfg, cfgErr := awsconfig.FromEnv()
+	limit, limitErr := strconv.ParseInt(awsconfig.Getenv("PAYMENT_LIMIT", strconv.FormatInt(payment.DefaultLimit, 10)), 10, 64)
+	if err := errors.Join(envErr, cfgErr, limitErr); err != nil {
+		slog.Error("cold start: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	h := &process.Handler{
+		Orders:   dynamo.NewOrderStore(db, env["ORDERS_TABLE"]),
+		Catalog:  dynamo.NewInventoryStore(db, env["INVENTORY_TABLE"]),
+		Events:   bus.NewPublisher(eventbridge.NewFromConfig(cfg), env["EVENT_BUS_NAME"], awsconfig.Getenv("EVENT_SOURCE", event.DefaultSource)),
+		Payments: payment.Gateway{Limit: limit},
+	}
+	lambda.Start(h.Handle)
+}
