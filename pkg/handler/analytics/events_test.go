@@ -1,0 +1,130 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow/events/schemas"
+)
+
+// TestSampleEvents runs every events/analytics-*.json through the handler, after checking
+// each record's EventBridge event against its business-event schema. A new file must get
+// an entry here.
+func TestSampleEvents(t *testing.T) {
+	want := map[string]struct {
+		rows    int
+		counts  map[string]int   // status -> events applied
+		revenue map[string]int64 // currency -> revenue applied
+	}{
+		"analytics-batch.json": {
+			rows:    4,
+			counts:  map[string]int{"PENDING": 2, "CONFIRMED": 1, "CANCELLED": 1},
+			revenue: map[string]int64{"USD": 2500},
+		},
+	}
+	files, err := filepath.Glob("../../../events/analytics-*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample events found: %v", err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			w, ok := want[name]
+			if !ok {
+				t.Fatalf("%s has no expected outcome in this test; add one", name)
+			}
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.KinesisEvent
+			roundTrip(t, raw, &ev)
+			for i, r := range ev.Records {
+				if err := schemas.ValidateEvent(r.Kinesis.Data); err != nil {
+					t.Errorf("record %d: %v", i, err)
+				}
+			}
+
+			lake, store := &fakeLake{}, &fakeMetrics{}
+			h := &Handler{Lake: lake, Metrics: store, EMF: &fakeEMF{}, Log: quiet()}
+			resp, err := h.Handle(context.Background(), ev)
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("Handle = %v, %v; want no failure", resp, err)
+			}
+			rows := 0
+			for _, c := range lake.calls {
+				rows += len(c.Rows)
+			}
+			if rows != w.rows {
+				t.Errorf("lake rows = %d, want %d", rows, w.rows)
+			}
+			counts, revenue := map[string]int{}, map[string]int64{}
+			for _, c := range store.calls {
+				counts[c.Delta.Status]++
+				if c.Delta.Revenue > 0 {
+					revenue[c.Delta.Currency] += c.Delta.Revenue
+				}
+			}
+			if !reflect.DeepEqual(counts, w.counts) || !reflect.DeepEqual(revenue, w.revenue) {
+				t.Errorf("applied counts %v revenue %v, want %v %v", counts, revenue, w.counts, w.revenue)
+			}
+		})
+	}
+}
+
+func roundTrip(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("decode into %T: %v", v, err)
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig, back any
+	if err := json.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &back); err != nil {
+		t.Fatal(err)
+	}
+	if path, ok := subset(orig, back, "$"); !ok {
+		t.Errorf("member %s of the file does not survive a round trip through %T", path, v)
+	}
+}
+
+// subset reports whether every member of a is in b with the same value.
+func subset(a, b any, path string) (string, bool) {
+	switch a := a.(type) {
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok {
+			return path, false
+		}
+		for k, av := range a {
+			if p, ok := subset(av, bm[k], path+"."+k); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	case []any:
+		bs, ok := b.([]any)
+		if !ok || len(bs) != len(a) {
+			return path, false
+		}
+		for i := range a {
+			if p, ok := subset(a[i], bs[i], path+"["+strconv.Itoa(i)+"]"); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	}
+	return path, reflect.DeepEqual(a, b)
+}
