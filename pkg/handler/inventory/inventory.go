@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	stock "github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/tasktoken"
 )
 
@@ -129,6 +130,7 @@ func (h *Handler) message(ctx context.Context, m events.SQSMessage) bool {
 			"error", err.Error())
 		return false
 	}
+	ctx = logging.WithOrder(ctx, cmd.OrderID, cmd.CorrelationID) // for the adapters' log lines too
 	log = log.With("orderId", cmd.OrderID, "correlationId", cmd.CorrelationID, "command", cmd.Command)
 	if err := h.run(ctx, cmd); err != nil {
 		if errors.Is(err, tasktoken.ErrTokenGone) {

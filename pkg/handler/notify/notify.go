@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/orderflow/orderflow/pkg/event"
+	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/topic"
 )
@@ -99,6 +100,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 		h.logger().ErrorContext(ctx, "event rejected", "detailType", ev.DetailType, "id", ev.ID, "error", err.Error())
 		return err
 	}
+	ctx = logging.WithOrder(ctx, d.Data.OrderID, d.Metadata.CorrelationID)
 	log := h.logger().With("orderId", d.Data.OrderID, "correlationId", d.Metadata.CorrelationID,
 		"eventId", d.Metadata.EventID, "detailType", ev.DetailType)
 

@@ -1,0 +1,35 @@
+// Command inventory is the inventory-commands SQS consumer: it reserves and releases stock
+// and answers the waiting state machine (pkg/handler/inventory). It only wires the adapters.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/orderflow/orderflow/pkg/awsconfig"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/handler/inventory"
+	"github.com/orderflow/orderflow/pkg/logging"
+	"github.com/orderflow/orderflow/pkg/tasktoken"
+)
+
+func main() {
+	slog.SetDefault(logging.New(context.Background()))
+	env, envErr := awsconfig.Require("INVENTORY_TABLE")
+	cfg, cfgErr := awsconfig.FromEnv()
+	if err := errors.Join(envErr, cfgErr); err != nil {
+		slog.Error("cold start: bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h := &inventory.Handler{
+		Store:  dynamo.NewInventoryStore(dynamodb.NewFromConfig(cfg), env["INVENTORY_TABLE"]),
+		Tokens: tasktoken.NewClient(sfn.NewFromConfig(cfg)),
+	}
+	lambda.Start(h.Handle)
+}
