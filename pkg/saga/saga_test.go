@@ -1,0 +1,494 @@
+package saga_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/events/schemas"
+	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/bus"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
+	invhandler "github.com/orderflow/orderflow/pkg/handler/inventory"
+	"github.com/orderflow/orderflow/pkg/handler/process"
+	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/pkg/payment"
+	"github.com/orderflow/orderflow/pkg/tasktoken"
+	"github.com/orderflow/orderflow/pkg/template"
+)
+
+// Paths of the deployed definitions, relative to this package.
+const (
+	templatePath    = "../../template.yaml"
+	stateMachineID  = "OrderProcessingStateMachine"
+	account         = "123456789012" // moto's default account
+	executionBudget = 40 * time.Second
+)
+
+// stack is one copy of the order-processing saga's resources in the emulator, wired to
+// the real handlers.
+type stack struct {
+	sfn        *sfn.Client
+	orders     *dynamo.OrderStore
+	inventory  *dynamo.InventoryStore
+	source     string
+	machineARN string
+	events     *eventLog
+}
+
+// newStack creates the tables, bus, queues and state machine for one test, registers the
+// process function on the Lambda endpoint and starts the inventory function's and the
+// event capture's pollers. Everything is removed when the test ends.
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	e := env(t)
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(e.Config)
+	eb := eventbridge.NewFromConfig(e.Config)
+	sq := sqs.NewFromConfig(e.Config)
+	s := &stack{sfn: sfn.NewFromConfig(e.Config), source: event.DefaultSource, events: &eventLog{}}
+
+	ordersTable := e.Name(t, "orders")
+	e.CreateTable(t, awstest.TableSpec{Name: ordersTable, HashKey: "order_id",
+		GSIs: []awstest.GSISpec{{Name: "customer-index", HashKey: "customer_id", RangeKey: "created_at"}}})
+	inventoryTable := e.Name(t, "inventory")
+	e.CreateTable(t, awstest.TableSpec{Name: inventoryTable, HashKey: "pk"})
+	s.orders = dynamo.NewOrderStore(db, ordersTable)
+	s.inventory = dynamo.NewInventoryStore(db, inventoryTable)
+
+	commands := e.CreateQueue(t, awstest.QueueSpec{Name: e.Name(t, "inventory-commands"), DLQ: true, VisibilityTimeout: 5})
+	capture := e.CreateQueue(t, awstest.QueueSpec{Name: e.Name(t, "capture")})
+	busName := createBus(t, eb, e.Name(t, "orders-bus"), s.source, capture.ARN)
+
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("handler logs:\n%s", logs.String())
+		}
+	})
+
+	fnName := e.Name(t, "process")
+	ph := &process.Handler{
+		Orders:   s.orders,
+		Catalog:  s.inventory,
+		Events:   bus.NewPublisher(eb, busName, s.source),
+		Payments: payment.Gateway{Limit: payment.DefaultLimit},
+		Log:      log,
+	}
+	t.Cleanup(lambdaAPI.register(fnName, func(ctx context.Context, requestID string, payload []byte) ([]byte, string, string) {
+		return invoke(ctx, ph.Handle, requestID, payload)
+	}))
+	ih := &invhandler.Handler{Store: s.inventory, Tokens: tasktoken.NewClient(s.sfn), Log: log}
+	pollQueue(t, sq, commands.URL, commands.ARN, ih.Handle)
+	pollQueue(t, sq, capture.URL, capture.ARN, s.events.handle)
+
+	def := definition(t, map[string]string{
+		"ProcessFunctionArn":       fmt.Sprintf("arn:aws:lambda:us-east-1:%s:function:%s", account, fnName),
+		"InventoryCommandQueueUrl": commands.URL,
+		"OrdersTableName":          ordersTable,
+		"EventBusName":             busName,
+		"EventSource":              s.source,
+	})
+	sm, err := s.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String(e.Name(t, "order-processing")),
+		Definition: aws.String(def),
+		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/order-processing", account)),
+		Type:       sfntypes.StateMachineTypeStandard,
+	})
+	if err != nil {
+		t.Fatalf("CreateStateMachine: %v", err)
+	}
+	s.machineARN = aws.ToString(sm.StateMachineArn)
+	t.Cleanup(func() {
+		if _, err := s.sfn.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: sm.StateMachineArn}); err != nil {
+			t.Logf("delete state machine: %v", err)
+		}
+	})
+	return s
+}
+
+// createBus creates an event bus with a rule that sends every event of source to the
+// capture queue, and removes them when the test ends.
+func createBus(t *testing.T, eb *eventbridge.Client, name, source, captureARN string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
+		t.Fatalf("CreateEventBus: %v", err)
+	}
+	rule := name + "-all"
+	pattern, _ := json.Marshal(map[string]any{"source": []string{source}})
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{
+		Name: aws.String(rule), EventBusName: aws.String(name), EventPattern: aws.String(string(pattern)),
+	}); err != nil {
+		t.Fatalf("PutRule: %v", err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
+		Rule: aws.String(rule), EventBusName: aws.String(name),
+		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(captureARN)}},
+	}); err != nil {
+		t.Fatalf("PutTargets: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_, err1 := eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(name), Ids: []string{"capture"}})
+		_, err2 := eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(name)})
+		_, err3 := eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(name)})
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Logf("delete bus %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// definition returns the state machine definition of template.yaml's
+// OrderProcessingStateMachine with its DefinitionSubstitutions replaced by values. It
+// fails the test when the template substitutes a key values does not map, or values maps
+// a key the template does not have, so the test cannot drift from the template.
+func definition(t *testing.T, values map[string]string) string {
+	t.Helper()
+	tpl, err := template.Load(templatePath)
+	if err != nil {
+		t.Fatalf("load template: %v", err)
+	}
+	res, ok := tpl.Resources[stateMachineID]
+	if !ok {
+		t.Fatalf("%s has no resource %s", templatePath, stateMachineID)
+	}
+	uri, ok := res.Properties["DefinitionUri"].(string)
+	if !ok {
+		t.Fatalf("%s: DefinitionUri is %T, want a local path", stateMachineID, res.Properties["DefinitionUri"])
+	}
+	data, err := os.ReadFile(filepath.Join(tpl.Dir, uri))
+	if err != nil {
+		t.Fatalf("read definition: %v", err)
+	}
+	subs, _ := res.Properties["DefinitionSubstitutions"].(map[string]any)
+	var unmapped, stale []string
+	for k := range subs {
+		if _, ok := values[k]; !ok {
+			unmapped = append(unmapped, k)
+		}
+	}
+	for k := range values {
+		if _, ok := subs[k]; !ok {
+			stale = append(stale, k)
+		}
+	}
+	sort.Strings(unmapped)
+	sort.Strings(stale)
+	if len(unmapped) > 0 {
+		t.Errorf("%s DefinitionSubstitutions %v are not mapped to test resources", stateMachineID, unmapped)
+	}
+	if len(stale) > 0 {
+		t.Errorf("the test maps %v, which %s's DefinitionSubstitutions no longer have", stale, stateMachineID)
+	}
+	def := string(data)
+	for k, v := range values {
+		def = strings.ReplaceAll(def, "${"+k+"}", v)
+	}
+	if left := template.SubNames(def); len(left) > 0 {
+		t.Errorf("placeholders left in the definition after substitution: %v", left)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return def
+}
+
+// scenario is one order through the saga and what must hold afterwards.
+type scenario struct {
+	name  string
+	stock []inventory.Item // seeded before the order
+	lines []order.Line
+	token string
+
+	wantStatus      order.Status
+	wantReason      order.Reason
+	wantTotal       int64
+	wantEvent       string
+	wantStock       map[string]int64
+	wantReservation inventory.ReservationState // "" for none
+}
+
+func TestOrderProcessing(t *testing.T) {
+	s := newStack(t)
+	item := func(sku string, price, stock int64) inventory.Item {
+		return inventory.Item{SKU: sku, Price: price, Currency: "USD", Stock: stock}
+	}
+	tests := []scenario{
+		{
+			name:            "happy path",
+			stock:           []inventory.Item{item("happy-widget", 1250, 10), item("happy-gadget", 499, 3)},
+			lines:           []order.Line{{SKU: "happy-widget", Quantity: 2}, {SKU: "happy-gadget", Quantity: 3}},
+			token:           "tok_visa",
+			wantStatus:      order.StatusConfirmed,
+			wantTotal:       2*1250 + 3*499,
+			wantEvent:       event.OrderConfirmed,
+			wantStock:       map[string]int64{"happy-widget": 8, "happy-gadget": 0},
+			wantReservation: inventory.Reserved,
+		},
+		{
+			name:       "out of stock",
+			stock:      []inventory.Item{item("oos-widget", 1250, 10), item("oos-gadget", 499, 1)},
+			lines:      []order.Line{{SKU: "oos-widget", Quantity: 2}, {SKU: "oos-gadget", Quantity: 3}},
+			token:      "tok_visa",
+			wantStatus: order.StatusCancelled,
+			wantReason: order.ReasonOutOfStock,
+			wantTotal:  2*1250 + 3*499,
+			wantEvent:  event.OrderCancelled,
+			wantStock:  map[string]int64{"oos-widget": 10, "oos-gadget": 1},
+		},
+		{
+			name:            "payment declined",
+			stock:           []inventory.Item{item("declined-widget", 1250, 5)},
+			lines:           []order.Line{{SKU: "declined-widget", Quantity: 2}},
+			token:           payment.DeclineToken,
+			wantStatus:      order.StatusCancelled,
+			wantReason:      order.ReasonPaymentDeclined,
+			wantTotal:       2 * 1250,
+			wantEvent:       event.OrderCancelled,
+			wantStock:       map[string]int64{"declined-widget": 5},
+			wantReservation: inventory.Released,
+		},
+		{
+			name:       "unknown sku",
+			stock:      []inventory.Item{item("unknown-widget", 1250, 5)},
+			lines:      []order.Line{{SKU: "unknown-widget", Quantity: 1}, {SKU: "no-such-sku", Quantity: 1}},
+			token:      "tok_visa",
+			wantStatus: order.StatusRejected,
+			wantReason: order.ReasonUnknownSKU,
+			wantEvent:  event.OrderRejected,
+			wantStock:  map[string]int64{"unknown-widget": 5},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t, tt)
+		})
+	}
+}
+
+// run seeds the catalog, stores the order PENDING as ingest does, starts an execution
+// with the Order Created event as EventBridge delivers it, and checks the outcome.
+func (s *stack) run(t *testing.T, tt scenario) {
+	ctx := context.Background()
+	for _, it := range tt.stock {
+		if err := s.inventory.Put(ctx, it); err != nil {
+			t.Fatalf("seed %s: %v", it.SKU, err)
+		}
+	}
+	now := time.Now().UTC()
+	id := order.NewID(now)
+	correlationID := "corr-" + id
+	o, err := order.New(id, order.Request{CustomerID: "cust-saga", Currency: "USD", Lines: tt.lines, PaymentToken: tt.token}, correlationID, now)
+	if err != nil {
+		t.Fatalf("order.New: %v", err)
+	}
+	if err := s.orders.Create(ctx, o); err != nil {
+		t.Fatalf("create order: %v", err)
+	}
+	input := s.createdEvent(t, o, now)
+
+	start, err := s.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(s.machineARN), Name: aws.String(id), Input: aws.String(string(input)),
+	})
+	if err != nil {
+		t.Fatalf("StartExecution: %v", err)
+	}
+	exec := s.wait(t, aws.ToString(start.ExecutionArn))
+	if exec.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Errorf("execution %s: %s (%s: %s), want SUCCEEDED\n%s", id, exec.Status,
+			aws.ToString(exec.Error), aws.ToString(exec.Cause), s.history(aws.ToString(start.ExecutionArn)))
+	}
+
+	got, err := s.orders.Get(ctx, id)
+	if err != nil {
+		t.Fatalf("get order: %v", err)
+	}
+	if got.Status != tt.wantStatus || got.FailureReason != tt.wantReason || got.Total != tt.wantTotal {
+		t.Errorf("order = status %s, reason %q, total %d; want %s, %q, %d",
+			got.Status, got.FailureReason, got.Total, tt.wantStatus, tt.wantReason, tt.wantTotal)
+	}
+	for sku, want := range tt.wantStock {
+		it, err := s.inventory.Get(ctx, sku)
+		if err != nil {
+			t.Errorf("get stock of %s: %v", sku, err)
+			continue
+		}
+		if it.Stock != want {
+			t.Errorf("stock of %s = %d, want %d", sku, it.Stock, want)
+		}
+	}
+	state, _, err := s.inventory.Reservation(ctx, id)
+	switch {
+	case tt.wantReservation == "" && !errors.Is(err, inventory.ErrNoReservation):
+		t.Errorf("reservation = %q, %v; want none", state, err)
+	case tt.wantReservation != "" && (err != nil || state != tt.wantReservation):
+		t.Errorf("reservation = %q, %v; want %s", state, err, tt.wantReservation)
+	}
+
+	s.checkEvents(t, got, correlationID, tt.wantEvent)
+}
+
+// createdEvent returns the Order Created event for o as EventBridge delivers it to a
+// Step Functions target: the whole event, detail included.
+func (s *stack) createdEvent(t *testing.T, o *order.Order, now time.Time) []byte {
+	t.Helper()
+	ev, ok := event.FromOrder(o, now)
+	if !ok || ev.DetailType != event.OrderCreated {
+		t.Fatalf("FromOrder(PENDING) = %q, %v; want %q", ev.DetailType, ok, event.OrderCreated)
+	}
+	raw, err := json.Marshal(map[string]any{
+		"version":     "0",
+		"id":          order.NewID(now),
+		"detail-type": ev.DetailType,
+		"source":      s.source,
+		"account":     account,
+		"time":        now.Format(time.RFC3339),
+		"region":      "us-east-1",
+		"resources":   []string{},
+		"detail":      ev.Detail,
+	})
+	if err != nil {
+		t.Fatalf("encode Order Created: %v", err)
+	}
+	if err := schemas.ValidateEvent(raw); err != nil {
+		t.Fatalf("the test's Order Created event is invalid: %v", err)
+	}
+	return raw
+}
+
+// wait polls DescribeExecution until the execution leaves RUNNING.
+func (s *stack) wait(t *testing.T, arn string) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	var d *sfn.DescribeExecutionOutput
+	awstest.Eventually(t, executionBudget, func() (bool, string) {
+		var err error
+		d, err = s.sfn.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			return false, fmt.Sprintf("DescribeExecution: %v", err)
+		}
+		if d.Status == sfntypes.ExecutionStatusRunning {
+			return false, "execution still RUNNING\n" + s.history(arn)
+		}
+		return true, ""
+	})
+	return d
+}
+
+// history renders the execution's events, for failure messages.
+func (s *stack) history(arn string) string {
+	out, err := s.sfn.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+	if err != nil {
+		return fmt.Sprintf("(history: %v)", err)
+	}
+	var b strings.Builder
+	for _, e := range out.Events {
+		fmt.Fprintf(&b, "  %d %s", e.Id, e.Type)
+		switch {
+		case e.StateEnteredEventDetails != nil:
+			fmt.Fprintf(&b, " %s", aws.ToString(e.StateEnteredEventDetails.Name))
+		case e.TaskFailedEventDetails != nil:
+			fmt.Fprintf(&b, " %s: %s", aws.ToString(e.TaskFailedEventDetails.Error), aws.ToString(e.TaskFailedEventDetails.Cause))
+		case e.LambdaFunctionFailedEventDetails != nil:
+			fmt.Fprintf(&b, " %s: %s", aws.ToString(e.LambdaFunctionFailedEventDetails.Error), aws.ToString(e.LambdaFunctionFailedEventDetails.Cause))
+		case e.ExecutionFailedEventDetails != nil:
+			fmt.Fprintf(&b, " %s: %s", aws.ToString(e.ExecutionFailedEventDetails.Error), aws.ToString(e.ExecutionFailedEventDetails.Cause))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// checkEvents waits for the order's event of detail-type want on the bus and checks that
+// it is the only business event published for the order, that it is valid against its
+// schema and that it announces the order as stored.
+func (s *stack) checkEvents(t *testing.T, o *order.Order, correlationID, want string) {
+	t.Helper()
+	awstest.Eventually(t, 15*time.Second, func() (bool, string) {
+		for _, e := range s.events.of(o.ID) {
+			if e.DetailType == want {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no %s event for order %s on the bus; got %s", want, o.ID, detailTypes(s.events.of(o.ID)))
+	})
+	evs := s.events.of(o.ID)
+	if len(evs) != 1 {
+		t.Errorf("events for order %s = %s, want one %s", o.ID, detailTypes(evs), want)
+	}
+	for _, e := range evs {
+		if e.Source != s.source {
+			t.Errorf("%s: source = %q, want %q", e.DetailType, e.Source, s.source)
+		}
+		if err := schemas.ValidateEvent(e.Raw); err != nil {
+			t.Errorf("%s is not valid against its schema: %v\n%s", e.DetailType, err, e.Raw)
+		}
+		var got struct {
+			Detail event.Detail `json:"detail"`
+		}
+		if err := json.Unmarshal(e.Raw, &got); err != nil {
+			t.Errorf("decode %s: %v", e.DetailType, err)
+			continue
+		}
+		m, d := got.Detail.Metadata, got.Detail.Data
+		if m.CorrelationID != correlationID || m.EventID == "" {
+			t.Errorf("%s metadata = %+v, want correlationId %q and an eventId", e.DetailType, m, correlationID)
+		}
+		if d.Status != o.Status || d.FailureReason != o.FailureReason || d.Total != o.Total ||
+			d.CustomerID != o.CustomerID || d.Currency != o.Currency || len(d.Lines) != len(o.Lines) {
+			t.Errorf("%s data = %+v, want the stored order %+v", e.DetailType, d, o)
+		}
+		if !d.UpdatedAt.Equal(o.UpdatedAt) {
+			t.Errorf("%s updatedAt = %s, want the stored %s", e.DetailType, d.UpdatedAt, o.UpdatedAt)
+		}
+	}
+}
+
+func detailTypes(evs []capturedEvent) string {
+	names := make([]string, len(evs))
+	for i, e := range evs {
+		names[i] = e.DetailType
+	}
+	return fmt.Sprintf("%q", names)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
