@@ -287,3 +287,5 @@ func TestHandleBoundedConcurrency(t *testing.T) {
 		t.Errorf("failures = %v", resp.BatchItemFailures)
 	}
 }
+
+func sqsEvent(ms ...events.SQSMessage) events.SQSEvent { return events.SQSEvent{Records: ms} }
