@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/orderflow/orderflow/pkg/order"
+)
+
+// apiClient calls the orders HTTP API.
+type apiClient struct {
+	base string
+	// auth is the Authorization header value, empty for none.
+	auth string
+	http *http.Client
+}
+
+func (e *env) apiClient(sf *stackFlags) (*apiClient, error) {
+	u, err := url.Parse(sf.API)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageError("--api %q must be an absolute http(s) URL", sf.API)
+	}
+	return &apiClient{
+		base: strings.TrimRight(sf.API, "/"),
+		auth: e.getenv("ORDERFLOW_AUTHORIZATION"),
+		http: &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
+		},
+	}, nil
+}
+
+// apiResponse is one answer of the API.
+type apiResponse struct {
+	Status int
+	Body   []byte
+}
+
+// apiError is the JSON error body of the API.
+type apiError struct {
+	Error struct {
+		Code    string             `json:"code"`
+		Message string             `json:"message"`
+		Details []order.FieldIssue `json:"details"`
+	} `json:"error"`
+}
+
+// err returns nil for a 2xx answer and otherwise an error describing the API's JSON error
+// (or the raw body when it is not one).
+func (r apiResponse) err() error {
+	if r.Status >= 200 && r.Status < 300 {
+		return nil
+	}
+	var ae apiError
+	if json.Unmarshal(r.Body, &ae) != nil || ae.Error.Code == "" {
+		return fmt.Errorf("HTTP %d: %s", r.Status, truncate(strings.TrimSpace(string(r.Body)), 200))
+	}
+	msg := fmt.Sprintf("HTTP %d %s: %s", r.Status, ae.Error.Code, ae.Error.Message)
+	for _, d := range ae.Error.Details {
+		msg += fmt.Sprintf("; %s %s", d.Field, d.Issue)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// createOrder POSTs body to /orders with an optional idempotency key.
+func (c *apiClient) createOrder(ctx context.Context, body []byte, key string) (apiResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/orders", bytes.NewReader(body))
+	if err != nil {
+		return apiResponse{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	return c.do(req)
+}
+
+// getOrder GETs /orders/{id}.
+func (c *apiClient) getOrder(ctx context.Context, id string) (apiResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/orders/"+url.PathEscape(id), nil)
+	if err != nil {
+		return apiResponse{}, err
+	}
+	return c.do(req)
+}
+
+func (c *apiClient) do(req *http.Request) (apiResponse, error) {
+	req.Header.Set("Accept", "application/json")
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return apiResponse{}, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return apiResponse{}, fmt.Errorf("%s %s: read body: %w", req.Method, req.URL.Path, err)
+	}
+	return apiResponse{Status: resp.StatusCode, Body: body}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// minorDigits lists the ISO 4217 currencies whose minor unit is not 1/100.
+var minorDigits = map[string]int{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+	"RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+// formatMoney renders an amount in minor units of currency: 1234 USD is "12.34 USD",
+// 1234 JPY is "1234 JPY".
+func formatMoney(minor int64, currency string) string {
+	digits, ok := minorDigits[currency]
+	if !ok {
+		digits = 2
+	}
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	s := fmt.Sprintf("%d", minor)
+	if digits > 0 {
+		for len(s) <= digits {
+			s = "0" + s
+		}
+		s = s[:len(s)-digits] + "." + s[len(s)-digits:]
+	}
+	if currency == "" {
+		return sign + s
+	}
+	return sign + s + " " + currency
+}
