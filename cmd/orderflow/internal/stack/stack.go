@@ -1,0 +1,545 @@
+// Package stack runs orderflow on one machine without an AWS account: the AWS APIs in
+// moto (or another endpoint), the resources of template.yaml, the functions as their
+// `bootstrap` binaries behind a local Lambda Runtime API, the event sources with AWS's
+// semantics, an edge endpoint for every AWS call, and the HTTP API on localhost.
+//
+// Up brings everything up and returns once the stack answers; Close stops every child
+// process and frees every port.
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
+	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/template"
+)
+
+// Options configure Up. The zero value runs template.yaml in the current directory on the
+// default ports.
+type Options struct {
+	// Template is the SAM template; default template.yaml.
+	Template string
+	// Dir is the module root, where functions/ and the build directory are; default the
+	// template's directory.
+	Dir string
+	// HTTPPort (default 3000) and EdgePort (default 4566); -1 picks a free port (the CLI
+	// maps its flag value 0 to -1).
+	HTTPPort int
+	EdgePort int
+	// AWSEndpoint, when set, is used instead of starting moto (LocalStack, a running moto).
+	AWSEndpoint string
+	// BuildDir holds <function>/bootstrap; default <Dir>/build/local.
+	BuildDir string
+	// Build runs `go build` for every function before starting it.
+	Build bool
+	// Catalog is the demo catalog loaded into the inventory table; default
+	// <Dir>/local/catalog.json; "-" loads none.
+	Catalog string
+	// LockDir holds the lock file that keeps a second stack from starting; default
+	// <Dir>/.local.
+	LockDir string
+	// Parameters override the template's parameter defaults (Stage defaults to dev).
+	Parameters map[string]string
+	// StackName prefixes the names of resources the template does not name; default orderflow.
+	StackName string
+	// PoolSize is how many instances of each function may run at once (default 2).
+	PoolSize int
+	// SkipFunctions provisions and serves the AWS APIs only: no function is started, the
+	// event sources do not run.
+	SkipFunctions bool
+	// Log receives the stack's own log (default: stderr, text). FunctionLog receives
+	// the functions' output and the emulator's (default: discarded).
+	Log         *slog.Logger
+	FunctionLog io.Writer
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	// HTTPURL is the HTTP API (http://127.0.0.1:3000), EdgeURL the AWS endpoint every
+	// function uses (http://127.0.0.1:4566), EmulatorURL the emulator behind it.
+	HTTPURL     string
+	EdgeURL     string
+	EmulatorURL string
+	// Tables, Queues (URLs), Functions (names) by logical ID.
+	Tables    map[string]string
+	Queues    map[string]string
+	Functions map[string]string
+	// The orders bus, stream, topic, data-lake bucket and state machine (by their role:
+	// the template's only resource of each type).
+	Bus             string
+	Stream          string
+	Topic           string
+	Bucket          string
+	StateMachineARN string
+	// Outputs are the template's outputs that resolve locally.
+	Outputs map[string]string
+	// Notes say what was skipped or differs from AWS, one line each.
+	Notes []string
+	// Calls counts AWS calls through the edge (functions and the state machine).
+	Calls *edge.Counter
+	// Edge is the AWS endpoint handler; Use adds middlewares (fault injection).
+	Edge *edge.Handler
+	// Config is an aws.Config for the emulator (direct, not counted).
+	Config aws.Config
+
+	log      *slog.Logger
+	emu      *emulator.Server
+	runner   Runner
+	servers  []*http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	async    *sources.Async
+	lock     *os.File
+	lockPath string
+	closeMu  sync.Once
+}
+
+// ReadyInfo is what --ready-file holds.
+type ReadyInfo struct {
+	PID             int               `json:"pid"`
+	HTTPURL         string            `json:"httpUrl"`
+	EdgeURL         string            `json:"edgeUrl"`
+	EmulatorURL     string            `json:"emulatorUrl"`
+	Tables          map[string]string `json:"tables"`
+	Queues          map[string]string `json:"queues"`
+	Functions       map[string]string `json:"functions"`
+	Bus             string            `json:"bus"`
+	Stream          string            `json:"stream"`
+	Topic           string            `json:"topic"`
+	Bucket          string            `json:"bucket"`
+	StateMachineARN string            `json:"stateMachineArn"`
+	Outputs         map[string]string `json:"outputs"`
+}
+
+// Info returns the stack's endpoints and names.
+func (s *Stack) Info() ReadyInfo {
+	return ReadyInfo{PID: os.Getpid(), HTTPURL: s.HTTPURL, EdgeURL: s.EdgeURL, EmulatorURL: s.EmulatorURL,
+		Tables: s.Tables, Queues: s.Queues, Functions: s.Functions, Bus: s.Bus, Stream: s.Stream, Topic: s.Topic,
+		Bucket: s.Bucket, StateMachineARN: s.StateMachineARN, Outputs: s.Outputs}
+}
+
+// WriteReadyFile writes Info as JSON to path (atomically).
+func (s *Stack) WriteReadyFile(path string) error {
+	b, err := json.MarshalIndent(s.Info(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ErrAlreadyRunning is returned (wrapped) by Up when another local stack holds the lock.
+var ErrAlreadyRunning = errors.New("another orderflow local stack is running")
+
+func (o *Options) defaults() error {
+	if o.Template == "" {
+		o.Template = "template.yaml"
+	}
+	if o.Dir == "" {
+		o.Dir = filepath.Dir(o.Template)
+	}
+	if o.HTTPPort == 0 {
+		o.HTTPPort = 3000
+	}
+	if o.EdgePort == 0 {
+		o.EdgePort = 4566
+	}
+	if o.BuildDir == "" {
+		o.BuildDir = filepath.Join(o.Dir, "build", "local")
+	}
+	if o.Catalog == "" {
+		o.Catalog = filepath.Join(o.Dir, "local", "catalog.json")
+	}
+	if o.LockDir == "" {
+		o.LockDir = filepath.Join(o.Dir, ".local")
+	}
+	if o.StackName == "" {
+		o.StackName = "orderflow"
+	}
+	if o.PoolSize <= 0 {
+		o.PoolSize = 2
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if o.FunctionLog == nil {
+		o.FunctionLog = io.Discard
+	}
+	params := map[string]string{"Stage": "dev"}
+	for k, v := range o.Parameters {
+		params[k] = v
+	}
+	o.Parameters = params
+	return nil
+}
+
+// listen opens 127.0.0.1:port (-1: a free port) with a clear error when it is taken.
+func listen(what string, port int) (net.Listener, error) {
+	if port < 0 {
+		port = 0
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return nil, fmt.Errorf("%s: port %d is in use (is another `orderflow local up`, `sam local start-api` or LocalStack running?): %w", what, port, err)
+	}
+	return l, nil
+}
+
+// Up starts the local stack. ctx bounds the start only; call Close to stop it. On error
+// everything started so far is stopped.
+func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	t, err := template.Load(opts.Template)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{log: opts.Log, Calls: nil}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := s.takeLock(opts.LockDir); err != nil {
+		return nil, err
+	}
+	edgeL, err := listen("edge endpoint", opts.EdgePort)
+	if err != nil {
+		return nil, err
+	}
+	edgeSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, edgeSrv)
+	edgePort := edgeL.Addr().(*net.TCPAddr).Port
+	s.EdgeURL = "http://127.0.0.1:" + strconv.Itoa(edgePort)
+	httpL, err := listen("HTTP API", opts.HTTPPort)
+	if err != nil {
+		edgeL.Close()
+		return nil, err
+	}
+	httpSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, httpSrv)
+	s.HTTPURL = "http://127.0.0.1:" + strconv.Itoa(httpL.Addr().(*net.TCPAddr).Port)
+
+	if opts.AWSEndpoint != "" {
+		s.EmulatorURL = opts.AWSEndpoint
+	} else {
+		s.emu, err = emulator.Start(ctx, emulator.Options{LambdaEndpointPort: edgePort, Log: opts.FunctionLog})
+		if err != nil {
+			edgeL.Close()
+			httpL.Close()
+			if errors.Is(err, emulator.ErrNotInstalled) {
+				return nil, fmt.Errorf("%w (or run `make tools-py`)", err)
+			}
+			return nil, err
+		}
+		s.EmulatorURL = s.emu.Endpoint
+	}
+	upstream, err := url.Parse(s.EmulatorURL)
+	if err != nil {
+		return nil, fmt.Errorf("aws endpoint %q: %w", s.EmulatorURL, err)
+	}
+	s.Config = emulator.Config(s.EmulatorURL)
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	// The edge answers from now on: Lambda calls wait for the functions below.
+	lambdaAPI := &edge.InvokeAPI{}
+	s.Edge = edge.New(upstream, lambdaAPI)
+	s.Calls = s.Edge.Counter
+	edgeSrv.Handler = s.Edge
+	s.serve(edgeSrv, edgeL)
+
+	c := newClients(s.Config)
+	var notes []string
+	p, err := newProvisioner(ctx, c, t, opts.StackName, opts.Parameters, &notes, map[string]string{})
+	if err != nil {
+		httpL.Close()
+		return nil, err
+	}
+	if err := p.provisionAll(); err != nil {
+		httpL.Close()
+		return nil, fmt.Errorf("provision %s: %w", opts.Template, err)
+	}
+	s.collect(p)
+	if err := s.loadCatalog(ctx, c, p, opts.Catalog); err != nil {
+		httpL.Close()
+		return nil, err
+	}
+
+	// Functions and event sources.
+	specs := make([]*FunctionSpec, 0, len(p.functions))
+	for _, id := range sortedKeys(p.functions) {
+		specs = append(specs, p.functions[id])
+	}
+	routes := s.routes(t, p)
+	var inv sources.Invoker = notStarted{}
+	if !opts.SkipFunctions {
+		s.runner, err = startRunner(ctx, specs, runnerOptions{Dir: opts.Dir, BuildDir: opts.BuildDir, Build: opts.Build,
+			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log})
+		if err != nil {
+			httpL.Close()
+			return nil, err
+		}
+		inv = s.runner
+	} else {
+		s.Notes = append(s.Notes, "functions not started (SkipFunctions)")
+	}
+	known := map[string]bool{}
+	configs := map[string]sources.AsyncConfig{}
+	for _, f := range specs {
+		known[f.Name] = true
+		configs[f.Name] = f.Async
+	}
+	s.async = &sources.Async{Invoker: inv, Sender: c.sqs, Configs: configs, Log: opts.Log}
+	s.async.Start(runCtx)
+	lambdaAPI.Sync = inv
+	lambdaAPI.Async = s.async
+	lambdaAPI.Known = func(name string) bool { return known[name] }
+
+	if !opts.SkipFunctions {
+		for _, m := range p.sqsMaps {
+			m.Client, m.Invoker, m.Log = c.sqs, inv, opts.Log
+			s.goRun(func() { m.Run(runCtx) })
+		}
+		for _, m := range p.kinMaps {
+			m.Client, m.Invoker, m.Log = c.kinesis, inv, opts.Log
+			if m.OnFailureURL != "" {
+				m.OnFailure = c.sqs
+			}
+			s.goRun(func() {
+				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
+					opts.Log.Error("kinesis mapping stopped", "stream", m.Stream, "error", err)
+				}
+			})
+		}
+		d := &sources.Delivery{Queue: c.sqs, Async: s.async, States: c.sfn, Kinesis: c.kinesis, Log: opts.Log}
+		for _, tg := range p.targets {
+			s.goRun(func() { d.Run(runCtx, tg) })
+		}
+	}
+	api := httpapi.New(routes, inv)
+	httpSrv.Handler = api
+	s.serve(httpSrv, httpL)
+	return s, nil
+}
+
+func (s *Stack) goRun(f func()) {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); f() }()
+}
+
+func (s *Stack) serve(srv *http.Server, l net.Listener) {
+	s.goRun(func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("server stopped", "addr", l.Addr().String(), "error", err)
+		}
+	})
+}
+
+// notStarted answers every invoke when functions are not started.
+type notStarted struct{}
+
+func (notStarted) InvokeSync(context.Context, string, []byte) ([]byte, string, error) {
+	return nil, "", errors.New("functions are not started in this local stack")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// routes maps the template's HTTP routes to function names.
+func (s *Stack) routes(t *template.Template, p *provisioner) []httpapi.Route {
+	var out []httpapi.Route
+	for _, r := range t.HTTPRoutes() {
+		name := s.Functions[r.Function]
+		if name == "" {
+			continue
+		}
+		out = append(out, httpapi.Route{Method: r.Method, Path: r.Path, Function: name})
+	}
+	return out
+}
+
+// collect records the resolved names of the root template.
+func (s *Stack) collect(p *provisioner) {
+	s.Tables, s.Queues, s.Functions, s.Outputs = map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
+	for id, res := range p.t.Resources {
+		ph := p.phys[id]
+		if ph == nil || ph.Ref == "" {
+			continue
+		}
+		switch res.Type {
+		case "AWS::DynamoDB::Table":
+			s.Tables[id] = ph.Ref
+		case "AWS::SQS::Queue":
+			s.Queues[id] = ph.Ref
+		case "AWS::Serverless::Function", "AWS::Lambda::Function":
+			s.Functions[id] = ph.Ref
+		case "AWS::Events::EventBus":
+			s.Bus = ph.Ref
+		case "AWS::Kinesis::Stream":
+			s.Stream = ph.Ref
+		case "AWS::SNS::Topic":
+			s.Topic = ph.Ref
+		case "AWS::S3::Bucket":
+			s.Bucket = ph.Ref
+		case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
+			s.StateMachineARN = ph.Ref
+		}
+	}
+	for _, id := range sortedKeys(p.t.Outputs) {
+		o := p.t.Outputs[id]
+		if o.Condition != "" {
+			if ok, err := p.r.condition(o.Condition); err != nil || !ok {
+				continue
+			}
+		}
+		if v, err := p.r.String(o.Value); err == nil {
+			s.Outputs[id] = v
+		}
+	}
+	// The data lake's bucket lives in a nested stack: find it through the functions' env.
+	for _, f := range p.functions {
+		if b := f.Env["DATA_LAKE_BUCKET"]; b != "" && s.Bucket == "" {
+			s.Bucket = b
+		}
+	}
+	s.Notes = append(s.Notes, *p.notes...)
+}
+
+// CatalogItem is one SKU of the demo catalog (local/catalog.json).
+type CatalogItem struct {
+	SKU      string `json:"sku"`
+	Name     string `json:"name"`
+	Price    int64  `json:"price"` // minor units
+	Currency string `json:"currency"`
+	Stock    int64  `json:"stock"`
+}
+
+// Catalog is the demo catalog file.
+type Catalog struct {
+	Items []CatalogItem `json:"items"`
+}
+
+// ReadCatalog reads a catalog file.
+func ReadCatalog(path string) (Catalog, error) {
+	var c Catalog
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("catalog: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	for _, it := range c.Items {
+		if it.SKU == "" || it.Price < 0 || it.Stock < 0 || len(it.Currency) != 3 {
+			return c, fmt.Errorf("catalog %s: invalid item %+v", path, it)
+		}
+	}
+	return c, nil
+}
+
+// loadCatalog puts the demo catalog into the table the functions know as INVENTORY_TABLE.
+func (s *Stack) loadCatalog(ctx context.Context, c *clients, p *provisioner, path string) error {
+	if path == "-" {
+		return nil
+	}
+	table := ""
+	for _, f := range p.functions {
+		if v := f.Env["INVENTORY_TABLE"]; v != "" {
+			table = v
+		}
+	}
+	if table == "" {
+		s.Notes = append(s.Notes, "no function has INVENTORY_TABLE: catalog not loaded")
+		return nil
+	}
+	cat, err := ReadCatalog(path)
+	if err != nil {
+		return err
+	}
+	for _, it := range cat.Items {
+		item := map[string]ddbtypes.AttributeValue{
+			"pk":       &ddbtypes.AttributeValueMemberS{Value: "SKU#" + it.SKU},
+			"sku":      &ddbtypes.AttributeValueMemberS{Value: it.SKU},
+			"price":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(it.Price, 10)},
+			"currency": &ddbtypes.AttributeValueMemberS{Value: it.Currency},
+			"stock":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(it.Stock, 10)},
+		}
+		if it.Name != "" {
+			item["name"] = &ddbtypes.AttributeValueMemberS{Value: it.Name}
+		}
+		if _, err := c.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			return fmt.Errorf("load catalog into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the servers, the event sources, every function process and the emulator,
+// and releases the lock. It is idempotent.
+func (s *Stack) Close() error {
+	var errs []error
+	s.closeMu.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range s.servers {
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+			}
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			s.log.Warn("event sources did not stop within 10s")
+		}
+		if s.runner != nil {
+			if err := s.runner.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.async != nil {
+			s.async.Wait()
+		}
+		if s.emu != nil {
+			s.emu.Stop()
+		}
+		s.releaseLock()
+	})
+	return errors.Join(errs...)
+}
