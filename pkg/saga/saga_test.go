@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	invhandler "github.com/orderflow/orderflow/pkg/handler/inventory"
 	"github.com/orderflow/orderflow/pkg/handler/process"
 	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/payment"
 	"github.com/orderflow/orderflow/pkg/tasktoken"
@@ -81,7 +83,7 @@ func newStack(t *testing.T) *stack {
 	busName := createBus(t, eb, e.Name(t, "orders-bus"), s.source, capture.ARN)
 
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
+	log := slog.New(logging.NewHandler(logs, slog.LevelDebug))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("handler logs:\n%s", logs.String())
@@ -222,8 +224,17 @@ type scenario struct {
 	stock []inventory.Item // seeded before the order
 	lines []order.Line
 	token string
+	// notStored starts the execution for an order that is not in the table, the way to
+	// make the process function fail with an error no Catch names.
+	notStored bool
 
-	wantStatus      order.Status
+	// wantExec is the execution's final status (default SUCCEEDED) and wantError its
+	// error when it fails; wantStates the states it entered, in order.
+	wantExec   sfntypes.ExecutionStatus
+	wantError  string
+	wantStates []string
+
+	wantStatus      order.Status // "" when the order must not exist
 	wantReason      order.Reason
 	wantTotal       int64
 	wantEvent       string
@@ -247,6 +258,7 @@ func TestOrderProcessing(t *testing.T) {
 			wantEvent:       event.OrderConfirmed,
 			wantStock:       map[string]int64{"happy-widget": 8, "happy-gadget": 0},
 			wantReservation: inventory.Reserved,
+			wantStates:      []string{"ValidateAndPrice", "ReserveInventory", "AuthorizePayment", "ConfirmOrder", "PublishConfirmed", "OrderConfirmed"},
 		},
 		{
 			name:       "out of stock",
@@ -258,6 +270,7 @@ func TestOrderProcessing(t *testing.T) {
 			wantTotal:  2*1250 + 3*499,
 			wantEvent:  event.OrderCancelled,
 			wantStock:  map[string]int64{"oos-widget": 10, "oos-gadget": 1},
+			wantStates: []string{"ValidateAndPrice", "ReserveInventory", "CancelOutOfStock", "MarkCancelled", "CancelledOutcome", "OrderCancelled"},
 		},
 		{
 			name:            "payment declined",
@@ -270,6 +283,8 @@ func TestOrderProcessing(t *testing.T) {
 			wantEvent:       event.OrderCancelled,
 			wantStock:       map[string]int64{"declined-widget": 5},
 			wantReservation: inventory.Released,
+			wantStates: []string{"ValidateAndPrice", "ReserveInventory", "AuthorizePayment", "PaymentDeclined",
+				"ReleaseInventory", "MarkCancelled", "CancelledOutcome", "OrderCancelled"},
 		},
 		{
 			name:       "unknown sku",
@@ -280,6 +295,28 @@ func TestOrderProcessing(t *testing.T) {
 			wantReason: order.ReasonUnknownSKU,
 			wantEvent:  event.OrderRejected,
 			wantStock:  map[string]int64{"unknown-widget": 5},
+			wantStates: []string{"ValidateAndPrice", "RejectUnknownSKU", "MarkRejected", "OrderRejected"},
+		},
+		{
+			name:       "currency mismatch",
+			stock:      []inventory.Item{{SKU: "euro-widget", Price: 900, Currency: "EUR", Stock: 5}},
+			lines:      []order.Line{{SKU: "euro-widget", Quantity: 1}},
+			token:      "tok_visa",
+			wantStatus: order.StatusRejected,
+			wantReason: order.ReasonInvalidOrder,
+			wantEvent:  event.OrderRejected,
+			wantStock:  map[string]int64{"euro-widget": 5},
+			wantStates: []string{"ValidateAndPrice", "RejectInvalidOrder", "MarkRejected", "OrderRejected"},
+		},
+		{
+			name:      "processing failed",
+			lines:     []order.Line{{SKU: "lost-widget", Quantity: 1}},
+			token:     "tok_visa",
+			notStored: true,
+			wantExec:  sfntypes.ExecutionStatusFailed,
+			wantError: "OrderProcessingFailed",
+			wantStates: []string{"ValidateAndPrice", "FailBeforeReservation", "MarkCancelled", "MarkFailed",
+				"ProcessingFailed"},
 		},
 	}
 	for _, tt := range tests {
@@ -306,8 +343,10 @@ func (s *stack) run(t *testing.T, tt scenario) {
 	if err != nil {
 		t.Fatalf("order.New: %v", err)
 	}
-	if err := s.orders.Create(ctx, o); err != nil {
-		t.Fatalf("create order: %v", err)
+	if !tt.notStored {
+		if err := s.orders.Create(ctx, o); err != nil {
+			t.Fatalf("create order: %v", err)
+		}
 	}
 	input := s.createdEvent(t, o, now)
 
@@ -317,13 +356,30 @@ func (s *stack) run(t *testing.T, tt scenario) {
 	if err != nil {
 		t.Fatalf("StartExecution: %v", err)
 	}
-	exec := s.wait(t, aws.ToString(start.ExecutionArn))
-	if exec.Status != sfntypes.ExecutionStatusSucceeded {
-		t.Errorf("execution %s: %s (%s: %s), want SUCCEEDED\n%s", id, exec.Status,
-			aws.ToString(exec.Error), aws.ToString(exec.Cause), s.history(aws.ToString(start.ExecutionArn)))
+	arn := aws.ToString(start.ExecutionArn)
+	exec := s.wait(t, arn)
+	wantExec := tt.wantExec
+	if wantExec == "" {
+		wantExec = sfntypes.ExecutionStatusSucceeded
+	}
+	if exec.Status != wantExec || aws.ToString(exec.Error) != tt.wantError {
+		t.Errorf("execution %s: %s (%s: %s), want %s %s\n%s", id, exec.Status,
+			aws.ToString(exec.Error), aws.ToString(exec.Cause), wantExec, tt.wantError, s.history(arn))
+	}
+	if states := s.states(t, arn); !slices.Equal(states, tt.wantStates) {
+		t.Errorf("states entered = %q\nwant %q", states, tt.wantStates)
 	}
 
 	got, err := s.orders.Get(ctx, id)
+	if tt.wantStatus == "" {
+		if !errors.Is(err, order.ErrNotFound) {
+			t.Errorf("get order = %v, %v; want order.ErrNotFound", got, err)
+		}
+		if evs := s.events.of(id); len(evs) != 0 {
+			t.Errorf("events for the missing order = %s, want none", detailTypes(evs))
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("get order: %v", err)
 	}
@@ -396,6 +452,22 @@ func (s *stack) wait(t *testing.T, arn string) *sfn.DescribeExecutionOutput {
 		return true, ""
 	})
 	return d
+}
+
+// states returns the names of the states the execution entered, in order.
+func (s *stack) states(t *testing.T, arn string) []string {
+	t.Helper()
+	out, err := s.sfn.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+	if err != nil {
+		t.Fatalf("GetExecutionHistory: %v", err)
+	}
+	var names []string
+	for _, e := range out.Events {
+		if e.StateEnteredEventDetails != nil {
+			names = append(names, aws.ToString(e.StateEnteredEventDetails.Name))
+		}
+	}
+	return names
 }
 
 // history renders the execution's events, for failure messages.
