@@ -38,10 +38,19 @@ type queueInfo struct {
 	Sources []*queueInfo
 }
 
-// isDLQ reports whether q is a dead-letter queue: named by a redrive policy, or named
-// like one (EventBridge and Lambda failure destinations are named by no policy).
+// isDLQ reports whether q is a dead-letter queue: named by a redrive policy, or with
+// "dlq" as a word of its name (EventBridge and Lambda failure destinations are named by
+// no policy; the template names every one of them so).
 func (q *queueInfo) isDLQ() bool {
-	return len(q.Sources) > 0 || strings.Contains(strings.ToLower(q.Name), "dlq")
+	if len(q.Sources) > 0 {
+		return true
+	}
+	for _, w := range strings.FieldsFunc(strings.ToLower(q.Name), func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		if w == "dlq" || w == "deadletter" {
+			return true
+		}
+	}
+	return false
 }
 
 // listQueues returns every queue whose name starts with prefix, with its depth and

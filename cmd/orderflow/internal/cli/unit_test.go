@@ -516,3 +516,25 @@ func TestParseWatchLine(t *testing.T) {
 		t.Errorf("garbage line = %q", got)
 	}
 }
+
+func TestIsDLQ(t *testing.T) {
+	tests := []struct {
+		name    string
+		sources int
+		want    bool
+	}{
+		{"orders-dev-event-targets-dlq", 0, true},
+		{"notify-dlq-dev", 0, true},
+		{"inventory-commands-dev", 0, false},
+		{"dlqlist-test-1", 0, false},
+		{"whatever", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &queueInfo{Name: tt.name, Sources: make([]*queueInfo, tt.sources)}
+			if got := q.isDLQ(); got != tt.want {
+				t.Errorf("got %v", got)
+			}
+		})
+	}
+}
