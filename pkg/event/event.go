@@ -3,8 +3,6 @@
 package event
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/order"
@@ -123,23 +121,10 @@ func FromOrder(o *order.Order, now time.Time) (Event, bool) {
 	}, true
 }
 
-// ID returns the event id announcing that order orderID reached status s: a name-based
-// UUID (version 8, RFC 9562) from SHA-256 of the two, so every publication of the same
-// state change carries the same id.
+// ID returns the event id announcing that order orderID reached status s:
+// "<orderId>:<STATUS>". Every publication of the same state change carries the same id,
+// whoever publishes it: the process function here, or the state machine, which builds
+// the Order Confirmed id with States.Format('{}:CONFIRMED', orderId).
 func ID(orderID string, s order.Status) string {
-	sum := sha256.Sum256([]byte(orderID + "|" + string(s)))
-	u := sum[:16]
-	u[6] = u[6]&0x0f | 0x80 // version 8
-	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return orderID + ":" + string(s)
 }

@@ -526,8 +526,8 @@ func (s *stack) checkEvents(t *testing.T, o *order.Order, correlationID, want st
 			continue
 		}
 		m, d := got.Detail.Metadata, got.Detail.Data
-		if m.CorrelationID != correlationID || m.EventID == "" {
-			t.Errorf("%s metadata = %+v, want correlationId %q and an eventId", e.DetailType, m, correlationID)
+		if m.CorrelationID != correlationID || m.EventID != event.ID(o.ID, o.Status) {
+			t.Errorf("%s metadata = %+v, want correlationId %q and eventId %q", e.DetailType, m, correlationID, event.ID(o.ID, o.Status))
 		}
 		if d.Status != o.Status || d.FailureReason != o.FailureReason || d.Total != o.Total ||
 			d.CustomerID != o.CustomerID || d.Currency != o.Currency || len(d.Lines) != len(o.Lines) {
