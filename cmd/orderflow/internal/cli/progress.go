@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,10 +33,20 @@ type progress struct {
 	stop    chan struct{}
 	stopped sync.WaitGroup
 	shown   bool
+	// plain writes one line per draw instead of redrawing in place.
+	plain bool
 }
 
+// newProgress returns a progress bar on w: redrawn in place every 250 ms on a terminal,
+// one plain line every 5 s elsewhere (a log file or CI output).
 func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, total: total, Delay: time.Second, Every: 250 * time.Millisecond}
+	p := &progress{w: w, total: total, Delay: time.Second, Every: 5 * time.Second, plain: true}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.Every, p.plain = 250*time.Millisecond, false
+		}
+	}
+	return p
 }
 
 // Start begins timing and drawing.
@@ -66,7 +77,11 @@ func (p *progress) Add(n int) { p.done.Add(int64(n)) }
 func (p *progress) draw() {
 	done := int(p.done.Load())
 	rate := float64(done) / time.Since(p.start).Seconds()
-	fmt.Fprintf(p.w, "\r%s ", renderBar(done, p.total, 30, rate))
+	if p.plain {
+		fmt.Fprintln(p.w, renderBar(done, p.total, 30, rate))
+	} else {
+		fmt.Fprintf(p.w, "\r%s ", renderBar(done, p.total, 30, rate))
+	}
 	p.shown = true
 }
 
@@ -76,6 +91,8 @@ func (p *progress) Stop() {
 	p.stopped.Wait()
 	if p.shown {
 		p.draw()
-		fmt.Fprintln(p.w)
+		if !p.plain {
+			fmt.Fprintln(p.w)
+		}
 	}
 }

@@ -407,10 +407,28 @@ func TestProgress(t *testing.T) {
 			t.Errorf("printed %q", b.String())
 		}
 	})
+	t.Run("plain lines off a terminal", func(t *testing.T) {
+		var b syncBuffer
+		p := newProgress(&b, 4)
+		if !p.plain {
+			t.Fatal("a buffer is not a terminal")
+		}
+		p.Delay, p.Every = 0, time.Millisecond
+		p.Start()
+		p.Add(4)
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(b.String(), "4/4") && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		p.Stop()
+		if out := b.String(); strings.Contains(out, "\r") || !strings.Contains(out, "] 4/4 ") || !strings.HasSuffix(out, "orders/s\n") {
+			t.Errorf("output %q", out)
+		}
+	})
 	t.Run("drawn when long", func(t *testing.T) {
 		var b syncBuffer
 		p := newProgress(&b, 10)
-		p.Delay, p.Every = 0, time.Millisecond
+		p.Delay, p.Every, p.plain = 0, time.Millisecond, false
 		p.Start()
 		p.Add(5)
 		deadline := time.Now().Add(5 * time.Second)
