@@ -1,0 +1,7 @@
+package lambdahost
+
+import "syscall"
+
+func setParentDeathSignal(attr *syscall.SysProcAttr) {
+	attr.Pdeathsig = syscall.SIGKILL
+}
