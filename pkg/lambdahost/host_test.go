@@ -524,3 +524,35 @@ func TestPrefixWriter(t *testing.T) {
 		t.Errorf("after flush %q, want %q", got, want)
 	}
 }
+
+// BenchmarkColdStart measures process start to first answer of the test function.
+func BenchmarkColdStart(b *testing.B) {
+	h := New(Options{})
+	defer h.Close()
+	if err := h.Register(Function{Name: "fn", Path: bootstrap, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}); err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for b.Loop() {
+		d, err := h.ColdStart(context.Background(), "fn", []byte(`{"op":"sleep"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/coldstart")
+}
+
+// BenchmarkWarmInvoke measures the host's overhead per invoke on a warm process.
+func BenchmarkWarmInvoke(b *testing.B) {
+	h := New(Options{})
+	defer h.Close()
+	if err := h.Register(Function{Name: "fn", Path: bootstrap, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := h.Invoke(context.Background(), "fn", []byte(`{"op":"sleep"}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
