@@ -86,8 +86,8 @@ func startProcessRunner(ctx context.Context, specs []*FunctionSpec, opts runnerO
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &processRunner{fns: map[string]*fnPool{}, ctx: rctx, cancel: cancel}
 	for _, f := range specs {
-		bin := filepath.Join(opts.BuildDir, filepath.Base(f.Dir), "bootstrap")
-		if !exists(bin) {
+		bin, err := filepath.Abs(filepath.Join(opts.BuildDir, filepath.Base(f.Dir), "bootstrap"))
+		if err != nil || !exists(bin) {
 			cancel()
 			return nil, fmt.Errorf("function %s: %s is missing: run `make build-local` (or pass --build)", f.LogicalID, bin)
 		}
@@ -120,6 +120,9 @@ func buildFunctions(ctx context.Context, specs []*FunctionSpec, opts runnerOptio
 	return nil
 }
 
+// queueWait bounds how long an invocation waits for a free instance.
+const queueWait = 30 * time.Second
+
 // InvokeSync queues an invocation for the function and waits for its answer, the
 // function's timeout, or ctx.
 func (r *processRunner) InvokeSync(ctx context.Context, function string, payload []byte) ([]byte, string, error) {
@@ -129,8 +132,13 @@ func (r *processRunner) InvokeSync(ctx context.Context, function string, payload
 	}
 	iv := &invocation{id: fmt.Sprintf("%s-%d-%d", function, time.Now().UnixNano(), p.seq.Add(1)), payload: payload,
 		deadline: time.Now().Add(p.spec.Timeout), done: make(chan result, 1), fin: make(chan struct{})}
+	// Every instance busy for queueWait: Lambda would throttle.
+	wait := time.NewTimer(queueWait)
+	defer wait.Stop()
 	select {
 	case p.queue <- iv:
+	case <-wait.C:
+		return nil, "", fmt.Errorf("function %s: no instance free for %s (TooManyRequestsException)", function, queueWait)
 	case <-ctx.Done():
 		return nil, "", ctx.Err()
 	case <-r.ctx.Done():

@@ -72,6 +72,9 @@ type Options struct {
 	// the functions' output and the emulator's (default: discarded).
 	Log         *slog.Logger
 	FunctionLog io.Writer
+	// EmulatorLog receives moto's output (default: discarded; its last lines are in
+	// the error when it fails to start).
+	EmulatorLog io.Writer
 }
 
 // Stack is a running local stack.
@@ -248,7 +251,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.AWSEndpoint != "" {
 		s.EmulatorURL = opts.AWSEndpoint
 	} else {
-		s.emu, err = emulator.Start(ctx, emulator.Options{LambdaEndpointPort: edgePort, Log: opts.FunctionLog})
+		s.emu, err = emulator.Start(ctx, emulator.Options{LambdaEndpointPort: edgePort, Log: opts.EmulatorLog})
 		if err != nil {
 			edgeL.Close()
 			httpL.Close()

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
+)
+
+const localUsage = `usage: orderflow local up [flags]
+
+Runs orderflow on this machine without an AWS account: moto for the AWS APIs, the
+resources of template.yaml, the functions as their bootstrap binaries, the event sources,
+an AWS endpoint (the edge) and the HTTP API. Ctrl-C stops everything.
+
+Flags:
+`
+
+// paramFlags collects repeated --param Key=Value.
+type paramFlags map[string]string
+
+func (p paramFlags) String() string { return fmt.Sprint(map[string]string(p)) }
+
+func (p paramFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want Key=Value, got %q", s)
+	}
+	p[k] = v
+	return nil
+}
+
+// runLocal runs `orderflow local up` and returns the exit code.
+func runLocal(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "up" {
+		fmt.Fprint(stderr, localUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("local up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, localUsage); fs.PrintDefaults() }
+	var opts stack.Options
+	params := paramFlags{}
+	fs.StringVar(&opts.Template, "template", "template.yaml", "the SAM template")
+	fs.IntVar(&opts.HTTPPort, "http-port", 3000, "HTTP API port on 127.0.0.1 (0 = a free port)")
+	fs.IntVar(&opts.EdgePort, "edge-port", 4566, "AWS endpoint port on 127.0.0.1 (0 = a free port)")
+	fs.StringVar(&opts.AWSEndpoint, "aws-endpoint", "", "use this AWS endpoint (LocalStack, a running moto) instead of starting moto")
+	fs.StringVar(&opts.BuildDir, "build-dir", "build/local", "where <function>/bootstrap are (make build-local)")
+	fs.BoolVar(&opts.Build, "build", false, "go build the functions before starting them")
+	fs.StringVar(&opts.Catalog, "catalog", "local/catalog.json", "demo catalog loaded into the inventory table (- for none)")
+	fs.Var(params, "param", "template parameter override Key=Value (repeatable; Stage defaults to dev)")
+	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
+	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if opts.HTTPPort == 0 {
+		opts.HTTPPort = -1
+	}
+	if opts.EdgePort == 0 {
+		opts.EdgePort = -1
+	}
+	opts.Dir = "."
+	opts.Parameters = params
+	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if !*quiet {
+		opts.FunctionLog = stderr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	began := time.Now()
+	s, err := stack.Up(startCtx, opts)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow local up: %v\n", err)
+		return 1
+	}
+	defer s.Close()
+	for _, n := range s.Notes {
+		fmt.Fprintf(stdout, "  note: %s\n", n)
+	}
+	fmt.Fprintf(stdout, `
+orderflow local stack is up (%.1fs)
+  HTTP API      %s   (POST /orders, GET /orders/{orderId}; auth is NOT enforced locally)
+  AWS endpoint  %s   (AWS_ENDPOINT_URL for the SDK/CLI; credentials test/test, us-east-1)
+  emulator      %s
+  state machine %s
+  bus %s, stream %s, bucket %s
+
+Try:
+  curl -s -XPOST %s/orders -H 'content-type: application/json' -d '{"customerId":"c-1","currency":"USD","lines":[{"sku":"SKU-MUG-001","quantity":1}],"paymentToken":"tok_visa"}'
+
+Ctrl-C stops everything.
+`, time.Since(began).Seconds(), s.HTTPURL, s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
+	if *readyFile != "" {
+		if err := s.WriteReadyFile(*readyFile); err != nil {
+			fmt.Fprintf(stderr, "orderflow local up: ready file: %v\n", err)
+			return 1
+		}
+		defer os.Remove(*readyFile)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nstopping the local stack...")
+	if err := s.Close(); err != nil {
+		fmt.Fprintf(stderr, "orderflow local up: stop: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "stopped.")
+	return 0
+}
