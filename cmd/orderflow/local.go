@@ -66,12 +66,6 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if opts.HTTPPort == 0 {
-		opts.HTTPPort = -1
-	}
-	if opts.EdgePort == 0 {
-		opts.EdgePort = -1
-	}
 	opts.Dir = "."
 	opts.Parameters = params
 	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

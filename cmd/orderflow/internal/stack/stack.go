@@ -35,16 +35,16 @@ import (
 	"github.com/orderflow/orderflow/pkg/template"
 )
 
-// Options configure Up. The zero value runs template.yaml in the current directory on the
-// default ports.
+// Options configure Up. The zero value runs template.yaml in the current directory on
+// free ports.
 type Options struct {
 	// Template is the SAM template; default template.yaml.
 	Template string
 	// Dir is the module root, where functions/ and the build directory are; default the
 	// template's directory.
 	Dir string
-	// HTTPPort (default 3000) and EdgePort (default 4566); -1 picks a free port (the CLI
-	// maps its flag value 0 to -1).
+	// HTTPPort and EdgePort are the 127.0.0.1 ports of the HTTP API and of the AWS
+	// endpoint; 0 picks a free port (the CLI's defaults are 3000 and 4566).
 	HTTPPort int
 	EdgePort int
 	// AWSEndpoint, when set, is used instead of starting moto (LocalStack, a running moto).
@@ -165,12 +165,6 @@ func (o *Options) defaults() error {
 	if o.Dir == "" {
 		o.Dir = filepath.Dir(o.Template)
 	}
-	if o.HTTPPort == 0 {
-		o.HTTPPort = 3000
-	}
-	if o.EdgePort == 0 {
-		o.EdgePort = 4566
-	}
 	if o.BuildDir == "" {
 		o.BuildDir = filepath.Join(o.Dir, "build", "local")
 	}
@@ -200,11 +194,8 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// listen opens 127.0.0.1:port (-1: a free port) with a clear error when it is taken.
+// listen opens 127.0.0.1:port (0: a free port) with a clear error when it is taken.
 func listen(what string, port int) (net.Listener, error) {
-	if port < 0 {
-		port = 0
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return nil, fmt.Errorf("%s: port %d is in use (is another `orderflow local up`, `sam local start-api` or LocalStack running?): %w", what, port, err)

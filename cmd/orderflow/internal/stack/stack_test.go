@@ -1,11 +1,29 @@
 package stack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/emulator"
 )
 
 // repoRoot is the module root, where template.yaml is.
@@ -15,21 +33,218 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
 }
 
-func TestProvisionOnly(t *testing.T) {
+// up starts a stack on free ports with its own lock dir and build dir, or skips the test
+// where moto is not installed (unless CI=true) and in -short mode.
+func up(t *testing.T, opts Options) *Stack {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("starts moto")
+		t.Skip("starts moto and the functions")
 	}
 	root := repoRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	opts.Template = filepath.Join(root, "template.yaml")
+	opts.LockDir = t.TempDir()
+	if opts.BuildDir == "" {
+		opts.BuildDir = t.TempDir()
+	}
+	var logs bytes.Buffer
+	opts.FunctionLog = &syncWriter{w: &logs}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := Up(ctx, Options{Template: filepath.Join(root, "template.yaml"), HTTPPort: -1, EdgePort: -1,
-		LockDir: t.TempDir(), SkipFunctions: true})
+	s, err := Up(ctx, opts)
+	if errors.Is(err, emulator.ErrNotInstalled) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("function output:\n%s", logs.String())
+		}
+	})
+	return s
+}
+
+// Provisioning alone: every resource the system needs exists, named from the template.
+func TestUpProvisionsTheTemplate(t *testing.T) {
+	s := up(t, Options{SkipFunctions: true})
 	defer s.Close()
-	t.Logf("%+v", s.Info())
-	for _, n := range s.Notes {
-		t.Log(n)
+	want := map[string]string{
+		"orders table": s.Tables["OrdersTable"], "inventory table": s.Tables["InventoryTable"],
+		"bus": s.Bus, "stream": s.Stream, "topic": s.Topic, "bucket": s.Bucket, "state machine": s.StateMachineARN,
+		"command queue": s.Queues["InventoryCommandQueue"], "ingest": s.Functions["IngestFunction"],
 	}
+	for what, got := range want {
+		if got == "" {
+			t.Errorf("%s not provisioned", what)
+		}
+	}
+	if s.Tables["OrdersTable"] != "orders-dev" || s.Bus != "orders-dev" || s.Functions["IngestFunction"] != "orderflow-dev-ingest" {
+		t.Errorf("names not from the template with Stage=dev: %+v", s.Info())
+	}
+	db := dynamodb.NewFromConfig(s.Config)
+	out, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("orders-dev")})
+	if err != nil || len(out.Table.GlobalSecondaryIndexes) != 1 || aws.ToString(out.Table.GlobalSecondaryIndexes[0].IndexName) != "customer-index" {
+		t.Errorf("orders table: %v, %+v", err, out)
+	}
+	ttl, err := db.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("idempotency-dev")})
+	if err != nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "expires_at" {
+		t.Errorf("idempotency TTL: %v, %+v", err, ttl)
+	}
+	if got := stock(t, s, "SKU-MUG-001"); got != 1000 {
+		t.Errorf("catalog not loaded: stock %d", got)
+	}
+}
+
+// The whole system: orders through the HTTP API end CONFIRMED, or CANCELLED with the
+// stock back, within 10 s; a second stack is refused; nothing is left after Close.
+func TestOrdersEndToEnd(t *testing.T) {
+	s := up(t, Options{Build: true, Dir: repoRoot(t)})
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
+	cases := []struct {
+		name, sku, token string
+		qty              int
+		status, reason   string
+		stockDelta       int
+	}{
+		{name: "confirmed", sku: "SKU-MUG-001", token: "tok_visa", qty: 1, status: "CONFIRMED", stockDelta: -1},
+		{name: "payment declined releases the stock", sku: "SKU-TEE-002", token: "tok_decline", qty: 2, status: "CANCELLED", reason: "PAYMENT_DECLINED"},
+		{name: "more than the stock", sku: "SKU-LTD-004", token: "tok_visa", qty: 4, status: "CANCELLED", reason: "OUT_OF_STOCK"},
+		{name: "unknown sku", sku: "SKU-NOPE", token: "tok_visa", qty: 1, status: "REJECTED", reason: "UNKNOWN_SKU"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := stock(t, s, tc.sku)
+			body := fmt.Sprintf(`{"customerId":"c-1","currency":"USD","lines":[{"sku":%q,"quantity":%d}],"paymentToken":%q}`, tc.sku, tc.qty, tc.token)
+			resp, err := http.Post(s.HTTPURL+"/orders", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("POST /orders: %d %s", resp.StatusCode, b)
+			}
+			var created struct {
+				OrderID string `json:"orderId"`
+			}
+			if err := json.Unmarshal(b, &created); err != nil || created.OrderID == "" {
+				t.Fatalf("POST /orders answered %s", b)
+			}
+			var got struct {
+				Status        string `json:"status"`
+				FailureReason string `json:"failureReason"`
+			}
+			awstest.Eventually(t, 10*time.Second, func() (bool, string) {
+				resp, err := http.Get(s.HTTPURL + "/orders/" + created.OrderID)
+				if err != nil {
+					return false, err.Error()
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				_ = json.Unmarshal(b, &got)
+				return got.Status == tc.status, fmt.Sprintf("GET /orders/%s: %d %s", created.OrderID, resp.StatusCode, b)
+			})
+			if got.FailureReason != tc.reason {
+				t.Errorf("failureReason %q, want %q", got.FailureReason, tc.reason)
+			}
+			if tc.sku != "SKU-NOPE" {
+				if after := stock(t, s, tc.sku); after != before+tc.stockDelta {
+					t.Errorf("stock of %s: %d -> %d, want a change of %d", tc.sku, before, after, tc.stockDelta)
+				}
+			}
+		})
+	}
+	t.Run("the state machine's calls go through the edge", func(t *testing.T) {
+		counts := map[string]int64{}
+		for _, c := range s.Calls.Snapshot() {
+			counts[c.String()] = c.N
+		}
+		for _, call := range []string{"lambda:Invoke", "sqs:SendMessage", "dynamodb:UpdateItem", "events:PutEvents"} {
+			if counts[call] == 0 {
+				t.Errorf("no %s counted: %v", call, counts)
+			}
+		}
+	})
+	t.Run("a second stack is refused", func(t *testing.T) {
+		_, err := Up(context.Background(), Options{Template: filepath.Join(repoRoot(t), "template.yaml"), LockDir: filepath.Dir(s.lockPath), SkipFunctions: true})
+		if !errors.Is(err, ErrAlreadyRunning) {
+			t.Fatalf("second Up: %v, want ErrAlreadyRunning", err)
+		}
+	})
+	children := childPIDs(t)
+	if len(children) < 2*5+1 {
+		t.Fatalf("expected moto and 2 instances of 5 functions, found children %v", children)
+	}
+	closed = true
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range children {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("child process %d still exists after Close (%v)", pid, err)
+		}
+	}
+	for _, u := range []string{s.HTTPURL, s.EdgeURL} {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s still answers after Close", u)
+		}
+	}
+}
+
+// stock reads a SKU's stock from the inventory table.
+func stock(t *testing.T, s *Stack, sku string) int {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(s.Config).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(s.Tables["InventoryTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := out.Item["stock"].(*ddbtypes.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	v, _ := strconv.Atoi(n.Value)
+	return v
+}
+
+// childPIDs lists the test process's children (Linux /proc).
+func childPIDs(t *testing.T) []int {
+	t.Helper()
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []int
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				pids = append(pids, n)
+			}
+		}
+	}
+	if len(pids) == 0 && runtime.GOOS == "linux" {
+		t.Fatal("no child processes found in /proc")
+	}
+	return pids
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
