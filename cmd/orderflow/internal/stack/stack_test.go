@@ -178,8 +178,10 @@ func TestOrdersEndToEnd(t *testing.T) {
 		}
 	})
 	children := childPIDs(t)
-	if len(children) < 2*5+1 {
-		t.Fatalf("expected moto and 2 instances of 5 functions, found children %v", children)
+	// Function processes start on first invoke; the orders above ran at least ingest,
+	// process, inventory and notify, so moto and four function processes at the least.
+	if len(children) < 4+1 {
+		t.Fatalf("expected moto and function processes, found children %v", children)
 	}
 	closed = true
 	if err := s.Close(); err != nil {
