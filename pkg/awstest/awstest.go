@@ -35,12 +35,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/orderflow/orderflow/pkg/awsconfig"
 	"github.com/orderflow/orderflow/pkg/emulator"
 )
 
 // EndpointEnv names the variable that points the tests at an emulator that is
-// already running instead of starting one.
+// already running instead of starting one (LocalStack: http://localhost:4566), or, with
+// the value RealAWS, at the AWS account of the credentials in the environment.
 const EndpointEnv = "AWSTEST_ENDPOINT"
+
+// RealAWS as the value of EndpointEnv runs the tests against a real account: region and
+// credentials come from AWS_REGION and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+// (/AWS_SESSION_TOKEN). Every resource has a unique name and is deleted by the test.
+const RealAWS = "aws"
 
 // startTimeout bounds the emulator's start.
 const startTimeout = 60 * time.Second
@@ -127,6 +134,13 @@ func Env(t testing.TB) *Environment {
 		t.Skipf("awstest: integration test skipped: %v", err)
 	case err != nil:
 		t.Fatalf("awstest: %v", err)
+	}
+	if ep == RealAWS {
+		cfg, err := awsconfig.FromEnv()
+		if err != nil {
+			t.Fatalf("awstest: %s=%s: %v", EndpointEnv, RealAWS, err)
+		}
+		return &Environment{Endpoint: ep, Config: cfg}
 	}
 	return &Environment{Endpoint: ep, Config: emulator.Config(ep)}
 }
