@@ -82,6 +82,9 @@ func decodeError(err error) error {
 		return &ValidationError{Fields: []FieldIssue{{Field: "body", Issue: "malformed or empty JSON"}}}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" { // {"": ...}: a detail must still name a field
+			return &ValidationError{Fields: []FieldIssue{{Field: "body", Issue: "has a member with an empty name"}}}
+		}
 		return &ValidationError{Fields: []FieldIssue{{Field: name, Issue: "unknown field"}}}
 	}
 	return &ValidationError{Fields: []FieldIssue{{Field: "body", Issue: "malformed JSON"}}}
