@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
 )
 
@@ -60,6 +61,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.Var(params, "param", "template parameter override Key=Value (repeatable; Stage defaults to dev)")
 	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
 	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
+	faults := fs.String("faults", "", "inject faults from this JSON spec (AWS errors, latency, crashes, duplicate deliveries; see cmd/orderflow/internal/chaos); \"standard\" is the chaos run's mix")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -67,6 +69,17 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts.Dir = "."
+	if *faults != "" {
+		spec := chaos.Standard(1)
+		if *faults != "standard" {
+			var err error
+			if spec, err = chaos.Load(*faults); err != nil {
+				fmt.Fprintf(stderr, "orderflow local up: %v\n", err)
+				return 2
+			}
+		}
+		opts.Faults = &spec
+	}
 	opts.Parameters = params
 	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if !*quiet {

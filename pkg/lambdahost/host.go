@@ -61,6 +61,11 @@ type Options struct {
 	// non-nil when the invoke could not run at all). When nil the failure is written to
 	// the function's Stderr.
 	OnAsyncFailure func(fn string, payload []byte, res Result, err error)
+	// Kill, when set, is asked before each invoke whether to kill the process running
+	// it, and how long after the payload is handed over (fault injection: a crash
+	// mid-invoke). OnKill, when set, is told of each kill. Both nil by default.
+	Kill   func(fn string) (after time.Duration, ok bool)
+	OnKill func(fn string)
 }
 
 func (o *Options) setDefaults() {
@@ -472,6 +477,9 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	defer t.Stop()
 	select {
 	case p.pending <- inv:
+		if stop := pl.scheduleKill(p); stop != nil {
+			defer stop()
+		}
 	case <-p.exited:
 		if !cold {
 			// A warm process that exited between invokes (a panic exits after reporting).
@@ -511,6 +519,26 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	}
 	o.healthy = true
 	return o
+}
+
+// scheduleKill asks Options.Kill whether to kill p during this invoke and arms the
+// timer; the returned func disarms it (nil when no kill is planned).
+func (pl *pool) scheduleKill(p *proc) func() bool {
+	if pl.h.opts.Kill == nil {
+		return nil
+	}
+	after, ok := pl.h.opts.Kill(pl.fn.Name)
+	if !ok {
+		return nil
+	}
+	pid := p.cmd.Process.Pid
+	t := time.AfterFunc(after, func() {
+		killGroup(pid)
+		if pl.h.opts.OnKill != nil {
+			pl.h.opts.OnKill(pl.fn.Name)
+		}
+	})
+	return t.Stop
 }
 
 func (pl *pool) timedOut(inv *invocation, o outcome, after time.Duration) outcome {

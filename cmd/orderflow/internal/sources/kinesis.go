@@ -60,6 +60,9 @@ type KinesisMapping struct {
 	// RetryDelay is the pause before a retry (default 100 ms).
 	RetryDelay time.Duration
 	Log        *slog.Logger
+	// Duplicate, when set and true for a batch, delivers a processed batch a second
+	// time, as a retried checkpoint would (fault injection).
+	Duplicate func() bool
 }
 
 func (m *KinesisMapping) logger() *slog.Logger {
@@ -143,6 +146,9 @@ func (m *KinesisMapping) deliver(ctx context.Context, shardID string, records []
 		failedAt, fnErr := m.invoke(ctx, shardID, records)
 		switch {
 		case failedAt < 0 && fnErr == "":
+			if m.Duplicate != nil && m.Duplicate() {
+				_, _ = m.invoke(ctx, shardID, records)
+			}
 			return
 		case failedAt > 0:
 			records = records[failedAt:] // progress: the records before the failure are done

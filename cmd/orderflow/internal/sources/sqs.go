@@ -50,6 +50,9 @@ type SQSMapping struct {
 	Pollers int
 	Region  string
 	Log     *slog.Logger
+	// Duplicate, when set and true for a batch, delivers a processed batch a second time
+	// before it is deleted, as SQS's at-least-once delivery may (fault injection).
+	Duplicate func() bool
 }
 
 // Run polls until ctx is cancelled.
@@ -158,6 +161,9 @@ func (m *SQSMapping) deliver(ctx context.Context, msgs []sqstypes.Message) error
 		for _, id := range ids {
 			failed[id] = true
 		}
+	}
+	if m.Duplicate != nil && m.Duplicate() {
+		_, _, _ = m.Invoker.InvokeSync(ctx, m.Function, payload)
 	}
 	var del []sqstypes.DeleteMessageBatchRequestEntry
 	for i, msg := range msgs {

@@ -69,6 +69,9 @@ type Delivery struct {
 	States  StatesAPI
 	Kinesis KinesisPutter
 	Log     *slog.Logger
+	// Duplicate, when set and true for an event, delivers it to the target twice, as
+	// EventBridge's at-least-once delivery may (fault injection).
+	Duplicate func() bool
 }
 
 func (d *Delivery) logger() *slog.Logger {
@@ -94,6 +97,9 @@ func (d *Delivery) Run(ctx context.Context, t Target) {
 		var del []sqstypes.DeleteMessageBatchRequestEntry
 		for i, m := range out.Messages {
 			d.deliver(ctx, t, []byte(aws.ToString(m.Body)))
+			if d.Duplicate != nil && d.Duplicate() {
+				d.deliver(ctx, t, []byte(aws.ToString(m.Body)))
+			}
 			if ctx.Err() != nil {
 				return // not deleted: the event is delivered again next time
 			}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/lambdahost"
 )
 
@@ -26,6 +27,8 @@ type runnerOptions struct {
 	PoolSize      int
 	Output        io.Writer
 	Log           *slog.Logger
+	// Faults, when set, kills function processes mid-invoke (Kill/OnKill hooks).
+	Faults *chaos.Injector
 }
 
 // startRunner is the constructor Up uses; a variable so tests can swap the function host.
@@ -44,7 +47,11 @@ func startHostRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOpti
 	if out == nil {
 		out = io.Discard
 	}
-	h := lambdahost.New(lambdahost.Options{Region: Region, AccountID: AccountID})
+	hostOpts := lambdahost.Options{Region: Region, AccountID: AccountID}
+	if opts.Faults != nil {
+		hostOpts.Kill, hostOpts.OnKill = opts.Faults.KillAfter, opts.Faults.Killed
+	}
+	h := lambdahost.New(hostOpts)
 	for _, f := range specs {
 		bin, err := filepath.Abs(filepath.Join(opts.BuildDir, filepath.Base(f.Dir), "bootstrap"))
 		if err != nil || !exists(bin) {

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
@@ -75,6 +76,12 @@ type Options struct {
 	// EmulatorLog receives moto's output (default: discarded; its last lines are in
 	// the error when it fails to start).
 	EmulatorLog io.Writer
+	// Faults, when set, injects faults (cmd/orderflow/internal/chaos): AWS errors and
+	// latency at the edge, function crashes, duplicate deliveries. Off by default.
+	Faults *chaos.Spec
+	// VisibilityTimeout, when positive, overrides every queue's visibility timeout
+	// (tests: a redelivery within seconds instead of the template's 60 s).
+	VisibilityTimeout time.Duration
 }
 
 // Stack is a running local stack.
@@ -105,6 +112,8 @@ type Stack struct {
 	Edge *edge.Handler
 	// Config is an aws.Config for the emulator (direct, not counted).
 	Config aws.Config
+	// Faults injects the faults of Options.Faults (nil when off); Set changes them.
+	Faults *chaos.Injector
 
 	log      *slog.Logger
 	emu      *emulator.Server
@@ -265,6 +274,10 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	lambdaAPI := &edge.InvokeAPI{}
 	s.Edge = edge.New(upstream, lambdaAPI)
 	s.Calls = s.Edge.Counter
+	if opts.Faults != nil {
+		s.Faults = chaos.New(*opts.Faults)
+		s.Edge.Use(s.Faults.Middleware)
+	}
 	edgeSrv.Handler = s.Edge
 	s.serve(edgeSrv, edgeL)
 
@@ -280,6 +293,10 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("provision %s: %w", opts.Template, err)
 	}
 	s.collect(p)
+	if err := s.overrideVisibility(ctx, c, opts.VisibilityTimeout); err != nil {
+		httpL.Close()
+		return nil, err
+	}
 	if err := s.loadCatalog(ctx, c, p, opts.Catalog); err != nil {
 		httpL.Close()
 		return nil, err
@@ -294,7 +311,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	var inv sources.Invoker = notStarted{}
 	if !opts.SkipFunctions {
 		s.runner, err = startRunner(ctx, specs, runnerOptions{Dir: opts.Dir, BuildDir: opts.BuildDir, Build: opts.Build,
-			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log})
+			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log, Faults: s.Faults})
 		if err != nil {
 			httpL.Close()
 			return nil, err
@@ -318,10 +335,12 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if !opts.SkipFunctions {
 		for _, m := range p.sqsMaps {
 			m.Client, m.Invoker, m.Log = c.sqs, inv, opts.Log
+			m.Duplicate = s.duplicate("sqs")
 			s.goRun(func() { m.Run(runCtx) })
 		}
 		for _, m := range p.kinMaps {
 			m.Client, m.Invoker, m.Log = c.kinesis, inv, opts.Log
+			m.Duplicate = s.duplicate("kinesis")
 			if m.OnFailureURL != "" {
 				m.OnFailure = c.sqs
 			}
@@ -331,7 +350,8 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 				}
 			})
 		}
-		d := &sources.Delivery{Queue: c.sqs, Async: s.async, States: c.sfn, Kinesis: c.kinesis, Log: opts.Log}
+		d := &sources.Delivery{Queue: c.sqs, Async: s.async, States: c.sfn, Kinesis: c.kinesis, Log: opts.Log,
+			Duplicate: s.duplicate("eventbridge")}
 		for _, tg := range p.targets {
 			s.goRun(func() { d.Run(runCtx, tg) })
 		}

@@ -1,0 +1,174 @@
+// Package chaos injects faults into the local stack, off unless a Spec asks for them: the
+// edge answers a chosen share of AWS calls with throttling or server errors (in the body
+// format of each service's protocol, so the SDKs classify and retry them as they would on
+// AWS), adds latency, kills a function process mid-invoke, and duplicates SQS, Kinesis and
+// EventBridge deliveries. Every injected fault is counted (Stats).
+package chaos
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Spec says which faults to inject. The zero value injects none. It is read from JSON
+// (`orderflow local up --faults spec.json`), for example:
+//
+//	{"seed": 1,
+//	 "errors": [{"service": "dynamodb", "rate": 0.1},
+//	            {"service": "events", "operation": "PutEvents", "rate": 0.1, "kind": "throttle"}],
+//	 "crash": {"rate": 0.02, "maxDelay": "40ms"},
+//	 "duplicate": {"sqs": 0.05, "kinesis": 0.05, "eventbridge": 0.05},
+//	 "latency": {"rate": 0.1, "max": "20ms"}}
+type Spec struct {
+	// Seed makes the fault decisions repeatable for one sequence of calls (0: a fixed seed).
+	Seed uint64 `json:"seed,omitempty"`
+	// Errors are the AWS error rules; the first rule that matches a call decides.
+	Errors []ErrorRule `json:"errors,omitempty"`
+	// Crash kills function processes mid-invoke.
+	Crash Crash `json:"crash,omitempty"`
+	// Duplicate is the probability that a delivery is made twice, per source.
+	Duplicate Duplicate `json:"duplicate,omitempty"`
+	// Latency delays AWS calls through the edge.
+	Latency Latency `json:"latency,omitempty"`
+}
+
+// ErrorRule answers a share of matching AWS calls with an error instead of forwarding them.
+type ErrorRule struct {
+	// Service is the SigV4 signing name (dynamodb, sqs, sns, events, kinesis, states,
+	// s3, lambda); "" or "*" matches every service.
+	Service string `json:"service,omitempty"`
+	// Operation is the API operation (PutItem, SendMessage, ...); "" matches all.
+	Operation string `json:"operation,omitempty"`
+	// Resource, when set, must occur in the request's body or path (a table or queue
+	// name): it narrows a rule to one resource.
+	Resource string `json:"resource,omitempty"`
+	// Rate is the probability (0-1) that a matching call fails.
+	Rate float64 `json:"rate"`
+	// Kind is "throttle" (HTTP 400 ThrottlingException or the service's equivalent),
+	// "5xx" (500 InternalFailure or 503 ServiceUnavailable), or "" for either, half each.
+	Kind string `json:"kind,omitempty"`
+}
+
+// Crash kills the process running an invoke, Delay after the payload is handed over
+// (uniform in [0, MaxDelay]), with probability Rate.
+type Crash struct {
+	Rate float64 `json:"rate,omitempty"`
+	// Functions limits crashes to these function names (substring match); empty: all.
+	Functions []string `json:"functions,omitempty"`
+	// MaxDelay is the longest wait before the kill (default 30ms: most invokes are
+	// still running then, so the kill lands mid-invoke).
+	MaxDelay Duration `json:"maxDelay,omitempty"`
+}
+
+// Duplicate holds the probability of a second delivery per source.
+type Duplicate struct {
+	SQS         float64 `json:"sqs,omitempty"`
+	Kinesis     float64 `json:"kinesis,omitempty"`
+	EventBridge float64 `json:"eventbridge,omitempty"`
+}
+
+// Latency delays a share of the AWS calls through the edge by a uniform [Min, Max].
+type Latency struct {
+	Rate float64  `json:"rate,omitempty"`
+	Min  Duration `json:"min,omitempty"`
+	Max  Duration `json:"max,omitempty"`
+}
+
+// Duration is a time.Duration written as "40ms" in JSON (a number is milliseconds).
+type Duration time.Duration
+
+// UnmarshalJSON reads "40ms" or 40 (milliseconds).
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var ms float64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("duration: want \"40ms\" or milliseconds, got %s", b)
+	}
+	*d = Duration(time.Duration(ms * float64(time.Millisecond)))
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Enabled reports whether s injects anything.
+func (s Spec) Enabled() bool {
+	for _, r := range s.Errors {
+		if r.Rate > 0 {
+			return true
+		}
+	}
+	return s.Crash.Rate > 0 || s.Duplicate.SQS > 0 || s.Duplicate.Kinesis > 0 ||
+		s.Duplicate.EventBridge > 0 || s.Latency.Rate > 0
+}
+
+// Validate returns an error naming the first invalid setting.
+func (s Spec) Validate() error {
+	var errs []error
+	rate := func(name string, r float64) {
+		if r < 0 || r > 1 {
+			errs = append(errs, fmt.Errorf("%s: rate %v is not within 0..1", name, r))
+		}
+	}
+	for i, r := range s.Errors {
+		rate(fmt.Sprintf("errors[%d]", i), r.Rate)
+		switch r.Kind {
+		case "", "throttle", "5xx":
+		default:
+			errs = append(errs, fmt.Errorf("errors[%d]: kind %q is not throttle or 5xx", i, r.Kind))
+		}
+	}
+	rate("crash", s.Crash.Rate)
+	rate("duplicate.sqs", s.Duplicate.SQS)
+	rate("duplicate.kinesis", s.Duplicate.Kinesis)
+	rate("duplicate.eventbridge", s.Duplicate.EventBridge)
+	rate("latency", s.Latency.Rate)
+	if s.Latency.Max < s.Latency.Min {
+		errs = append(errs, errors.New("latency: max is below min"))
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads and validates a Spec from a JSON file. Unknown fields are an error.
+func Load(path string) (Spec, error) {
+	var s Spec
+	f, err := os.Open(path)
+	if err != nil {
+		return s, fmt.Errorf("faults: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("faults %s: %w", path, err)
+	}
+	if err := s.Validate(); err != nil {
+		return s, fmt.Errorf("faults %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Standard is the chaos run's mix: 10% of the functions' AWS calls fail transiently
+// (throttling or 5xx), 2% of invokes crash, 5% of deliveries are duplicated, and 10% of
+// calls are delayed up to 20 ms.
+func Standard(seed uint64) Spec {
+	services := []string{"dynamodb", "events", "sns", "s3", "states", "sqs", "kinesis"}
+	s := Spec{Seed: seed, Crash: Crash{Rate: 0.02},
+		Duplicate: Duplicate{SQS: 0.05, Kinesis: 0.05, EventBridge: 0.05},
+		Latency:   Latency{Rate: 0.1, Max: Duration(20 * time.Millisecond)}}
+	for _, svc := range services {
+		s.Errors = append(s.Errors, ErrorRule{Service: svc, Rate: 0.1})
+	}
+	return s
+}
