@@ -1,0 +1,28 @@
+# fuzz — Go fuzz targets of the bad-input decoders (pkg/order, pkg/handler/{ingest,inventory,analytics}).
+# `go test -fuzz` runs one target of one package per invocation, hence one line per target.
+# Seed corpora: <pkg>/testdata/fuzz/<Target>/ (run by every plain `go test` too); new
+# interesting inputs stay in the Go build cache; a crasher is written to testdata and fails.
+
+FUZZ_TARGETS := \
+	./pkg/order:FuzzDecodeRequest \
+	./pkg/handler/ingest:FuzzHandle \
+	./pkg/handler/inventory:FuzzHandle \
+	./pkg/handler/analytics:FuzzHandle
+FUZZTIME    ?= 2m
+FUZZTIME_CI ?= 10s
+
+# fuzz-run FUZZTIME: fuzz each target in turn, stop at the first failure.
+define fuzz-run
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name in $$pkg for $(1)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(1) $$pkg; \
+	done
+endef
+
+.PHONY: fuzz fuzz-ci
+fuzz: ## fuzz every decoder for FUZZTIME each (default 2m)
+	$(call fuzz-run,$(FUZZTIME))
+
+fuzz-ci: ## fuzz every decoder briefly (FUZZTIME_CI, default 10s each), as make test does
+	$(call fuzz-run,$(FUZZTIME_CI))
