@@ -28,14 +28,31 @@ source of start_execution contains the bare "copy.deepcopy(state_machine)"
 call. Set MOTO_SHIM_DISABLE=1 to run moto unpatched (the tests do, to show the
 bug). On start the shim prints one line to stderr saying what it did.
 
+Second fix: slow JSONPath parsing (EventBridge PutEvents, Step Functions)
+---------------------------------------------------------------------------
+moto evaluates JSONPath with jsonpath_ng, calling jsonpath_ng's parse() for
+every path of every evaluation, and jsonpath_ng (1.8.0 here) builds a new PLY
+parser on each call: about 23 ms of CPU. EventBridge runs eight paths for every
+rule target an event matches, even without an InputTransformer
+(EventTemplateParser.parse in moto/events/utils.py), so one PutEvents that
+matches four targets costs about 250 ms, and the Step Functions interpreter
+pays the same on each InputPath/ResultPath/Parameters path. Under load moto
+spends its single core re-building parsers. Fix: parse() is memoized per
+expression (the parsed path is immutable; find() only reads it), which brings
+such a PutEvents to about 3 ms. It is installed before moto is imported, since
+moto's Step Functions parser binds parse at import time.
+
 When to delete it
 -----------------
 When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
-release that contains getmoto/moto#10093. The shim then prints "not needed";
-pkg/emulator can run moto_server directly and this file can go.
+release that contains getmoto/moto#10093, the shim prints "not needed" for it;
+the JSONPath cache can go when moto or jsonpath_ng caches parsed paths itself.
+With neither fix needed, pkg/emulator can run moto_server directly and this
+file can go.
 """
 
 import copy
+import functools
 import inspect
 import os
 import sys
@@ -85,7 +102,22 @@ def _patch_stepfunctions_deepcopy():
     return "patched stepfunctions start_execution deepcopy (getmoto/moto#10077)"
 
 
+def _cache_jsonpath_parse():
+    """Memoizes jsonpath_ng's parse functions; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "jsonpath parse cache off (MOTO_SHIM_DISABLE=1)"
+    try:
+        import jsonpath_ng
+        import jsonpath_ng.ext
+    except ImportError:
+        return "jsonpath_ng not installed: no parse cache"
+    jsonpath_ng.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.parse)
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
+    return "cached jsonpath_ng parse"
+
+
 def main():
+    jsonpath_status = _cache_jsonpath_parse()
     try:
         import moto
         from moto.server import main as moto_main
@@ -99,7 +131,11 @@ def main():
         return EXIT_MOTO_MISSING
 
     status = _patch_stepfunctions_deepcopy()
-    print(f"{PREFIX} moto {moto.__version__}: {status}", file=sys.stderr, flush=True)
+    print(
+        f"{PREFIX} moto {moto.__version__}: {status}; {jsonpath_status}",
+        file=sys.stderr,
+        flush=True,
+    )
     moto_main(sys.argv[1:])
     return 0
 
