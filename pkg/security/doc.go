@@ -5,8 +5,10 @@
 //     scanned for AWS access key ids, AWS secret keys, private-key PEM blocks and
 //     password assignments; the moto test credentials "test"/"test" are allowed);
 //   - the transformed SAM template requires SigV4 (IAM) auth on every HTTP API route with
-//     the default parameters, and JWT when ApiAuth=JWT.
+//     the default parameters, and JWT when ApiAuth=JWT;
+//   - a payment token run through the real ingest and process handlers reaches no answer,
+//     event, task output or log line.
 //
-// That no payment token reaches a log line is tested end to end through the real
-// functions on the local stack (cmd/orderflow/internal/stack, badinput_test.go).
+// The same token check over the real function binaries on the local stack is in
+// cmd/orderflow/internal/stack (badinput_test.go).
 package security
