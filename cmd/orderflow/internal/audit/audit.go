@@ -1,0 +1,693 @@
+// Package audit checks orderflow's reliability invariants on a running stack (local or
+// deployed) from what the stack stores: the orders, inventory and metrics tables, the
+// dead-letter queues, the data lake, and, when the caller captured them, the bus events
+// and the SNS notifications. Run returns a Report; Report.OK is false on any violation.
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/pkg/queue"
+)
+
+// DynamoAPI is what the audit reads of DynamoDB.
+type DynamoAPI interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// SQSAPI is what the audit needs of SQS: peeking the DLQs and draining the capture queues.
+type SQSAPI interface {
+	queue.AdminAPI
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+}
+
+// S3API is what the audit reads of the data lake.
+type S3API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Config says where the stack's data is. Empty names skip their checks (said in the report).
+type Config struct {
+	DynamoDB DynamoAPI
+	SQS      SQSAPI
+	S3       S3API
+
+	OrdersTable, InventoryTable, MetricsTable string
+	// Bucket is the data lake; "" skips the data-lake check.
+	Bucket string
+	// DLQs are the dead-letter queue and on-failure destination URLs.
+	DLQs []string
+	// EventCapture is a queue receiving every order event of the bus (a rule target);
+	// NotificationCapture a queue subscribed (raw delivery or not) to the topic. Both are
+	// drained by the audit. "" skips the exactly-once event/notification checks.
+	EventCapture, NotificationCapture string
+	// Initial is the stock each SKU started with (the catalog); nil checks conservation
+	// only against the reservation records.
+	Initial map[string]int64
+	// Grace: a non-terminal order younger than this is "in flight", not lost.
+	Grace time.Duration
+	// CaptureWait is how long the capture queues are drained after the last message
+	// (default 3 s).
+	CaptureWait time.Duration
+	Now         func() time.Time
+}
+
+// Report is the outcome of an audit.
+type Report struct {
+	Orders       int              `json:"orders"`
+	ByStatus     map[string]int   `json:"byStatus"`
+	Confirmed    int              `json:"confirmed"`
+	RevenueByCur map[string]int64 `json:"revenue"`
+	// Lost are accepted orders neither terminal nor in a DLQ; InDLQ are non-terminal
+	// orders whose failure sits in a DLQ; InFlight are younger than Grace.
+	Lost     []Stuck `json:"lost"`
+	InDLQ    []Stuck `json:"inDlq"`
+	InFlight int     `json:"inFlight"`
+	// DLQMessages counts what each DLQ holds (poison inputs included).
+	DLQMessages map[string]int `json:"dlqMessages"`
+	// Oversold are units confirmed without stock; Stock lists per-SKU problems.
+	Oversold int64    `json:"oversold"`
+	Stock    []string `json:"stock"`
+	// Events: terminal events seen per order (when captured).
+	EventsChecked          bool     `json:"eventsChecked"`
+	EventCopies            int      `json:"eventCopies"`
+	EventDuplicates        int      `json:"eventDuplicatesRemovable"`
+	EventProblems          []string `json:"eventProblems"`
+	NotificationsChecked   bool     `json:"notificationsChecked"`
+	Notifications          int      `json:"notifications"`
+	NotificationProblems   []string `json:"notificationProblems"`
+	DuplicateNotifications int      `json:"duplicateNotifications"`
+	// Metrics.
+	MetricsConfirmed int64            `json:"metricsConfirmed"`
+	MetricsRevenue   map[string]int64 `json:"metricsRevenue"`
+	// Data lake.
+	LakeChecked          bool     `json:"lakeChecked"`
+	LakeRows             int      `json:"lakeRows"`
+	LakeDuplicates       int      `json:"lakeDuplicatesRemovable"`
+	LakeMissingEventID   int      `json:"lakeRowsWithoutEventId"`
+	LakeMissingConfirmed []string `json:"lakeMissingConfirmed"`
+	// Violations says, one line each, what broke an invariant; Skipped what was not checked.
+	Violations []string `json:"violations"`
+	Skipped    []string `json:"skipped"`
+}
+
+// Stuck is a non-terminal order.
+type Stuck struct {
+	OrderID string        `json:"orderId"`
+	Status  string        `json:"status"`
+	Age     time.Duration `json:"age"`
+	Reason  string        `json:"reason,omitempty"`
+}
+
+// OK reports whether no invariant was violated.
+func (r *Report) OK() bool { return len(r.Violations) == 0 }
+
+func (r *Report) violate(format string, args ...any) {
+	r.Violations = append(r.Violations, fmt.Sprintf(format, args...))
+}
+
+type orderRow struct {
+	id, status, currency string
+	total                int64
+	lines                map[string]int64
+	created              time.Time
+}
+
+func terminal(s string) bool { return s == "CONFIRMED" || s == "CANCELLED" || s == "REJECTED" }
+
+// Run audits the stack. It returns an error only when the data could not be read.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.CaptureWait <= 0 {
+		c.CaptureWait = 3 * time.Second
+	}
+	r := &Report{ByStatus: map[string]int{}, RevenueByCur: map[string]int64{}, DLQMessages: map[string]int{},
+		MetricsRevenue: map[string]int64{}}
+	orders, err := scanOrders(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	r.Orders = len(orders)
+	confirmed := map[string]*orderRow{}
+	for _, o := range orders {
+		r.ByStatus[o.status]++
+		if o.status == "CONFIRMED" {
+			confirmed[o.id] = o
+			r.Confirmed++
+			r.RevenueByCur[o.currency] += o.total
+		}
+	}
+	if err := r.checkOrders(ctx, c, orders); err != nil {
+		return nil, err
+	}
+	if err := r.checkStock(ctx, c, orders); err != nil {
+		return nil, err
+	}
+	if err := r.checkMetrics(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := r.checkLake(ctx, c, confirmed); err != nil {
+		return nil, err
+	}
+	if err := r.checkCaptures(ctx, c, orders); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func scan(ctx context.Context, c DynamoAPI, table string, each func(map[string]ddbtypes.AttributeValue) error) error {
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", table, err)
+		}
+		for _, it := range out.Items {
+			if err := each(it); err != nil {
+				return err
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+func s(it map[string]ddbtypes.AttributeValue, k string) string {
+	if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func n(it map[string]ddbtypes.AttributeValue, k string) int64 {
+	if v, ok := it[k].(*ddbtypes.AttributeValueMemberN); ok {
+		x, _ := strconv.ParseInt(v.Value, 10, 64)
+		return x
+	}
+	return 0
+}
+
+// lines reads a list of {sku, quantity} maps.
+func lines(it map[string]ddbtypes.AttributeValue, k string) map[string]int64 {
+	out := map[string]int64{}
+	l, ok := it[k].(*ddbtypes.AttributeValueMemberL)
+	if !ok {
+		return out
+	}
+	for _, e := range l.Value {
+		m, ok := e.(*ddbtypes.AttributeValueMemberM)
+		if !ok {
+			continue
+		}
+		out[s(m.Value, "sku")] += n(m.Value, "quantity")
+	}
+	return out
+}
+
+func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
+	var out []*orderRow
+	err := scan(ctx, c.DynamoDB, c.OrdersTable, func(it map[string]ddbtypes.AttributeValue) error {
+		created, _ := time.Parse(time.RFC3339Nano, s(it, "created_at"))
+		out = append(out, &orderRow{id: s(it, "order_id"), status: s(it, "status"), currency: s(it, "currency"),
+			total: n(it, "total"), lines: lines(it, "lines"), created: created})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out, err
+}
+
+// checkOrders: every accepted order is terminal, or its failure sits in a DLQ.
+func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) error {
+	inDLQ := map[string]string{} // orderId -> reason
+	if c.SQS != nil {
+		admin := queue.NewAdmin(c.SQS)
+		admin.Hold = 5 * time.Second
+		for _, url := range c.DLQs {
+			msgs, err := admin.Peek(ctx, url, 10000)
+			if err != nil {
+				return fmt.Errorf("peek %s: %w", url, err)
+			}
+			name := url[strings.LastIndex(url, "/")+1:]
+			r.DLQMessages[name] = len(msgs)
+			for _, m := range msgs {
+				for _, o := range orders {
+					if strings.Contains(m.Body, o.id) {
+						inDLQ[o.id] = name + ": " + reason(m)
+					}
+				}
+			}
+		}
+	}
+	now := c.Now()
+	for _, o := range orders {
+		if terminal(o.status) {
+			continue
+		}
+		st := Stuck{OrderID: o.id, Status: o.status, Age: now.Sub(o.created).Round(time.Second)}
+		switch why, ok := inDLQ[o.id]; {
+		case ok:
+			st.Reason = why
+			r.InDLQ = append(r.InDLQ, st)
+		case c.Grace > 0 && st.Age < c.Grace:
+			r.InFlight++
+		default:
+			r.Lost = append(r.Lost, st)
+			r.violate("order %s is %s after %s and not in any DLQ", o.id, o.status, st.Age)
+		}
+	}
+	return nil
+}
+
+func reason(m queue.Message) string {
+	if code := m.Attributes["ERROR_CODE"]; code != "" {
+		return code + " " + m.Attributes["ERROR_MESSAGE"]
+	}
+	var rec struct {
+		RequestContext struct {
+			Condition string `json:"condition"`
+		} `json:"requestContext"`
+	}
+	if json.Unmarshal([]byte(m.Body), &rec) == nil && rec.RequestContext.Condition != "" {
+		return rec.RequestContext.Condition
+	}
+	return fmt.Sprintf("dead-lettered after %d receives", m.ReceiveCount)
+}
+
+// checkStock: stock never negative; current + RESERVED reservations == initial per SKU;
+// a confirmed order holds a RESERVED reservation of its lines, and no other order does.
+func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) error {
+	if c.InventoryTable == "" {
+		r.Skipped = append(r.Skipped, "stock: no inventory table")
+		return nil
+	}
+	stock := map[string]int64{}
+	reserved := map[string]int64{}
+	resByOrder := map[string]map[string]int64{}
+	err := scan(ctx, c.DynamoDB, c.InventoryTable, func(it map[string]ddbtypes.AttributeValue) error {
+		pk := s(it, "pk")
+		switch {
+		case strings.HasPrefix(pk, "SKU#"):
+			stock[strings.TrimPrefix(pk, "SKU#")] = n(it, "stock")
+		case strings.HasPrefix(pk, "RES#") && s(it, "state") == "RESERVED":
+			l := lines(it, "lines")
+			resByOrder[strings.TrimPrefix(pk, "RES#")] = l
+			for sku, q := range l {
+				reserved[sku] += q
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sku := range sortedKeys(stock) {
+		cur := stock[sku]
+		if cur < 0 {
+			r.Oversold += -cur
+			r.violate("stock of %s is %d (negative)", sku, cur)
+		}
+		if init, ok := c.Initial[sku]; ok && cur+reserved[sku] != init {
+			msg := fmt.Sprintf("%s: current %d + reserved %d = %d, initial %d", sku, cur, reserved[sku], cur+reserved[sku], init)
+			r.Stock = append(r.Stock, msg)
+			r.violate("stock not conserved: %s", msg)
+		}
+	}
+	if c.Initial == nil {
+		r.Skipped = append(r.Skipped, "stock conservation against the initial stock: no catalog given (checked against reservations only)")
+	}
+	byID := map[string]*orderRow{}
+	for _, o := range orders {
+		byID[o.id] = o
+		if o.status != "CONFIRMED" {
+			continue
+		}
+		res, ok := resByOrder[o.id]
+		if !ok {
+			var units int64
+			for _, q := range o.lines {
+				units += q
+			}
+			r.Oversold += units
+			r.violate("confirmed order %s holds no RESERVED reservation (%d units unaccounted)", o.id, units)
+			continue
+		}
+		for sku, q := range o.lines {
+			if res[sku] != q {
+				r.violate("confirmed order %s reserved %d of %s, ordered %d", o.id, res[sku], sku, q)
+			}
+		}
+	}
+	for _, id := range sortedKeys(resByOrder) {
+		o := byID[id]
+		switch {
+		case o == nil:
+			r.violate("reservation RES#%s is RESERVED but no such order exists", id)
+		case o.status == "CANCELLED" || o.status == "REJECTED":
+			r.violate("order %s is %s but its reservation is still RESERVED (stock leaked)", id, o.status)
+		}
+	}
+	return nil
+}
+
+// checkMetrics: the per-minute CONFIRMED counts and revenue add up to the confirmed orders.
+func (r *Report) checkMetrics(ctx context.Context, c Config) error {
+	if c.MetricsTable == "" {
+		r.Skipped = append(r.Skipped, "metrics: no metrics table")
+		return nil
+	}
+	err := scan(ctx, c.DynamoDB, c.MetricsTable, func(it map[string]ddbtypes.AttributeValue) error {
+		if !strings.HasPrefix(s(it, "pk"), "MINUTE#") {
+			return nil
+		}
+		r.MetricsConfirmed += n(it, "count_CONFIRMED")
+		for k := range it {
+			if cur, ok := strings.CutPrefix(k, "revenue_"); ok {
+				r.MetricsRevenue[cur] += n(it, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if r.MetricsConfirmed != int64(r.Confirmed) {
+		r.violate("metrics count %d confirmed orders, the orders table %d", r.MetricsConfirmed, r.Confirmed)
+	}
+	for _, cur := range sortedKeys(union(r.MetricsRevenue, r.RevenueByCur)) {
+		if r.MetricsRevenue[cur] != r.RevenueByCur[cur] {
+			r.violate("metrics revenue %s %d, confirmed orders' total %d", cur, r.MetricsRevenue[cur], r.RevenueByCur[cur])
+		}
+	}
+	return nil
+}
+
+func union(a, b map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k := range a {
+		out[k] = 0
+	}
+	for k := range b {
+		out[k] = 0
+	}
+	return out
+}
+
+// lakeRow is what the audit reads of a data-lake row (the EventBridge event).
+type lakeRow struct {
+	DetailType string `json:"detail-type"`
+	Detail     struct {
+		Metadata struct {
+			EventID string `json:"eventId"`
+		} `json:"metadata"`
+		Data struct {
+			OrderID string `json:"orderId"`
+			Status  string `json:"status"`
+		} `json:"data"`
+	} `json:"detail"`
+}
+
+// checkLake: every row carries its eventId; duplicates are removable; the distinct
+// CONFIRMED eventIds cover the confirmed orders.
+func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*orderRow) error {
+	if c.Bucket == "" || c.S3 == nil {
+		r.Skipped = append(r.Skipped, "data lake: no bucket")
+		return nil
+	}
+	r.LakeChecked = true
+	seen := map[string]int{}
+	var token *string
+	for {
+		out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String("raw/"), ContinuationToken: token})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", c.Bucket, err)
+		}
+		for _, obj := range out.Contents {
+			got, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: obj.Key})
+			if err != nil {
+				return fmt.Errorf("get %s: %w", aws.ToString(obj.Key), err)
+			}
+			body, err := io.ReadAll(got.Body)
+			got.Body.Close()
+			if err != nil {
+				return err
+			}
+			sc := bufio.NewScanner(bytes.NewReader(body))
+			sc.Buffer(make([]byte, 1<<20), 16<<20)
+			for sc.Scan() {
+				line := bytes.TrimSpace(sc.Bytes())
+				if len(line) == 0 {
+					continue
+				}
+				r.LakeRows++
+				var row lakeRow
+				if json.Unmarshal(line, &row) != nil || row.Detail.Metadata.EventID == "" {
+					r.LakeMissingEventID++
+					continue
+				}
+				seen[row.Detail.Metadata.EventID]++
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		token = out.NextContinuationToken
+	}
+	for _, k := range seen {
+		r.LakeDuplicates += k - 1
+	}
+	if r.LakeMissingEventID > 0 {
+		r.violate("%d data-lake rows carry no eventId", r.LakeMissingEventID)
+	}
+	for _, id := range sortedKeys(confirmed) {
+		if seen[id+":CONFIRMED"] == 0 {
+			r.LakeMissingConfirmed = append(r.LakeMissingConfirmed, id)
+		}
+	}
+	if len(r.LakeMissingConfirmed) > 0 {
+		r.violate("%d confirmed orders have no row in the data lake (first: %s)", len(r.LakeMissingConfirmed), r.LakeMissingConfirmed[0])
+	}
+	return nil
+}
+
+// captured is an event or notification read from a capture queue.
+type captured struct {
+	EventID string
+	OrderID string
+	Status  string
+}
+
+// checkCaptures: exactly one terminal event (distinct eventId, copies removable) and one
+// notification per terminal order.
+func (r *Report) checkCaptures(ctx context.Context, c Config, orders []*orderRow) error {
+	if c.EventCapture == "" {
+		r.Skipped = append(r.Skipped, "exactly one terminal event per order: no --event-capture queue")
+	} else {
+		evs, err := drain(ctx, c, c.EventCapture, decodeEvent)
+		if err != nil {
+			return err
+		}
+		r.EventsChecked = true
+		r.EventCopies = len(evs)
+		r.EventDuplicates, r.EventProblems = perOrder(evs, orders, "terminal event")
+		for _, p := range r.EventProblems {
+			r.violate("%s", p)
+		}
+	}
+	if c.NotificationCapture == "" {
+		r.Skipped = append(r.Skipped, "exactly one notification per order: no --notification-capture queue")
+		return nil
+	}
+	ns, err := drain(ctx, c, c.NotificationCapture, decodeNotification)
+	if err != nil {
+		return err
+	}
+	r.NotificationsChecked = true
+	r.Notifications = len(ns)
+	r.DuplicateNotifications, r.NotificationProblems = perOrder(ns, orders, "notification")
+	for _, p := range r.NotificationProblems {
+		r.violate("%s", p)
+	}
+	if r.DuplicateNotifications > 0 {
+		r.violate("%d duplicate notifications (a customer was told twice)", r.DuplicateNotifications)
+	}
+	return nil
+}
+
+// perOrder checks one terminal item per terminal order, of the order's status; it
+// returns the extra copies of the same eventId and the problems.
+func perOrder(items []captured, orders []*orderRow, what string) (int, []string) {
+	copies := map[string]int{}
+	byOrder := map[string]map[string]bool{}
+	for _, it := range items {
+		if !terminal(it.Status) {
+			continue
+		}
+		copies[it.EventID]++
+		if byOrder[it.OrderID] == nil {
+			byOrder[it.OrderID] = map[string]bool{}
+		}
+		byOrder[it.OrderID][it.Status] = true
+	}
+	dups := 0
+	for _, k := range copies {
+		dups += k - 1
+	}
+	var problems []string
+	for _, o := range orders {
+		got := byOrder[o.id]
+		switch {
+		case !terminal(o.status) && len(got) > 0:
+			problems = append(problems, fmt.Sprintf("order %s is %s but a %s %v was published", o.id, o.status, what, keys(got)))
+		case !terminal(o.status):
+		case len(got) == 0:
+			problems = append(problems, fmt.Sprintf("order %s is %s but no %s was seen", o.id, o.status, what))
+		case len(got) > 1 || !got[o.status]:
+			problems = append(problems, fmt.Sprintf("order %s is %s but %ss %v were seen", o.id, o.status, what, keys(got)))
+		}
+	}
+	return dups, problems
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func decodeEvent(body string) (captured, bool) {
+	var row lakeRow
+	if json.Unmarshal([]byte(body), &row) != nil || row.Detail.Data.OrderID == "" {
+		return captured{}, false
+	}
+	return captured{EventID: row.Detail.Metadata.EventID, OrderID: row.Detail.Data.OrderID, Status: row.Detail.Data.Status}, true
+}
+
+func decodeNotification(body string) (captured, bool) {
+	// An SNS envelope (no raw delivery) wraps the message in "Message".
+	var env struct {
+		Type    string `json:"Type"`
+		Message string `json:"Message"`
+	}
+	if json.Unmarshal([]byte(body), &env) == nil && env.Type == "Notification" {
+		body = env.Message
+	}
+	var m struct {
+		EventID string `json:"eventId"`
+		OrderID string `json:"orderId"`
+		Status  string `json:"status"`
+	}
+	if json.Unmarshal([]byte(body), &m) != nil || m.OrderID == "" {
+		return captured{}, false
+	}
+	return captured{EventID: m.EventID, OrderID: m.OrderID, Status: m.Status}, true
+}
+
+// drain receives and deletes every message of a capture queue until it stays empty for
+// CaptureWait.
+func drain(ctx context.Context, c Config, url string, decode func(string) (captured, bool)) ([]captured, error) {
+	var out []captured
+	quietSince := time.Now()
+	for time.Since(quietSince) < c.CaptureWait {
+		got, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			WaitTimeSeconds: 1, VisibilityTimeout: 60})
+		if err != nil {
+			return nil, fmt.Errorf("drain %s: %w", url, err)
+		}
+		if len(got.Messages) == 0 {
+			continue
+		}
+		quietSince = time.Now()
+		var del []sqstypes.DeleteMessageBatchRequestEntry
+		for i, m := range got.Messages {
+			if cap, ok := decode(aws.ToString(m.Body)); ok {
+				out = append(out, cap)
+			}
+			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+		if _, err := c.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: del}); err != nil {
+			return nil, fmt.Errorf("drain %s: %w", url, err)
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Write prints the report for people.
+func (r *Report) Write(w io.Writer) {
+	fmt.Fprintf(w, "orders: %d", r.Orders)
+	for _, st := range sortedKeys(r.ByStatus) {
+		fmt.Fprintf(w, "  %s %d", st, r.ByStatus[st])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "lost (not terminal, not in a DLQ): %d; in a DLQ: %d; in flight: %d\n", len(r.Lost), len(r.InDLQ), r.InFlight)
+	for _, st := range r.Lost {
+		fmt.Fprintf(w, "  lost %s %s age %s\n", st.OrderID, st.Status, st.Age)
+	}
+	for _, st := range r.InDLQ {
+		fmt.Fprintf(w, "  dlq  %s %s age %s: %s\n", st.OrderID, st.Status, st.Age, st.Reason)
+	}
+	for _, q := range sortedKeys(r.DLQMessages) {
+		fmt.Fprintf(w, "dlq %s: %d messages\n", q, r.DLQMessages[q])
+	}
+	fmt.Fprintf(w, "oversold units: %d\n", r.Oversold)
+	if r.EventsChecked {
+		fmt.Fprintf(w, "terminal events: %d copies captured, %d duplicate copies (removable by eventId), %d problems\n",
+			r.EventCopies, r.EventDuplicates, len(r.EventProblems))
+	}
+	if r.NotificationsChecked {
+		fmt.Fprintf(w, "notifications: %d captured, %d duplicates, %d problems\n", r.Notifications, r.DuplicateNotifications, len(r.NotificationProblems))
+	}
+	fmt.Fprintf(w, "metrics: %d confirmed (orders table %d), revenue %v (orders %v)\n", r.MetricsConfirmed, r.Confirmed, r.MetricsRevenue, r.RevenueByCur)
+	if r.LakeChecked {
+		fmt.Fprintf(w, "data lake: %d rows, %d duplicates (removable by eventId), %d without eventId, %d confirmed orders missing\n",
+			r.LakeRows, r.LakeDuplicates, r.LakeMissingEventID, len(r.LakeMissingConfirmed))
+	}
+	for _, sk := range r.Skipped {
+		fmt.Fprintf(w, "not checked: %s\n", sk)
+	}
+	if r.OK() {
+		fmt.Fprintln(w, "audit: PASS")
+		return
+	}
+	fmt.Fprintf(w, "audit: FAIL (%d violations)\n", len(r.Violations))
+	for i, v := range r.Violations {
+		if i == 50 {
+			fmt.Fprintf(w, "  ... %d more\n", len(r.Violations)-50)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", v)
+	}
+}

@@ -1,0 +1,435 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+)
+
+// ChaosOptions configure RunChaos.
+type ChaosOptions struct {
+	// Orders is how many orders are sent (default 300); Concurrency how many at once
+	// (default 8); Seed fixes the mix.
+	Orders      int
+	Concurrency int
+	Seed        uint64
+	// Timeout bounds the wait for every order to settle (default 2 min + 100 ms per order).
+	Timeout time.Duration
+	// Progress receives a line every few seconds (nil: none).
+	Progress io.Writer
+}
+
+// ChaosResult is what a chaos run did and what the audit found.
+type ChaosResult struct {
+	Sent, Accepted, Refused4xx, Unanswered int
+	// PoisonCommands and PoisonEvents are malformed inputs put straight on the inventory
+	// queue and the bus.
+	PoisonCommands, PoisonEvents int
+	// ClientRetries counts the HTTP retries (5xx answers) with the same Idempotency-Key.
+	ClientRetries int64
+	Faults        chaos.Stats
+	Audit         *audit.Report
+	Duration      time.Duration
+	// Errors are client-side problems (a valid order refused, an invalid one accepted).
+	Errors []string
+}
+
+// Write prints the chaos report.
+func (r *ChaosResult) Write(w io.Writer) {
+	fmt.Fprintf(w, "chaos run: %d orders sent in %s: %d accepted, %d refused (4xx, as planned), %d unanswered; %d client retries\n",
+		r.Sent, r.Duration.Round(time.Second), r.Accepted, r.Refused4xx, r.Unanswered, r.ClientRetries)
+	fmt.Fprintf(w, "poison inputs: %d malformed inventory commands, %d malformed bus events\n", r.PoisonCommands, r.PoisonEvents)
+	for _, l := range r.Faults.Summary() {
+		fmt.Fprintln(w, l)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "client error: %s\n", e)
+	}
+	if r.Audit != nil {
+		fmt.Fprintf(w, "lost orders: %d, oversold units: %d, duplicate effects: %d notifications, %d metric miscounts\n",
+			len(r.Audit.Lost), r.Audit.Oversold, r.Audit.DuplicateNotifications, abs(r.Audit.MetricsConfirmed-int64(r.Audit.Confirmed)))
+		r.Audit.Write(w)
+	}
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// OK reports whether the run found nothing wrong.
+func (r *ChaosResult) OK() bool { return len(r.Errors) == 0 && r.Audit != nil && r.Audit.OK() }
+
+// chaos catalog: plenty of stock, and one scarce SKU many orders compete for.
+var chaosSKUs = []struct {
+	sku   string
+	price int64
+}{{"CHAOS-A", 250}, {"CHAOS-B", 1000}, {"CHAOS-C", 4999}}
+
+const chaosScarce = "CHAOS-SCARCE"
+
+// RunChaos drives orders through s (which should run with Options.Faults), with poison
+// inputs, waits for the system to settle and audits it. Capture queues for the bus events
+// and the notifications are created first.
+func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, error) {
+	if o.Orders <= 0 {
+		o.Orders = 300
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2*time.Minute + time.Duration(o.Orders)*100*time.Millisecond
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	began := time.Now()
+	res := &ChaosResult{}
+	ddb := dynamodb.NewFromConfig(s.Config)
+	sq := sqs.NewFromConfig(s.Config)
+	evCapture, nCapture, err := s.chaosCaptures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inv := s.Tables["InventoryTable"]
+	scarce := int64(max(5, o.Orders/20))
+	put := func(sku string, price, stock int64) error {
+		_, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(inv), Item: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}, "sku": &ddbtypes.AttributeValueMemberS{Value: sku},
+			"price":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(price, 10)},
+			"currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
+			"stock":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(stock, 10)}}})
+		return err
+	}
+	for _, it := range chaosSKUs {
+		if err := put(it.sku, it.price, 1_000_000); err != nil {
+			return nil, err
+		}
+	}
+	if err := put(chaosScarce, 700, scarce); err != nil {
+		return nil, err
+	}
+	initial, err := skuStock(ctx, ddb, inv)
+	if err != nil {
+		return nil, err
+	}
+
+	// Orders.
+	bodies := planChaos(o.Orders, o.Seed)
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(bodies) || ctx.Err() != nil {
+					return
+				}
+				b := bodies[i]
+				status, id, retries := postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("chaos-%d-%d", o.Seed, i), b.body)
+				mu.Lock()
+				res.Sent++
+				res.ClientRetries += int64(retries)
+				switch {
+				case status == http.StatusAccepted && !b.invalid:
+					res.Accepted++
+					accepted[id] = true
+				case status == http.StatusAccepted:
+					res.Accepted++
+					accepted[id] = true
+					res.Errors = append(res.Errors, fmt.Sprintf("invalid order %d accepted as %s", i, id))
+				case status >= 400 && status < 500 && b.invalid:
+					res.Refused4xx++
+				case status >= 400 && status < 500:
+					res.Errors = append(res.Errors, fmt.Sprintf("valid order %d refused with %d", i, status))
+				default:
+					res.Unanswered++
+				}
+				if res.Sent%500 == 0 {
+					fmt.Fprintf(progress, "chaos: sent %d/%d orders (%s)\n", res.Sent, len(bodies), time.Since(began).Round(time.Second))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// Poison inputs, while the orders flow.
+	poison := max(2, o.Orders/100)
+	for i := range poison {
+		body := `{"command":"reserve","orderId":` // truncated JSON
+		if i%2 == 1 {
+			body = `{"command":"explode","orderId":"chaos-poison-` + strconv.Itoa(i) + `","lines":[]}`
+		}
+		if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.Queues["InventoryCommandQueue"]), MessageBody: aws.String(body)}); err != nil {
+			return nil, fmt.Errorf("poison command: %w", err)
+		}
+		res.PoisonCommands++
+	}
+	eb := eventbridge.NewFromConfig(s.Config)
+	for i := range poison {
+		detail := `{"metadata":{"eventId":"chaos-poison-` + strconv.Itoa(i) + `"},"data":{"status":"CONFIRMED","total":"lots"}}`
+		if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+			EventBusName: aws.String(s.Bus), Source: aws.String("myapp.orders"), DetailType: aws.String("Order Confirmed"),
+			Detail: aws.String(detail)}}}); err != nil {
+			return nil, fmt.Errorf("poison event: %w", err)
+		}
+		res.PoisonEvents++
+	}
+	wg.Wait()
+	fmt.Fprintf(progress, "chaos: %d orders sent, %d accepted (%s); waiting for them to settle\n", res.Sent, res.Accepted, time.Since(began).Round(time.Second))
+
+	// Settle: every accepted order terminal (or no progress for a while: the audit
+	// then says which are in a DLQ and which are lost), and the analytics caught up.
+	deadline := time.Now().Add(o.Timeout)
+	lastDone, lastChange := -1, time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		done, confirmed, err := settled(ctx, ddb, s.Tables["OrdersTable"])
+		if err != nil {
+			return nil, err
+		}
+		if done != lastDone {
+			lastDone, lastChange = done, time.Now()
+			fmt.Fprintf(progress, "chaos: %d/%d orders terminal (%s)\n", done, len(accepted), time.Since(began).Round(time.Second))
+		}
+		if done >= len(accepted) || time.Since(lastChange) > 90*time.Second {
+			if m, err := metricsConfirmed(ctx, ddb, s.Tables["MetricsTable"]); err == nil && m == int64(confirmed) && s.async.Pending() == 0 {
+				break
+			}
+		}
+		sleep(ctx, 2*time.Second)
+	}
+	// Deliveries still under way (duplicates, async retries) finish before the audit.
+	sleep(ctx, 5*time.Second)
+	var dlqs []string
+	for id, url := range s.Queues {
+		if strings.Contains(strings.ToLower(id), "dlq") {
+			dlqs = append(dlqs, url)
+		}
+	}
+	res.Faults = s.Faults.Stats()
+	res.Audit, err = audit.Run(ctx, audit.Config{DynamoDB: ddb, SQS: sq,
+		S3:          s3.NewFromConfig(s.Config, func(o *s3.Options) { o.UsePathStyle = true }),
+		OrdersTable: s.Tables["OrdersTable"], InventoryTable: inv, MetricsTable: s.Tables["MetricsTable"], Bucket: s.Bucket,
+		DLQs: dlqs, EventCapture: evCapture, NotificationCapture: nCapture, Initial: initial})
+	res.Duration = time.Since(began)
+	if err != nil {
+		return res, err
+	}
+	// Every accepted order must be in the table.
+	seen := res.Audit.Orders
+	if seen < len(accepted) {
+		res.Errors = append(res.Errors, fmt.Sprintf("%d orders accepted, %d in the orders table", len(accepted), seen))
+	}
+	return res, nil
+}
+
+type chaosBody struct {
+	body    []byte
+	invalid bool
+}
+
+// planChaos draws the orders: mostly valid orders of 1-3 SKUs, a share on the scarce SKU
+// (contention: out of stock once it is gone), declined payments, unknown SKUs and
+// invalid requests.
+func planChaos(n int, seed uint64) []chaosBody {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+	out := make([]chaosBody, n)
+	for i := range out {
+		type line struct {
+			SKU      string `json:"sku"`
+			Quantity int    `json:"quantity"`
+		}
+		req := struct {
+			CustomerID   string `json:"customerId"`
+			Currency     string `json:"currency"`
+			Lines        []line `json:"lines"`
+			PaymentToken string `json:"paymentToken"`
+		}{CustomerID: fmt.Sprintf("chaos-c%03d", rng.IntN(100)), Currency: "USD", PaymentToken: "tok_visa"}
+		for _, p := range rng.Perm(len(chaosSKUs))[:1+rng.IntN(len(chaosSKUs))] {
+			req.Lines = append(req.Lines, line{SKU: chaosSKUs[p].sku, Quantity: 1 + rng.IntN(3)})
+		}
+		k := rng.IntN(100)
+		switch {
+		case k < 5: // invalid: a client error, never accepted
+			req.Lines[0].Quantity = 0
+			out[i].invalid = true
+		case k < 25:
+			req.Lines = append(req.Lines, line{SKU: chaosScarce, Quantity: 1 + rng.IntN(2)})
+		case k < 30:
+			req.PaymentToken = "tok_decline"
+		case k < 33:
+			req.Lines = append(req.Lines, line{SKU: fmt.Sprintf("CHAOS-NOSUCH-%d", rng.IntN(50)), Quantity: 1})
+		}
+		out[i].body, _ = json.Marshal(req)
+	}
+	return out
+}
+
+// postWithRetry posts an order, retrying 5xx answers and transport errors with the same
+// Idempotency-Key as a client should; it returns the final status and the order id.
+func postWithRetry(ctx context.Context, c *http.Client, url, key string, body []byte) (status int, id string, retries int) {
+	delay := 100 * time.Millisecond
+	for attempt := 0; attempt < 12 && ctx.Err() == nil; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := c.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = resp.StatusCode
+			inProgress := status == http.StatusConflict && bytes.Contains(b, []byte("REQUEST_IN_PROGRESS"))
+			if status < 500 && !inProgress {
+				var o struct {
+					OrderID string `json:"orderId"`
+				}
+				_ = json.Unmarshal(b, &o)
+				return status, o.OrderID, retries
+			}
+		}
+		retries++
+		sleep(ctx, delay)
+		delay = min(2*delay, 2*time.Second)
+	}
+	return status, "", retries
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func scanAll(ctx context.Context, c *dynamodb.Client, table string, each func(map[string]ddbtypes.AttributeValue)) error {
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start})
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", table, err)
+		}
+		for _, it := range out.Items {
+			each(it)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+func attrString(it map[string]ddbtypes.AttributeValue, k string) string {
+	if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func attrInt(it map[string]ddbtypes.AttributeValue, k string) int64 {
+	if v, ok := it[k].(*ddbtypes.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := scanAll(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) {
+		if sku, ok := strings.CutPrefix(attrString(it, "pk"), "SKU#"); ok {
+			out[sku] = attrInt(it, "stock")
+		}
+	})
+	return out, err
+}
+
+// settled counts the terminal orders and the confirmed ones.
+func settled(ctx context.Context, c *dynamodb.Client, table string) (done, confirmed int, err error) {
+	err = scanAll(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) {
+		switch attrString(it, "status") {
+		case "CONFIRMED":
+			confirmed++
+			done++
+		case "CANCELLED", "REJECTED":
+			done++
+		}
+	})
+	return done, confirmed, err
+}
+
+func metricsConfirmed(ctx context.Context, c *dynamodb.Client, table string) (int64, error) {
+	var n int64
+	err := scanAll(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) {
+		if strings.HasPrefix(attrString(it, "pk"), "MINUTE#") {
+			n += attrInt(it, "count_CONFIRMED")
+		}
+	})
+	return n, err
+}
+
+// chaosCaptures creates a queue with every order event of the bus and one subscribed to
+// the topic (raw delivery), for the audit's exactly-once checks.
+func (s *Stack) chaosCaptures(ctx context.Context) (events, notifications string, err error) {
+	sq := sqs.NewFromConfig(s.Config)
+	mk := func(name string) (string, string, error) {
+		out, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			return "", "", fmt.Errorf("capture queue %s: %w", name, err)
+		}
+		return aws.ToString(out.QueueUrl), "arn:aws:sqs:" + Region + ":" + AccountID + ":" + name, nil
+	}
+	evURL, evARN, err := mk("chaos-bus-capture")
+	if err != nil {
+		return "", "", err
+	}
+	nURL, nARN, err := mk("chaos-notification-capture")
+	if err != nil {
+		return "", "", err
+	}
+	eb := eventbridge.NewFromConfig(s.Config)
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("chaos-capture"), EventBusName: aws.String(s.Bus),
+		EventPattern: aws.String(`{"source":["myapp.orders"]}`)}); err != nil {
+		return "", "", fmt.Errorf("capture rule: %w", err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("chaos-capture"), EventBusName: aws.String(s.Bus),
+		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(evARN)}}}); err != nil {
+		return "", "", fmt.Errorf("capture target: %w", err)
+	}
+	if _, err := sns.NewFromConfig(s.Config).Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(s.Topic),
+		Protocol: aws.String("sqs"), Endpoint: aws.String(nARN),
+		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		return "", "", fmt.Errorf("capture subscription: %w", err)
+	}
+	return evURL, nURL, nil
+}

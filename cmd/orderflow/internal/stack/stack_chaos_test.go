@@ -1,0 +1,58 @@
+package stack
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+)
+
+// TestChaos sends orders through the local stack while it injects 10% transient AWS
+// errors, 2% function crashes, 5% duplicate deliveries and latency, with poison inputs,
+// and audits the outcome: no lost order, no oversold unit, no duplicate effect.
+// ORDERFLOW_CHAOS_ORDERS sets the size (default 200; `make chaos` runs 5,000),
+// ORDERFLOW_CHAOS_SEED the seed.
+func TestChaos(t *testing.T) {
+	n := envInt("ORDERFLOW_CHAOS_ORDERS", 200)
+	seed := uint64(envInt("ORDERFLOW_CHAOS_SEED", 1))
+	spec := chaos.Standard(seed)
+	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: 3})
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
+	defer cancel()
+	res, err := RunChaos(ctx, s, ChaosOptions{Orders: n, Concurrency: 8, Seed: seed, Progress: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	res.Write(&b)
+	t.Log("\n" + b.String())
+	if path := os.Getenv("ORDERFLOW_CHAOS_REPORT"); path != "" {
+		_ = os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+	if res.Faults.Throttles+res.Faults.ServerErrors == 0 || chaos.Sum(res.Faults.Duplicates) == 0 {
+		t.Errorf("no faults were injected: %+v", res.Faults)
+	}
+	if !res.OK() {
+		t.Fatalf("chaos run failed: %d client errors, %d audit violations", len(res.Errors), len(res.Audit.Violations))
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// testWriter sends progress lines to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
