@@ -482,6 +482,7 @@ func TestE2EOrdersThroughTheLocalStack(t *testing.T) {
 	}
 	lake := map[string]int{}
 	var lakeObjects, lakeRows int
+	badRows := map[string]bool{} // rows whose detail fails its schema, reported once
 	awstest.Eventually(t, 40*time.Second, func() (bool, string) {
 		lake, lakeObjects, lakeRows = map[string]int{}, 0, 0
 		for day := range days {
@@ -515,7 +516,7 @@ func TestE2EOrdersThroughTheLocalStack(t *testing.T) {
 							t.Fatalf("%s: line %q is not a JSON row: %v", aws.ToString(obj.Key), sc.Text(), err)
 						}
 						if err := schemas.Validate(row.DetailType, row.Detail); err != nil {
-							t.Errorf("%s: row %s: %v", aws.ToString(obj.Key), row.EventID, err)
+							badRows[fmt.Sprintf("%s: row %s: %v", aws.ToString(obj.Key), row.EventID, err)] = true
 						}
 						lake[row.EventID]++
 					}
@@ -531,6 +532,9 @@ func TestE2EOrdersThroughTheLocalStack(t *testing.T) {
 		return missing == 0, fmt.Sprintf("%d of %d events not in the lake yet (%d objects, %d rows)", missing, len(events), lakeObjects, lakeRows)
 	})
 	lakeDone := time.Since(started)
+	for b := range badRows {
+		t.Error(b)
+	}
 
 	// Late duplicates would have arrived by now: read the queues once more.
 	readBus()
