@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/orderflow/orderflow/pkg/lambdahost"
+)
+
+// coldOrderID is the order the stub's GetItem returns, already VALIDATED.
+const coldOrderID = "01956a1e-9c00-7abc-8def-00000000c01d"
+
+// coldCase is a function's first request: a payload that answers successfully with at
+// most one AWS call, which the stub answers at once.
+type coldCase struct {
+	payload string
+	why     string
+}
+
+var coldCases = map[string]coldCase{
+	"hello": {`{}`, "any event"},
+	"ingest": {`{"version":"2.0","routeKey":"GET /orders/{orderId}","rawPath":"/orders/not-an-order-id",` +
+		`"headers":{"accept":"application/json"},"pathParameters":{"orderId":"not-an-order-id"},` +
+		`"requestContext":{"http":{"method":"GET","path":"/orders/not-an-order-id"}},"isBase64Encoded":false}`,
+		"GET /orders/{id} with an id that is no order id → 404 JSON answer, no AWS call"},
+	"process": {`{"action":"validate","orderId":"` + coldOrderID + `","correlationId":"bench"}`,
+		"validate of an order already VALIDATED → the order unchanged; one DynamoDB GetItem, answered by the stub"},
+	"inventory": {`{"Records":[]}`, "an empty SQS batch → empty batch response, no AWS call"},
+	"notify": {`{"version":"0","id":"bench-1","detail-type":"Order Confirmed","source":"myapp.orders","account":"123456789012",` +
+		`"time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{"metadata":{"eventId":"` + coldOrderID + `:CONFIRMED",` +
+		`"schemaVersion":"1.0","correlationId":"bench","occurredAt":"2026-01-01T00:00:00Z"},"data":{"orderId":"` + coldOrderID + `",` +
+		`"customerId":"c-1","status":"CONFIRMED","currency":"USD","total":1299,"lines":[{"sku":"SKU-MUG-001","quantity":1,"unitPrice":1299}],` +
+		`"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}}`,
+		"an Order Confirmed already notified → success without publishing; one conditional PutItem, answered ConditionalCheckFailed by the stub"},
+	"analytics": {`{"Records":[]}`, "an empty Kinesis batch → empty batch response, no AWS call"},
+}
+
+// coldEnv is every function's environment (CONTRACTS.md) for the cold-start runs.
+func coldEnv(endpoint string) map[string]string {
+	return map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL": endpoint,
+		"ORDERS_TABLE": "orders", "IDEMPOTENCY_TABLE": "idempotency", "INVENTORY_TABLE": "inventory",
+		"METRICS_TABLE": "metrics", "EVENT_BUS_NAME": "orders", "EVENT_SOURCE": "myapp.orders",
+		"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications", "DATA_LAKE_BUCKET": "lake",
+		"POWERTOOLS_SERVICE_NAME": "orderflow", "SERVICE_NAME": "orderflow", "TZ": ":UTC",
+	}
+}
+
+// awsStub answers the two calls the cold-start requests make; anything else is a 400 and
+// is counted as unexpected.
+type awsStub struct {
+	unexpected atomic.Int64
+}
+
+func (s *awsStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	switch r.Header.Get("X-Amz-Target") {
+	case "DynamoDB_20120810.GetItem":
+		fmt.Fprintf(w, `{"Item":{"order_id":{"S":%q},"customer_id":{"S":"c-1"},"currency":{"S":"USD"},"total":{"N":"1299"},`+
+			`"status":{"S":"VALIDATED"},"correlation_id":{"S":"bench"},"created_at":{"S":"2026-01-01T00:00:00Z"},`+
+			`"updated_at":{"S":"2026-01-01T00:00:00Z"},"version":{"N":"2"},`+
+			`"lines":{"L":[{"M":{"sku":{"S":"SKU-MUG-001"},"quantity":{"N":"1"},"unit_price":{"N":"1299"}}}]}}}`, coldOrderID)
+	case "DynamoDB_20120810.PutItem":
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}`)
+	default:
+		s.unexpected.Add(1)
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"not stubbed"}`)
+	}
+}
+
+// median returns the median of ds (the mean of the middle two for an even count).
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// hostBin is where the host-arch bootstrap of name is built (also used by the local stack).
+func hostBin(dir, name string) string { return filepath.Join(dir, "host", name, "bootstrap") }
+
+// buildHost builds hello and every function for this machine into dir/host/<name>/bootstrap.
+func buildHost(ctx context.Context, root, dir string) error {
+	if err := build(ctx, root, helloPkg, "linux", runtime.GOARCH, hostBin(dir, "hello")); err != nil {
+		return err
+	}
+	for _, f := range Functions {
+		if err := build(ctx, root, "./functions/"+f, "linux", runtime.GOARCH, hostBin(dir, f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measureCold runs n cold starts of each function, interleaved with hello-world.
+func measureCold(ctx context.Context, dir string, n int) ColdSection {
+	c := ColdSection{Build: buildCommand("linux", runtime.GOARCH)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ColdSection{Skip: err.Error()}
+	}
+	stub := &awsStub{}
+	srv := &http.Server{Handler: stub, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	host := lambdahost.New(lambdahost.Options{})
+	defer host.Close()
+	env := coldEnv("http://" + ln.Addr().String())
+	for _, name := range append([]string{"hello"}, Functions...) {
+		if err := host.Register(lambdahost.Function{Name: name, Path: hostBin(dir, name), Env: env, Timeout: 10 * time.Second,
+			Concurrency: 1, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+			return ColdSection{Skip: err.Error()}
+		}
+	}
+	start := func(name string) (time.Duration, error) {
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		return host.ColdStart(cctx, name, []byte(coldCases[name].payload))
+	}
+	fn := make(map[string][]time.Duration)
+	hello := make(map[string][]time.Duration)
+	// A warm-up round puts the binaries in the page cache before anything is kept.
+	for _, name := range append([]string{"hello"}, Functions...) {
+		if _, err := start(name); err != nil {
+			return ColdSection{Skip: fmt.Sprintf("cold start of %s: %v", name, err)}
+		}
+	}
+	for range n {
+		for _, name := range Functions {
+			d, err := start(name)
+			if err != nil {
+				return ColdSection{Skip: fmt.Sprintf("cold start of %s: %v", name, err)}
+			}
+			h, err := start("hello")
+			if err != nil {
+				return ColdSection{Skip: fmt.Sprintf("cold start of hello: %v", err)}
+			}
+			fn[name] = append(fn[name], d)
+			hello[name] = append(hello[name], h)
+		}
+	}
+	if u := stub.unexpected.Load(); u > 0 {
+		return ColdSection{Skip: fmt.Sprintf("%d unexpected AWS calls reached the stub; the first requests are not the cheap ones documented", u)}
+	}
+	for _, name := range Functions {
+		c.Rows = append(c.Rows, ColdRow{Name: name, N: len(fn[name]), Median: median(fn[name]), HelloMedian: median(hello[name]),
+			Payload: strings.ReplaceAll(coldCases[name].why, "|", "/")})
+	}
+	return c
+}

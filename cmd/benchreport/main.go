@@ -1,0 +1,200 @@
+// Command benchreport is `make bench`: it measures orderflow (binary sizes, cold starts,
+// handler hot paths, AWS calls per order, throughput and latency on the local stack) and
+// writes bench/REPORT.md, with the raw Go benchmark output in bench/raw.txt for benchstat.
+// Goals are reported, never enforced: the exit status is non-zero only when the report
+// cannot be written.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/orderflow/orderflow/pkg/template"
+)
+
+// options are benchreport's flags.
+type options struct {
+	Root        string
+	Out         string
+	Raw         string
+	SVG         string
+	Prices      string
+	Starts      int
+	BenchCount  int
+	BenchTime   string
+	CallOrders  int
+	LoadOrders  int
+	Concurrency int
+	RawSeconds  float64
+	Monthly     float64
+	NoStack     bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.Root, "root", ".", "module root (template.yaml, functions/, bench/)")
+	flag.StringVar(&o.Out, "out", "bench/REPORT.md", "the Markdown report")
+	flag.StringVar(&o.Raw, "raw", "bench/raw.txt", "raw Go benchmark output (benchstat input)")
+	flag.StringVar(&o.SVG, "svg", "bench/latency.svg", "latency histogram of the load run")
+	flag.StringVar(&o.Prices, "prices", "bench/prices-us-east-1.json", "dated price table")
+	flag.IntVar(&o.Starts, "starts", 21, "cold starts per function (and as many hello-world starts interleaved)")
+	flag.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the hot-path benchmarks")
+	flag.StringVar(&o.BenchTime, "benchtime", "300ms", "go test -benchtime for the hot-path benchmarks")
+	flag.IntVar(&o.CallOrders, "call-orders", 20, "orders whose AWS calls are counted (section 4)")
+	flag.IntVar(&o.LoadOrders, "orders", 300, "orders of the load run (section 5)")
+	flag.IntVar(&o.Concurrency, "concurrency", 20, "concurrency of the load run")
+	flag.Float64Var(&o.RawSeconds, "raw-seconds", 3, "seconds per call kind of the emulator's raw-rate loop")
+	flag.Float64Var(&o.Monthly, "monthly-orders", 1e6, "orders per month that share the Kinesis shard-hours")
+	flag.BoolVar(&o.NoStack, "no-stack", false, "skip sections 4 and 5 (no local stack)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, o, log); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	began := time.Now()
+	tmp, err := os.MkdirTemp("", "orderflow-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	r := &Report{Date: began, Machine: machine(ctx)}
+
+	log.Info("section 1: binary sizes (linux/arm64)")
+	r.Sizes = measureSizes(ctx, o.Root, tmp)
+
+	log.Info("section 2: cold starts", "starts", o.Starts)
+	hostErr := buildHost(ctx, o.Root, tmp)
+	log.Info("host-arch builds done", "elapsed", time.Since(began).Round(time.Second))
+	if hostErr != nil {
+		r.Cold = ColdSection{Skip: hostErr.Error()}
+	} else {
+		r.Cold = measureCold(ctx, tmp, o.Starts)
+	}
+
+	log.Info("section 3: hot paths", "count", o.BenchCount, "benchtime", o.BenchTime)
+	raw, err := os.Create(at(o.Root, o.Raw))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(raw, "# orderflow hot-path benchmarks, %s, %s; benchstat input\n", began.UTC().Format(time.RFC3339), r.Machine.CPU)
+	r.Hot = measureHot(ctx, o.Root, o.BenchCount, o.BenchTime, raw)
+	if err := raw.Close(); err != nil {
+		return err
+	}
+
+	var st stackResult
+	switch {
+	case o.NoStack:
+		st.skip = "skipped with -no-stack"
+	case hostErr != nil:
+		st.skip = "functions did not build: " + hostErr.Error()
+	default:
+		log.Info("sections 4 and 5: local stack", "count-orders", o.CallOrders, "load-orders", o.LoadOrders, "concurrency", o.Concurrency)
+		st = measureStack(ctx, o, tmp, log)
+	}
+	r.Calls, r.Load = st.calls, st.load
+	if st.skip != "" {
+		r.Calls.Skip, r.Load.Skip = st.skip, st.skip
+	}
+
+	log.Info("section 6: cost model")
+	r.Cost = costSection(o, r, st)
+	r.Elapsed = time.Since(began)
+
+	f, err := os.Create(at(o.Root, o.Out))
+	if err != nil {
+		return err
+	}
+	if err := r.WriteMarkdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, g := range r.Goals() {
+		fmt.Fprintf(os.Stdout, "%-48s %-60s %s\n", g.Goal, g.Result, g.Met)
+	}
+	fmt.Fprintf(os.Stdout, "report: %s (%s)\n", o.Out, r.Elapsed.Round(time.Second))
+	return nil
+}
+
+// memory returns each function's MemorySize from the template (Globals, then the
+// function's own), by function directory name.
+func memory(root string) (map[string]int, error) {
+	t, err := template.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	def := 128
+	if g, ok := t.Globals["Function"].(map[string]any); ok {
+		if n, ok := asInt(g["MemorySize"]); ok {
+			def = n
+		}
+	}
+	out := map[string]int{}
+	for _, id := range t.IDs("AWS::Serverless::Function") {
+		res := t.Resources[id]
+		uri, _ := res.Properties["CodeUri"].(string)
+		name := ""
+		for _, f := range Functions {
+			if id == capitalize(f)+"Function" {
+				name = f
+			}
+		}
+		if name == "" {
+			_ = uri
+			continue
+		}
+		out[name] = def
+		if n, ok := asInt(res.Properties["MemorySize"]); ok {
+			out[name] = n
+		}
+	}
+	for _, f := range Functions {
+		if _, ok := out[f]; !ok {
+			return nil, fmt.Errorf("template.yaml: no %sFunction", capitalize(f))
+		}
+	}
+	return out, nil
+}
+
+// at resolves p against root unless it is absolute.
+func at(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case float64:
+		return int(n), true
+	}
+	return 0, false
+}
+
