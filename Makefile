@@ -64,6 +64,6 @@ test-integration: tools-py ## tests over the wire against moto server (started b
 	$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: test
-test: lint validate test-integration ## everything: lint, validate, unit and integration tests
+test: lint validate test-integration fuzz-ci vulncheck ## everything: lint, validate, unit and integration tests, short fuzzing, govulncheck
 
 -include mk/*.mk
