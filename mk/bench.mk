@@ -7,5 +7,6 @@
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: tools-py ## measure performance and write bench/REPORT.md (needs moto; ~5 minutes)
+bench: ## measure performance and write bench/REPORT.md (installs moto when missing; ~5 minutes)
+	@$(PYTHON) -c 'import moto, flask, flask_cors' 2>/dev/null || $(PYTHON) -m pip install --quiet 'moto[server]==$(MOTO_VERSION)'
 	$(GO) run ./cmd/benchreport $(BENCH_FLAGS)

@@ -82,9 +82,23 @@ func machine(ctx context.Context) Machine {
 			}
 		}
 	}
+	m.LoadBefore = loadAvg()
 	m.GoVersion = runtime.Version()
 	if b, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output(); err == nil {
 		m.GoVersion = strings.TrimSpace(string(b))
 	}
 	return m
+}
+
+// loadAvg returns the first three fields of /proc/loadavg, or "" where there is none.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }

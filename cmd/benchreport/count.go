@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -229,6 +230,8 @@ func countingProxy(upstream *url.URL, c *Counter, src Source, mark bool) http.Ha
 			pr.SetURL(upstream)
 		},
 		FlushInterval: -1,
+		// A call cut short when the stack stops is not worth a log line.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

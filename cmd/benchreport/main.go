@@ -114,6 +114,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	log.Info("section 6: cost model")
 	r.Cost = costSection(o, r, st)
 	r.Elapsed = time.Since(began)
+	r.Machine.LoadAfter = loadAvg()
 
 	f, err := os.Create(at(o.Root, o.Out))
 	if err != nil {
@@ -197,4 +198,3 @@ func asInt(v any) (int, bool) {
 	}
 	return 0, false
 }
-

@@ -166,7 +166,7 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 			"inventory 1 and notify 1 (one message / one event per order), analytics %.2f (one data-lake object per invocation, counted).", memList(mem), invokes, analyticsInvokes),
 		fmt.Sprintf("Durations: ingest %.1f ms = mean POST /orders latency of section 4; process %.1f ms = mean Invoke latency seen between moto's Step Functions and the edge; "+
 			"inventory, notify, analytics = their AWS calls per invocation × the mean call latency the functions saw (%.2f ms) + their hot-path CPU time (section 3). "+
-			"Billed in 1 ms steps. moto answers faster than DynamoDB (single-digit ms), so real durations are longer; at these sizes Lambda stays a small line.",
+			"Billed in 1 ms steps. These are durations on the emulator under load, which answers far slower than DynamoDB's single-digit milliseconds, so they overstate Lambda's line; even so it stays small.",
 			st.ingestMs, invokeNs/1e6, callMs),
 		fmt.Sprintf("Step Functions: %d state transitions, the states the happy path enters in statemachine/order-processing.asl.json (%v); no retries.", len(path), path),
 		"DynamoDB: request units from the counted calls' bodies (on-demand; items within 1 KB written / 4 KB read; consistent reads 1 RRU, eventual 0.5, transactions 2 per item).",
@@ -184,7 +184,7 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		exp := ExpressPerMillion(p, float64(p50)/1e6)
 		c.Advice = fmt.Sprintf("Standard workflows bill every state entered ($%.3f per 1,000). Cuts: fewer states — fold ConfirmOrder and PublishConfirmed into the "+
 			"AuthorizePayment task (the process function confirms and publishes) and end on it instead of a Succeed state: %d transitions, $%.2f; or an Express "+
-			"workflow, billed per request and duration (64 MB, 100 ms steps) ≈ $%.2f per million at the measured p50 of %s — but Express does not support "+
+			"workflow, billed per request and duration (64 MB, 100 ms steps) ≈ $%.2f per million at the measured p50 of %s (an upper bound: that p50 includes queueing on the emulator) — but Express does not support "+
 			".waitForTaskToken, so ReserveInventory must become a synchronous Lambda task (inventory reserves in the request instead of via SQS) before the "+
 			"workflow can switch.", p.SFNStandardPerThousandTransitions, len(path)-3, float64(len(path)-3)*p.SFNStandardPerThousandTransitions*1e3, exp, ms(p50))
 	} else {

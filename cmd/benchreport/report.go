@@ -24,6 +24,9 @@ type Machine struct {
 	CPU       string
 	GoVersion string
 	OS        string
+	// LoadBefore and LoadAfter are /proc/loadavg at the start and the end of the run: the
+	// machine may be shared, and a busy machine slows every figure.
+	LoadBefore, LoadAfter string
 }
 
 // SizeRow is one binary's stripped linux/arm64 size.
@@ -152,6 +155,8 @@ type LoadSection struct {
 	SVG           string
 	Raw           RawRate
 	CallsPerOrder float64
+	// CallLatency is the mean latency of the functions' AWS calls during section 4.
+	CallLatency time.Duration
 }
 
 // Limit is the emulator-bound order rate: raw calls/s ÷ calls per order.
@@ -186,7 +191,12 @@ type Report struct {
 
 func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+func ms(d time.Duration) string {
+	if d >= time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+}
 
 func met(ok bool) string {
 	if ok {
@@ -206,6 +216,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# orderflow performance report\n\n")
 	fmt.Fprintf(&b, "Written by `make bench` (cmd/benchreport) on %s UTC in %s. Machine: %d CPUs (nproc), %s, %s, %s.\n",
 		r.Date.UTC().Format("2006-01-02 15:04"), r.Elapsed.Round(time.Second), r.Machine.NProc, r.Machine.CPU, r.Machine.GoVersion, r.Machine.OS)
+	if r.Machine.LoadBefore != "" {
+		fmt.Fprintf(&b, "Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n", r.Machine.LoadBefore, r.Machine.LoadAfter)
+	}
 	fmt.Fprintf(&b, "Raw Go benchmark output (benchstat input): `bench/raw.txt`. Goals are reported, never asserted.\n\n")
 	r.writeGoals(&b)
 	r.writeSizes(&b)
@@ -401,6 +414,10 @@ func (r *Report) writeLoad(b *strings.Builder) {
 	fmt.Fprintf(b, "Emulator's raw rate, same moto, same run: %d Go workers for %.0f s each: DynamoDB GetItem %.0f calls/s, SQS SendMessage %.0f calls/s; "+
 		"50/50 mix %.0f calls/s. Calls per confirmed order (section 4): %.2f. Emulator-bound limit: %.0f ÷ %.2f = **%.1f orders/s**.\n\n",
 		l.Raw.Workers, l.Raw.Seconds, l.Raw.GetItem, l.Raw.SendMessage, l.Raw.Mixed(), l.CallsPerOrder, l.Raw.Mixed(), l.CallsPerOrder, lim)
+	if l.CallLatency > 0 && l.Raw.Mixed() > 0 {
+		fmt.Fprintf(b, "For comparison: one call of the raw loop took %s on average (%d workers ÷ the mixed rate); the functions' calls during section 4 took %s on average.\n\n",
+			ms(time.Duration(float64(l.Raw.Workers)/l.Raw.Mixed()*1e9)), l.Raw.Workers, ms(l.CallLatency))
+	}
 	frac := 0.0
 	if lim > 0 {
 		frac = l.Rate / lim

@@ -187,6 +187,17 @@ func measureStack(ctx context.Context, o options, tmp string, log *slog.Logger) 
 	ls.SVG = filepath.Base(o.SVG)
 	ls.Raw = raw
 	ls.CallsPerOrder = res.calls.CallsPerOrder()
+	var fnCalls int64
+	var fnTime time.Duration
+	for k, v := range res.counts {
+		if k.Source == SourceFunctions {
+			fnCalls += v.N
+			fnTime += v.Elapsed
+		}
+	}
+	if fnCalls > 0 {
+		ls.CallLatency = fnTime / time.Duration(fnCalls)
+	}
 	res.load = ls
 	return res
 }

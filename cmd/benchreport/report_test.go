@@ -1,0 +1,184 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// fullReport is a report with every section measured: sizes and cold starts that meet
+// their goals, a hot path and a load run that do not.
+func fullReport() *Report {
+	return &Report{
+		Date:    time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC),
+		Machine: Machine{NProc: 2, CPU: "Test CPU", GoVersion: "go1.26.0", OS: "linux/amd64", LoadBefore: "0.1 0.2 0.3", LoadAfter: "1.0 0.5 0.3"},
+		Elapsed: 90 * time.Second,
+		Sizes:   SizeSection{Command: "go build", Hello: 5 << 20, Rows: []SizeRow{{"ingest", 7 << 20}, {"process", 6 << 20}}},
+		Cold: ColdSection{Build: "go build", Rows: []ColdRow{
+			{Name: "ingest", N: 21, Median: 3 * time.Millisecond, HelloMedian: 2500 * time.Microsecond, Payload: "GET 404"}}},
+		Hot: HotSection{Command: "go test -bench", Rows: []HotRow{
+			{Name: "notify", Input: "event", Hot: BenchStat{NsPerOp: 4000, BytesPerOp: 100, AllocsPerOp: 10}, Decode: BenchStat{NsPerOp: 1000, BytesPerOp: 50, AllocsPerOp: 5}}}},
+		Calls: CallSection{Orders: 20,
+			Calls:    []CallRow{{"dynamodb:PutItem (functions)", 3}, {"lambda:Invoke (state machine)", 2}},
+			Plumbing: []CallRow{{"sqs:ReceiveMessage (local stack plumbing)", 4.5}},
+			Minimum:  []MinRow{{Service: "dynamodb", Measured: 3, Minimum: 3, Why: "three writes"}, {Service: "lambda", Measured: 2, Minimum: 2, Why: "two tasks"}}},
+		Load: LoadSection{Command: "orderflow load", Orders: 100, Concurrency: 20, Rate: 4, P50: time.Second, P95: 2 * time.Second, P99: 3 * time.Second,
+			Output: "orders 100 in 25s (4.0 orders/s)", SVG: "latency.svg", Raw: RawRate{Workers: 8, Seconds: 3, GetItem: 200, SendMessage: 50}, CallsPerOrder: 5,
+			CallLatency: 40 * time.Millisecond},
+		Cost: CostSection{Prices: Prices{Date: "2026-01-01", Source: "test"}, Advice: "Use fewer states.",
+			Lines:       []CostLine{{Service: "Step Functions", Item: "transitions", Quantity: 6, Unit: "transitions", PerMillion: 150}, {Service: "SQS", Item: "requests", Quantity: 3, Unit: "requests", PerMillion: 1.2}},
+			Assumptions: []string{"an assumption"}},
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	skipped := &Report{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}
+	for _, s := range []*string{&skipped.Sizes.Skip, &skipped.Cold.Skip, &skipped.Hot.Skip, &skipped.Calls.Skip, &skipped.Load.Skip, &skipped.Cost.Skip} {
+		*s = "no moto here"
+	}
+	tests := []struct {
+		name    string
+		report  *Report
+		want    []string
+		notWant []string
+	}{
+		{"every section measured", fullReport(), []string{
+			"2026-01-02 03:04 UTC", "2 CPUs (nproc), Test CPU, go1.26.0", "at the start: 0.1 0.2 0.3; at the end: 1.0 0.5 0.3",
+			"| ingest | 7340032 | 7.00 MiB | 1.40× | met |",
+			"| ingest | 21 | 3.00 ms | 2.50 ms | 1.20× | met | GET 404 |",
+			"| notify | event | 4000 | 100 | 10 | 1000 | 50 | 5 | 4.00× | NOT met |",
+			"| **total** | **5.00** | **5.00** | |",
+			"sqs:ReceiveMessage (local stack plumbing) | 4.50",
+			"50/50 mix 80 calls/s", "80 ÷ 5.00 = **16.0 orders/s**", "| ≥ 80% of the emulator-bound limit | 25% | NOT met |",
+			"| p99 ≤ 2 s at concurrency 20 | 3.00 s | NOT met |", "![latency histogram](latency.svg)",
+			"| **total** | | | | **151.20** |", "Largest line: **Step Functions transitions, $150.00 of $151.20**. Use fewer states.",
+			"- an assumption",
+			"| 4. AWS calls per order at the design minimum | 5.00 measured, 5.00 minimum | met |",
+		}, []string{"not measured"}},
+		{"every section skipped says why", skipped, []string{
+			"## 1. Binary size", "## 6. Cost per million", "not measured: no moto here",
+			"| 5b. p99 ≤ 2 s at concurrency 20 | no moto here | not measured |",
+		}, []string{"| met |", "NOT met"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := tt.report.WriteMarkdown(&b); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("report lacks %q\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("report contains %q", w)
+				}
+			}
+			if n := strings.Count(out, "not measured: "); tt.report == skipped && n != 6 {
+				t.Errorf("%d sections say not measured, want 6", n)
+			}
+		})
+	}
+}
+
+func TestParseLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		out     string
+		want    LoadSection
+		wantErr bool
+	}{
+		{"summary", "orders      100 in 27.2s (3.7 orders/s)\nlatency     p50 5.52s  p95 6.72s  p99 7.24s  (min 2.83s, mean 5.2s, max 7.31s, n=100)\n",
+			LoadSection{Orders: 100, Rate: 3.7, P50: 5520 * time.Millisecond, P95: 6720 * time.Millisecond, P99: 7240 * time.Millisecond}, false},
+		{"sub-second latencies", "orders      10 in 1s (10.0 orders/s)\nlatency     p50 450ms  p95 900ms  p99 1.2s  (n=10)\n",
+			LoadSection{Orders: 10, Rate: 10, P50: 450 * time.Millisecond, P95: 900 * time.Millisecond, P99: 1200 * time.Millisecond}, false},
+		{"no terminal orders", "orders      10 in 1s (10.0 orders/s)\nlatency     no orders reached a terminal status\n", LoadSection{}, true},
+		{"empty", "", LoadSection{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseLoad(tt.out)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && got != tt.want {
+				t.Errorf("ParseLoad = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkHotpathNotify-2   	   19527	     12000 ns/op	    4197 B/op	      66 allocs/op
+BenchmarkHotpathNotify-2   	   19527	     14000 ns/op	    4199 B/op	      66 allocs/op
+BenchmarkHotpathNotify-2   	   19527	     13000 ns/op	    4198 B/op	      66 allocs/op
+BenchmarkDecodeNotify      	   30050	      8090 ns/op	    1887 B/op	      32 allocs/op
+PASS
+`
+	got := ParseBench(out)
+	tests := []struct {
+		name string
+		want BenchStat
+	}{
+		{"BenchmarkHotpathNotify", BenchStat{NsPerOp: 13000, BytesPerOp: 4198, AllocsPerOp: 66}},
+		{"BenchmarkDecodeNotify", BenchStat{NsPerOp: 8090, BytesPerOp: 1887, AllocsPerOp: 32}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got[tt.name] != tt.want {
+				t.Errorf("%s = %+v, want %+v (median of the runs)", tt.name, got[tt.name], tt.want)
+			}
+		})
+	}
+}
+
+func TestHappyPath(t *testing.T) {
+	tests := []struct {
+		name    string
+		asl     string
+		want    []string
+		wantErr bool
+	}{
+		{"next chain with a choice default", `{"StartAt":"A","States":{"A":{"Type":"Task","Next":"C"},"C":{"Type":"Choice","Default":"D"},"D":{"Type":"Succeed"}}}`,
+			[]string{"A", "C", "D"}, false},
+		{"end flag", `{"StartAt":"A","States":{"A":{"Type":"Task","End":true}}}`, []string{"A"}, false},
+		{"missing state", `{"StartAt":"A","States":{"A":{"Type":"Task","Next":"B"}}}`, nil, true},
+		{"loop", `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"A"}}}`, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := HappyPath([]byte(tt.asl))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("HappyPath = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnitsAndIdentify(t *testing.T) {
+	tests := []struct {
+		name, service, op, body string
+		want                    CallStat
+	}{
+		{"consistent GetItem", "dynamodb", "GetItem", `{"ConsistentRead":true}`, CallStat{N: 1, RRU: 1}},
+		{"eventual GetItem", "dynamodb", "GetItem", `{}`, CallStat{N: 1, RRU: 0.5}},
+		{"transaction of 3", "dynamodb", "TransactWriteItems", `{"TransactItems":[{},{},{}]}`, CallStat{N: 1, WRU: 6}},
+		{"batch get of 2 consistent", "dynamodb", "BatchGetItem", `{"RequestItems":{"t":{"Keys":[{},{}],"ConsistentRead":true}}}`, CallStat{N: 1, RRU: 2}},
+		{"put events of 2", "events", "PutEvents", `{"Entries":[{},{}]}`, CallStat{N: 1, Entries: 2}},
+		{"kinesis put record", "kinesis", "PutRecord", `{}`, CallStat{N: 1, Entries: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Units(tt.service, tt.op, []byte(tt.body)); got != tt.want {
+				t.Errorf("Units = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
