@@ -155,6 +155,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return usageError("dlq: want list or redrive, got %q", sub)
 	case "load":
 		return e.load(ctx, rest)
+	case "audit":
+		return e.auditCmd(ctx, rest)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -53,6 +55,8 @@ type ChaosResult struct {
 	Duration      time.Duration
 	// Errors are client-side problems (a valid order refused, an invalid one accepted).
 	Errors []string
+	// FailedExecutions counts failed state-machine executions by error.
+	FailedExecutions map[string]int
 }
 
 // Write prints the chaos report.
@@ -65,6 +69,9 @@ func (r *ChaosResult) Write(w io.Writer) {
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "client error: %s\n", e)
+	}
+	for _, k := range sortedKeys(r.FailedExecutions) {
+		fmt.Fprintf(w, "failed executions: %d x %s\n", r.FailedExecutions[k], k)
 	}
 	if r.Audit != nil {
 		fmt.Fprintf(w, "lost orders: %d, oversold units: %d, duplicate effects: %d notifications, %d metric miscounts\n",
@@ -236,6 +243,7 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 		}
 	}
 	res.Faults = s.Faults.Stats()
+	res.FailedExecutions = failedExecutions(ctx, s)
 	res.Audit, err = audit.Run(ctx, audit.Config{DynamoDB: ddb, SQS: sq,
 		S3:          s3.NewFromConfig(s.Config, func(o *s3.Options) { o.UsePathStyle = true }),
 		OrdersTable: s.Tables["OrdersTable"], InventoryTable: inv, MetricsTable: s.Tables["MetricsTable"], Bucket: s.Bucket,
@@ -298,7 +306,9 @@ func planChaos(n int, seed uint64) []chaosBody {
 // Idempotency-Key as a client should; it returns the final status and the order id.
 func postWithRetry(ctx context.Context, c *http.Client, url, key string, body []byte) (status int, id string, retries int) {
 	delay := 100 * time.Millisecond
-	for attempt := 0; attempt < 12 && ctx.Err() == nil; attempt++ {
+	// REQUEST_IN_PROGRESS lasts up to idempotency.LockTimeout (30 s) after a crashed request.
+	giveUp := time.Now().Add(45 * time.Second)
+	for time.Now().Before(giveUp) && ctx.Err() == nil {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
@@ -432,4 +442,51 @@ func (s *Stack) chaosCaptures(ctx context.Context) (events, notifications string
 		return "", "", fmt.Errorf("capture subscription: %w", err)
 	}
 	return evURL, nURL, nil
+}
+
+// failedExecutions counts the state machine's failed executions by error and cause.
+func failedExecutions(ctx context.Context, s *Stack) map[string]int {
+	out := map[string]int{}
+	c := sfn.NewFromConfig(s.Config)
+	p := sfn.NewListExecutionsPaginator(c, &sfn.ListExecutionsInput{StateMachineArn: aws.String(s.StateMachineARN), StatusFilter: sfntypes.ExecutionStatusFailed})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			out["(list executions: "+err.Error()+")"]++
+			return out
+		}
+		for _, e := range page.Executions {
+			d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+			if err != nil {
+				continue
+			}
+			cause := aws.ToString(d.Cause)
+			if len(cause) > 200 {
+				cause = cause[:200]
+			}
+			out[aws.ToString(d.Error)+": "+cause+taskFailure(ctx, c, e.ExecutionArn)]++
+		}
+	}
+	return out
+}
+
+// taskFailure returns the first failed task's error and cause in an execution's history.
+func taskFailure(ctx context.Context, c *sfn.Client, arn *string) string {
+	h, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: arn, MaxResults: 1000})
+	if err != nil {
+		return ""
+	}
+	for _, ev := range h.Events {
+		if d := ev.TaskFailedEventDetails; d != nil {
+			cause := aws.ToString(d.Cause)
+			if len(cause) > 300 {
+				cause = cause[:300]
+			}
+			return " [task " + aws.ToString(d.Resource) + " failed: " + aws.ToString(d.Error) + ": " + cause + "]"
+		}
+		if d := ev.LambdaFunctionFailedEventDetails; d != nil {
+			return " [lambda failed: " + aws.ToString(d.Error) + ": " + aws.ToString(d.Cause) + "]"
+		}
+	}
+	return ""
 }

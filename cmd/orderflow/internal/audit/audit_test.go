@@ -1,0 +1,99 @@
+package audit
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// fakeDynamo answers Scan from items per table.
+type fakeDynamo struct {
+	scan func(table string) []map[string]ddbtypes.AttributeValue
+}
+
+func (f fakeDynamo) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	return &dynamodb.ScanOutput{Items: f.scan(aws.ToString(in.TableName))}, nil
+}
+
+func sv(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+func nv(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberN{Value: v} }
+func linesOf(sku, qty string) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{
+		&ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"sku": sv(sku), "quantity": nv(qty)}}}}
+}
+
+var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func orderItem(id, status, total string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"order_id": sv(id), "status": sv(status), "currency": sv("USD"),
+		"total": nv(total), "lines": linesOf("A", "2"), "created_at": sv(now.Add(-time.Hour).Format(time.RFC3339Nano))}
+}
+
+func TestRun(t *testing.T) {
+	good := map[string][]map[string]ddbtypes.AttributeValue{
+		"orders": {orderItem("o1", "CONFIRMED", "500"), orderItem("o2", "CANCELLED", "0")},
+		"inventory": {{"pk": sv("SKU#A"), "stock": nv("8")},
+			{"pk": sv("RES#o1"), "state": sv("RESERVED"), "lines": linesOf("A", "2")},
+			{"pk": sv("RES#o2"), "state": sv("RELEASED"), "lines": linesOf("A", "2")}},
+		"metrics": {{"pk": sv("MINUTE#x"), "count_CONFIRMED": nv("1"), "revenue_USD": nv("500")}},
+	}
+	tests := []struct {
+		name   string
+		change func(m map[string][]map[string]ddbtypes.AttributeValue)
+		want   string // a violation containing this; "" = pass
+	}{
+		{"consistent stack passes", func(map[string][]map[string]ddbtypes.AttributeValue) {}, ""},
+		{"stuck order is lost", func(m map[string][]map[string]ddbtypes.AttributeValue) {
+			m["orders"] = append(m["orders"], orderItem("o3", "VALIDATED", "0"))
+		}, "order o3 is VALIDATED"},
+		{"stock not conserved", func(m map[string][]map[string]ddbtypes.AttributeValue) {
+			m["inventory"][0] = map[string]ddbtypes.AttributeValue{"pk": sv("SKU#A"), "stock": nv("9")}
+		}, "stock not conserved"},
+		{"negative stock", func(m map[string][]map[string]ddbtypes.AttributeValue) {
+			m["inventory"][0] = map[string]ddbtypes.AttributeValue{"pk": sv("SKU#A"), "stock": nv("-1")}
+		}, "negative"},
+		{"confirmed without reservation", func(m map[string][]map[string]ddbtypes.AttributeValue) {
+			m["inventory"][1]["state"] = sv("RELEASED")
+		}, "holds no RESERVED reservation"},
+		{"cancelled still reserved", func(m map[string][]map[string]ddbtypes.AttributeValue) {
+			m["inventory"][2]["state"] = sv("RESERVED")
+		}, "stock leaked"},
+		{"metrics double count", func(m map[string][]map[string]ddbtypes.AttributeValue) {
+			m["metrics"][0]["count_CONFIRMED"] = nv("2")
+		}, "metrics count 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := map[string][]map[string]ddbtypes.AttributeValue{}
+			for k, items := range good {
+				for _, it := range items {
+					cp := map[string]ddbtypes.AttributeValue{}
+					for a, v := range it {
+						cp[a] = v
+					}
+					data[k] = append(data[k], cp)
+				}
+			}
+			tt.change(data)
+			r, err := Run(context.Background(), Config{
+				DynamoDB:    fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue { return data[table] }},
+				OrdersTable: "orders", InventoryTable: "inventory", MetricsTable: "metrics",
+				Initial: map[string]int64{"A": 10}, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			joined := strings.Join(r.Violations, "\n")
+			switch {
+			case tt.want == "" && !r.OK():
+				t.Errorf("violations:\n%s", joined)
+			case tt.want != "" && !strings.Contains(joined, tt.want):
+				t.Errorf("want a violation with %q, got:\n%s", tt.want, joined)
+			}
+		})
+	}
+}

@@ -1,0 +1,70 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// TestRaceOnOneSKU: 50 concurrent orders of one unit on a SKU with stock 10 end with
+// exactly 10 CONFIRMED, 40 CANCELLED/OUT_OF_STOCK and stock 0.
+func TestRaceOnOneSKU(t *testing.T) {
+	s := up(t, Options{Build: true, Dir: repoRoot(t)})
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ddb := dynamodb.NewFromConfig(s.Config)
+	const sku, stockLevel, n = "RACE-1", 10, 50
+	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["InventoryTable"]), Item: map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}, "sku": &ddbtypes.AttributeValueMemberS{Value: sku},
+		"price": &ddbtypes.AttributeValueMemberN{Value: "500"}, "currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
+		"stock": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(stockLevel)}}}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"customerId":"race","currency":"USD","lines":[{"sku":"` + sku + `","quantity":1}],"paymentToken":"tok_visa"}`)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, id, _ := postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("race-%d", i), body)
+			if status != http.StatusAccepted {
+				t.Errorf("order %d: status %d", i, status)
+			}
+			ids[i] = id
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var counts map[string]int
+	for ctx.Err() == nil {
+		counts = map[string]int{}
+		err := scanAll(ctx, ddb, s.Tables["OrdersTable"], func(it map[string]ddbtypes.AttributeValue) {
+			counts[attrString(it, "status")+"/"+attrString(it, "failure_reason")]++
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts["CONFIRMED/"]+counts["CANCELLED/OUT_OF_STOCK"] == n {
+			break
+		}
+		sleep(ctx, time.Second)
+	}
+	if counts["CONFIRMED/"] != stockLevel || counts["CANCELLED/OUT_OF_STOCK"] != n-stockLevel {
+		t.Errorf("outcomes %v, want %d CONFIRMED and %d CANCELLED/OUT_OF_STOCK", counts, stockLevel, n-stockLevel)
+	}
+	if got := stock(t, s, sku); got != 0 {
+		t.Errorf("stock of %s = %d, want 0", sku, got)
+	}
+}

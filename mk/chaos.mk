@@ -1,0 +1,16 @@
+# chaos — orders through the local stack under injected faults, then `orderflow audit`'s
+# checks (cmd/orderflow/internal/stack/stack_chaos_test.go, cmd/orderflow/internal/chaos).
+# Included by the main Makefile (`-include mk/*.mk`).
+
+CHAOS_ORDERS ?= 5000
+CHAOS_SEED   ?= 1
+CHAOS_REPORT ?= build/chaos-report.txt
+
+.PHONY: chaos
+chaos: tools-py ## chaos run: CHAOS_ORDERS (default 5000) orders with 10% AWS errors, 2% crashes, 5% duplicate deliveries, poison inputs; prints the audit
+	@mkdir -p $(dir $(CHAOS_REPORT))
+	ORDERFLOW_CHAOS=1 ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_SEED=$(CHAOS_SEED) \
+	ORDERFLOW_CHAOS_REPORT=$(abspath $(CHAOS_REPORT)) \
+	$(GO) test -count=1 -timeout 3h -run 'TestChaos$$' -v ./cmd/orderflow/internal/stack/ 2>&1 \
+	  | grep -v '^\s*\[orderflow-\|^\s*\[moto\]' ; \
+	status=$${PIPESTATUS[0]}; cat $(CHAOS_REPORT) 2>/dev/null; exit $$status
