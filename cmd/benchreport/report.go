@@ -94,6 +94,9 @@ type MinRow struct {
 	Measured float64
 	Minimum  float64
 	Why      string
+	// Amortized marks a per-batch figure whose per-order value depends on how full the
+	// batches were; it is shown but left out of the goal check.
+	Amortized bool
 }
 
 // CallSection is section 4.
@@ -115,6 +118,18 @@ func (c CallSection) CallsPerOrder() float64 {
 		t += r.PerOrder
 	}
 	return t
+}
+
+// AtMinimum reports whether every service that is not batch-amortized is at (or below)
+// its minimum, and lists those above it.
+func (c CallSection) AtMinimum() (bool, []string) {
+	var over []string
+	for _, r := range c.Minimum {
+		if !r.Amortized && r.Measured > r.Minimum+0.005 {
+			over = append(over, fmt.Sprintf("%s %.2f > %.2f", r.Service, r.Measured, r.Minimum))
+		}
+	}
+	return len(over) == 0, over
 }
 
 // MinimumPerOrder sums the minimum.
@@ -157,6 +172,10 @@ type LoadSection struct {
 	CallsPerOrder float64
 	// CallLatency is the mean latency of the functions' AWS calls during section 4.
 	CallLatency time.Duration
+	// LoadCalls are the functions' and state machine's calls per order during the load run
+	// (with the CLI's status polls, which go through GET /orders/{id}); LoadGetItem is the
+	// DynamoDB GetItem part; LoadPlumbing the stack's own calls per order.
+	LoadCalls, LoadGetItem, LoadPlumbing float64
 }
 
 // Limit is the emulator-bound order rate: raw calls/s ÷ calls per order.
@@ -278,7 +297,12 @@ func (r *Report) Goals() []GoalStatus {
 		out = append(out, GoalStatus{"4. AWS calls per order at the design minimum", r.Calls.Skip, "not measured"})
 	} else {
 		c, m := r.Calls.CallsPerOrder(), r.Calls.MinimumPerOrder()
-		out = append(out, GoalStatus{"4. AWS calls per order at the design minimum", fmt.Sprintf("%.2f measured, %.2f minimum", c, m), met(c <= m+0.05)})
+		ok, over := r.Calls.AtMinimum()
+		res := fmt.Sprintf("%.2f measured, %.2f minimum (S3 batch-amortized)", c, m)
+		if !ok {
+			res += "; above: " + strings.Join(over, ", ")
+		}
+		out = append(out, GoalStatus{"4. AWS calls per order at the design minimum", res, met(ok)})
 	}
 	if r.Load.Skip != "" {
 		out = append(out, GoalStatus{"5a. ≥ 80% of the emulator-bound limit", r.Load.Skip, "not measured"},
@@ -417,6 +441,12 @@ func (r *Report) writeLoad(b *strings.Builder) {
 	if l.CallLatency > 0 && l.Raw.Mixed() > 0 {
 		fmt.Fprintf(b, "For comparison: one call of the raw loop took %s on average (%d workers ÷ the mixed rate); the functions' calls during section 4 took %s on average.\n\n",
 			ms(time.Duration(float64(l.Raw.Workers)/l.Raw.Mixed()*1e9)), l.Raw.Workers, ms(l.CallLatency))
+	}
+	if l.LoadCalls > 0 && l.Raw.Mixed() > 0 {
+		all := l.LoadCalls + l.LoadPlumbing
+		fmt.Fprintf(b, "During the load run itself the emulator served %.1f calls per order: %.1f by the functions and the state machine (%.1f of them DynamoDB GetItem, "+
+			"mostly the load generator's status polls through GET /orders/{id}) and %.1f by the local stack's own pollers. At that figure the emulator-bound rate is "+
+			"%.0f ÷ %.1f = %.1f orders/s.\n\n", all, l.LoadCalls, l.LoadGetItem, l.LoadPlumbing, l.Raw.Mixed(), all, l.Raw.Mixed()/all)
 	}
 	frac := 0.0
 	if lim > 0 {

@@ -169,11 +169,13 @@ func measureStack(ctx context.Context, o options, tmp string, log *slog.Logger) 
 	svg := at(o.Root, o.SVG)
 	args := []string{"load", "--orders", strconv.Itoa(o.LoadOrders), "--concurrency", strconv.Itoa(o.Concurrency),
 		"--mix", "valid", "--histogram", svg, "--api", info.HTTPURL, "--aws-endpoint", emu.Endpoint}
+	counter.Reset()
 	load := exec.CommandContext(ctx, cli, args...)
 	load.Dir = o.Root
 	var loadOut, loadErr bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadErr
 	runErr := load.Run()
+	during := counter.Snapshot()
 	ls, perr := ParseLoad(loadOut.String())
 	if perr != nil {
 		return fail("orderflow load (%v): %v: %s", runErr, perr, lastLines(loadOut.String()+loadErr.String(), 4))
@@ -184,6 +186,17 @@ func measureStack(ctx context.Context, o options, tmp string, log *slog.Logger) 
 		ls.Output += "\n(exit: " + runErr.Error() + ")"
 	}
 	ls.Concurrency = o.Concurrency
+	for k, v := range during {
+		per := float64(v.N) / float64(max(1, ls.Orders))
+		if k.Source == SourcePlumbing {
+			ls.LoadPlumbing += per
+			continue
+		}
+		ls.LoadCalls += per
+		if k.Source == SourceFunctions && k.Service == "dynamodb" && k.Operation == "GetItem" {
+			ls.LoadGetItem += per
+		}
+	}
 	ls.SVG = filepath.Base(o.SVG)
 	ls.Raw = raw
 	ls.CallsPerOrder = res.calls.CallsPerOrder()
@@ -346,8 +359,9 @@ func minimum(measured map[string]float64, n int) []MinRow {
 		{Service: "sqs", Minimum: 1, Why: "ReserveInventory's SendMessage (waitForTaskToken)"},
 		{Service: "states", Minimum: 1, Why: "inventory's SendTaskSuccess"},
 		{Service: "sns", Minimum: 1, Why: "one notification per state change"},
-		{Service: "s3", Minimum: s3, Why: fmt.Sprintf("one data-lake object per shard batch of up to %d records: for %d orders (2 records each) on %d shards, %.0f objects "+
-			"(0.02 per order when batches are full)", analyticsMax, n, shards, s3*float64(n))},
+		{Service: "s3", Minimum: 2.0 / analyticsMax, Amortized: true, Why: fmt.Sprintf("one data-lake object per analytics batch (up to %d records, 5 s window): 0.02 per order "+
+			"with full batches. Batch-amortized, so not part of the goal check: %d orders in one burst fill at best %.0f objects (%.2f per order), and their Created and "+
+			"Confirmed records usually arrive in different 5 s windows", analyticsMax, n, s3*float64(n), s3)},
 	}
 	seen := map[string]bool{}
 	for i := range rows {
