@@ -41,13 +41,16 @@ type Server struct {
 	MaxBody int64
 	// Stage is the stage name in the request context; "$default" when empty.
 	Stage string
+	// Timeout is the integration timeout: API Gateway gives up on a function after 30 s
+	// and answers 503 Service Unavailable.
+	Timeout time.Duration
 	now   func() time.Time
 	seq   atomic.Int64
 }
 
 // New returns a Server for routes.
 func New(routes []Route, inv Invoker) *Server {
-	return &Server{Routes: routes, Invoker: inv, MaxBody: 10 << 20, now: time.Now}
+	return &Server{Routes: routes, Invoker: inv, MaxBody: 10 << 20, Timeout: 30 * time.Second, now: time.Now}
 }
 
 // DefaultRoute is the path of the catch-all route, as in API Gateway.
@@ -125,7 +128,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	out, fnErr, err := s.Invoker.InvokeSync(r.Context(), route.Function, payload)
+	ctx := r.Context()
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	out, fnErr, err := s.Invoker.InvokeSync(ctx, route.Function, payload)
+	if ctx.Err() == context.DeadlineExceeded {
+		gatewayError(w, http.StatusServiceUnavailable, "Service Unavailable")
+		return
+	}
 	if err != nil || fnErr != "" {
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return

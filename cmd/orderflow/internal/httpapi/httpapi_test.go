@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -158,4 +159,23 @@ func TestBodyLimit(t *testing.T) {
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d", rec.Code)
 	}
+}
+
+func TestIntegrationTimeout(t *testing.T) {
+	h := New([]Route{{Method: "GET", Path: "/x", Function: "F"}}, fakeInvoker{fn: nil})
+	h.Invoker = blockingInvoker{}
+	h.Timeout = 20 * time.Millisecond
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != `{"message":"Service Unavailable"}` {
+		t.Fatalf("got %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// blockingInvoker answers only when the caller gives up.
+type blockingInvoker struct{}
+
+func (blockingInvoker) InvokeSync(ctx context.Context, _ string, _ []byte) ([]byte, string, error) {
+	<-ctx.Done()
+	return nil, "", ctx.Err()
 }
