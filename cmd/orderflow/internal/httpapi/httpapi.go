@@ -44,8 +44,8 @@ type Server struct {
 	// Timeout is the integration timeout: API Gateway gives up on a function after 30 s
 	// and answers 503 Service Unavailable.
 	Timeout time.Duration
-	now   func() time.Time
-	seq   atomic.Int64
+	now     func() time.Time
+	seq     atomic.Int64
 }
 
 // New returns a Server for routes.
