@@ -10,9 +10,8 @@
 // on the event source mapping it ends in the on-failure destination, and the log says why.
 //
 // Metrics count each order state change once: the dedup key is event.ID(orderId, status),
-// which is the eventId of every event the process function publishes, and which also
-// folds the state machine's Order Confirmed (a fresh States.UUID() per putEvents attempt)
-// into one count. The data lake's raw/ objects are at-least-once: a batch retried whole
+// which is the eventId of every event the system publishes, the state machine's Order
+// Confirmed (<orderId>:CONFIRMED) included. The data lake's raw/ objects are at-least-once: a batch retried whole
 // overwrites its object, but a batch retried from a later record is written again under
 // another batch id, so readers deduplicate on eventId.
 package analytics

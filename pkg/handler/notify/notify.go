@@ -4,10 +4,9 @@
 //
 // EventBridge and Lambda's async invoke both deliver at least once, so a marker is claimed
 // before publishing and released again when publishing fails. The marker is keyed on the
-// state change (event.ID(orderId, status)) rather than on the delivered eventId: for
-// events published by the process function the two are equal, and the Order Confirmed
-// event built by the state machine carries a fresh States.UUID() on every attempt of its
-// putEvents task, so only the state change identifies "the same notification".
+// state change, event.ID(orderId, status), which is also the eventId of every event the
+// system publishes (the state machine builds Order Confirmed's as <orderId>:CONFIRMED), so
+// a re-published event cannot notify twice even if a publisher changed its ids.
 package notify
 
 import (
