@@ -444,8 +444,8 @@ func (r *Report) writeLoad(b *strings.Builder) {
 	}
 	if l.LoadCalls > 0 && l.Raw.Mixed() > 0 {
 		all := l.LoadCalls + l.LoadPlumbing
-		fmt.Fprintf(b, "During the load run itself the emulator served %.1f calls per order: %.1f by the functions and the state machine (%.1f of them DynamoDB GetItem, "+
-			"mostly the load generator's status polls through GET /orders/{id}) and %.1f by the local stack's own pollers. At that figure the emulator-bound rate is "+
+		fmt.Fprintf(b, "During the load run itself the emulator served %.1f calls per order: %.1f by the functions and the state machine, with the load generator's "+
+			"status polls through GET /orders/{id} (DynamoDB GetItem alone: %.1f per order) and %.1f by the local stack's own pollers. At that figure the emulator-bound rate is "+
 			"%.0f ÷ %.1f = %.1f orders/s.\n\n", all, l.LoadCalls, l.LoadGetItem, l.LoadPlumbing, l.Raw.Mixed(), all, l.Raw.Mixed()/all)
 	}
 	frac := 0.0
