@@ -26,6 +26,19 @@ func (e *IllegalTransitionError) Error() string {
 	return fmt.Sprintf("order %s: illegal transition %s -> %s", e.OrderID, e.From, e.To)
 }
 
+// AlreadyProcessingError is returned when an execution other than the order's owner
+// asks to change it: a duplicate execution for the same order. The state machine ends
+// such an execution without touching the order, the stock or the bus.
+type AlreadyProcessingError struct {
+	OrderID string
+	// Owner is the execution that owns the order; Execution the one that asked.
+	Owner, Execution string
+}
+
+func (e *AlreadyProcessingError) Error() string {
+	return fmt.Sprintf("order %s: already processed by execution %s (caller %s)", e.OrderID, e.Owner, e.Execution)
+}
+
 // UnknownSKUError is returned when an order names SKUs that the catalog does not have.
 // The state machine rejects the order (reason UNKNOWN_SKU) on this error type.
 type UnknownSKUError struct {

@@ -87,10 +87,15 @@ type Order struct {
 	CorrelationID string `json:"correlationId,omitempty" dynamodbav:"correlation_id,omitempty"`
 	// PaymentToken is the client's payment token. It is stored for the payment step but
 	// never serialised to JSON, so it appears in no response, event or log line.
-	PaymentToken string    `json:"-" dynamodbav:"payment_token,omitempty"`
-	CreatedAt    time.Time `json:"createdAt" dynamodbav:"created_at"`
-	UpdatedAt    time.Time `json:"updatedAt" dynamodbav:"updated_at"`
-	Version      int64     `json:"version" dynamodbav:"version"`
+	PaymentToken string `json:"-" dynamodbav:"payment_token,omitempty"`
+	// ExecutionID is the state-machine execution that owns the order: set when the
+	// order is validated (Claim), checked by every later step (CheckOwner), so a second
+	// execution for the same order (EventBridge delivers at least once) changes nothing.
+	// Internal bookkeeping: in no response, event or schema.
+	ExecutionID string    `json:"-" dynamodbav:"execution_id,omitempty"`
+	CreatedAt   time.Time `json:"createdAt" dynamodbav:"created_at"`
+	UpdatedAt   time.Time `json:"updatedAt" dynamodbav:"updated_at"`
+	Version     int64     `json:"version" dynamodbav:"version"`
 }
 
 // New returns a PENDING order for a validated request. It returns a *ValidationError when
@@ -113,6 +118,28 @@ func New(id string, req Request, correlationID string, now time.Time) (*Order, e
 		UpdatedAt:     now,
 		Version:       1,
 	}, nil
+}
+
+// Claim makes execution the owner of the order, or confirms it already is. It returns
+// *AlreadyProcessingError when another execution owns the order. An empty execution
+// claims nothing (a caller that does not name its execution, such as an old task).
+func (o *Order) Claim(execution string) error {
+	if err := o.CheckOwner(execution); err != nil {
+		return err
+	}
+	if execution != "" {
+		o.ExecutionID = execution
+	}
+	return nil
+}
+
+// CheckOwner returns *AlreadyProcessingError when the order is owned by an execution
+// other than execution; an unowned order or an empty execution passes.
+func (o *Order) CheckOwner(execution string) error {
+	if execution == "" || o.ExecutionID == "" || o.ExecutionID == execution {
+		return nil
+	}
+	return &AlreadyProcessingError{OrderID: o.ID, Owner: o.ExecutionID, Execution: execution}
 }
 
 // transition moves o to status to, or returns an *IllegalTransitionError.

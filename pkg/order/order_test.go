@@ -1,6 +1,7 @@
 package order_test
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -221,5 +222,53 @@ func TestParseReason(t *testing.T) {
 	}
 	if _, err := order.ParseReason("BORED"); err == nil {
 		t.Fatal("unknown reason accepted")
+	}
+}
+
+func TestClaim(t *testing.T) {
+	tests := []struct {
+		name      string
+		owner     string // stored ExecutionID
+		execution string
+		wantOwner string
+		wantErr   bool
+	}{
+		{name: "unowned order is claimed", execution: "exec-a", wantOwner: "exec-a"},
+		{name: "owner claims again", owner: "exec-a", execution: "exec-a", wantOwner: "exec-a"},
+		{name: "another execution is refused", owner: "exec-a", execution: "exec-b", wantOwner: "exec-a", wantErr: true},
+		{name: "no execution claims nothing", owner: "exec-a", wantOwner: "exec-a"},
+		{name: "no execution on an unowned order", wantOwner: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := pending(t)
+			o.ExecutionID = tt.owner
+			err := o.Claim(tt.execution)
+			var ape *order.AlreadyProcessingError
+			if got := errors.As(err, &ape); got != tt.wantErr {
+				t.Fatalf("Claim(%q) = %v, want AlreadyProcessingError %v", tt.execution, err, tt.wantErr)
+			}
+			if tt.wantErr && (ape.Owner != tt.owner || ape.Execution != tt.execution || ape.OrderID != o.ID) {
+				t.Errorf("error = %+v", ape)
+			}
+			if o.ExecutionID != tt.wantOwner {
+				t.Errorf("ExecutionID = %q, want %q", o.ExecutionID, tt.wantOwner)
+			}
+			if cerr := o.CheckOwner(tt.execution); (cerr != nil) != tt.wantErr {
+				t.Errorf("CheckOwner(%q) = %v", tt.execution, cerr)
+			}
+		})
+	}
+}
+
+func TestExecutionIDIsNotSerialised(t *testing.T) {
+	o := pending(t)
+	o.ExecutionID = "arn:aws:states:us-east-1:123456789012:execution:sm:exec-secret"
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "exec-secret") {
+		t.Errorf("order JSON carries the execution id: %s", b)
 	}
 }
