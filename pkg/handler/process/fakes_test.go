@@ -162,6 +162,19 @@ func inStatus(s order.Status, token string) *order.Order {
 	return o
 }
 
+// owned returns the order in status s, owned by execution.
+func owned(s order.Status, execution string) *order.Order {
+	o := inStatus(s, "tok_visa")
+	o.ExecutionID = execution
+	return o
+}
+
+// Execution ids as Step Functions names them ($$.Execution.Id).
+const (
+	execA = "arn:aws:states:us-east-1:123456789012:execution:order-processing:exec-a"
+	execB = "arn:aws:states:us-east-1:123456789012:execution:order-processing:exec-b"
+)
+
 var prices = map[string]int64{"SKU-1": 1250, "SKU-2": 500}
 
 var usdCatalog = []inventory.Item{

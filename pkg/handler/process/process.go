@@ -2,11 +2,16 @@
 // validates and prices an order, authorizes its payment, and rejects or cancels it.
 //
 // Errors the state machine branches on (*order.UnknownSKUError, *order.InvalidOrderError,
-// *payment.PaymentDeclinedError, *order.IllegalTransitionError, *BadTaskError) are
-// returned unwrapped: aws-lambda-go reports the Go type name of a returned error as its
-// errorType, which is what the ASL's ErrorEquals matches; a wrapped error would be
-// reported as "wrapError". Infrastructure failures are returned wrapped with context and
-// land in the ASL's States.ALL catchers.
+// *payment.PaymentDeclinedError, *order.IllegalTransitionError,
+// *order.AlreadyProcessingError, *BadTaskError) are returned unwrapped: aws-lambda-go
+// reports the Go type name of a returned error as its errorType, which is what the ASL's
+// ErrorEquals matches; a wrapped error would be reported as "wrapError". Infrastructure
+// failures are returned as *TransientError (wrapping the cause), which the ASL retries.
+//
+// Every task names the execution that runs it (Task.ExecutionID). validate makes that
+// execution the order's owner; every other action refuses a non-owner with
+// *order.AlreadyProcessingError, so a duplicate execution for the same order (EventBridge
+// delivers at least once) ends without touching the order, the stock or the bus.
 package process
 
 import (
@@ -29,6 +34,14 @@ const (
 	ActionAuthorize = "authorize"
 	ActionReject    = "reject"
 	ActionCancel    = "cancel"
+	// ActionAnnounce publishes the event of the order's current terminal status again
+	// (deterministic event id), for a PublishConfirmed that could not publish.
+	ActionAnnounce = "announce"
+	// ActionRecover is the state machine's catch-all after the reservation: it returns
+	// the order so the state machine decides. A CONFIRMED order (a ConfirmOrder whose
+	// write landed but whose answer was lost) is announced and must not be compensated;
+	// any other status is released and cancelled.
+	ActionRecover = "recover"
 )
 
 // Task is the payload the state machine passes to the function.
@@ -37,7 +50,23 @@ type Task struct {
 	OrderID       string `json:"orderId"`
 	CorrelationID string `json:"correlationId,omitempty"`
 	Reason        string `json:"reason,omitempty"`
+	// ExecutionID is the Step Functions execution running the task ($$.Execution.Id).
+	// Empty means "unknown": no ownership is claimed or checked.
+	ExecutionID string `json:"executionId,omitempty"`
 }
+
+// TransientError is an infrastructure failure (a store, the catalog or the bus did not
+// answer, an optimistic lock was lost too often): the task may succeed when retried, and
+// every action is idempotent, so the state machine retries it (ErrorEquals
+// "TransientError"). Err is the cause.
+type TransientError struct {
+	Err error
+}
+
+func (e *TransientError) Error() string { return "transient: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TransientError) Unwrap() error { return e.Err }
 
 // BadTaskError is returned for a task the function cannot run: an unknown action, a
 // missing order id or an unknown failure reason. It is a bug in the state machine
@@ -91,9 +120,10 @@ type Handler struct {
 var errUnchanged = errors.New("order already in the target state")
 
 // Handle runs one task and returns the order as it is afterwards. It returns
-// *BadTaskError, *order.UnknownSKUError, *order.InvalidOrderError,
-// *payment.PaymentDeclinedError or *order.IllegalTransitionError unwrapped, and a wrapped
-// error for infrastructure failures (including order.ErrNotFound and order.ErrConflict).
+// *BadTaskError (also for an order that does not exist), *order.UnknownSKUError,
+// *order.InvalidOrderError, *payment.PaymentDeclinedError, *order.IllegalTransitionError
+// or *order.AlreadyProcessingError unwrapped, and *TransientError for infrastructure
+// failures (including order.ErrConflict).
 func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 	if t.OrderID == "" {
 		return nil, &BadTaskError{Field: "orderId", Message: "is required"}
@@ -106,15 +136,19 @@ func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 	)
 	switch t.Action {
 	case ActionValidate:
-		o, err = h.validate(ctx, t.OrderID)
+		o, err = h.validate(ctx, t.OrderID, t.ExecutionID)
 	case ActionAuthorize:
-		o, err = h.authorize(ctx, t.OrderID)
+		o, err = h.authorize(ctx, t.OrderID, t.ExecutionID)
+	case ActionAnnounce:
+		o, err = h.announce(ctx, t.OrderID, t.ExecutionID, true)
+	case ActionRecover:
+		o, err = h.announce(ctx, t.OrderID, t.ExecutionID, false)
 	case ActionReject, ActionCancel:
 		reason, perr := order.ParseReason(t.Reason)
 		if perr != nil {
 			return nil, &BadTaskError{Field: "reason", Message: perr.Error()}
 		}
-		o, err = h.finish(ctx, t.OrderID, t.Action, reason)
+		o, err = h.finish(ctx, t.OrderID, t.ExecutionID, t.Action, reason)
 	default:
 		return nil, &BadTaskError{Field: "action", Message: fmt.Sprintf("unknown action %q", t.Action)}
 	}
@@ -127,11 +161,15 @@ func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 	return o, nil
 }
 
-// validate prices a PENDING order from the catalog and makes it VALIDATED.
-func (h *Handler) validate(ctx context.Context, id string) (*order.Order, error) {
+// validate prices a PENDING order from the catalog and makes it VALIDATED, owned by
+// execution.
+func (h *Handler) validate(ctx context.Context, id, execution string) (*order.Order, error) {
 	o, err := h.Orders.Get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get order %s: %w", id, err)
+	}
+	if err := o.CheckOwner(execution); err != nil {
+		return nil, err
 	}
 	if pricedOrLater(o.Status) {
 		return o, nil
@@ -170,9 +208,15 @@ func (h *Handler) validate(ctx context.Context, id string) (*order.Order, error)
 	now := h.now()
 	var current *order.Order
 	o, err = h.Orders.Update(ctx, id, func(o *order.Order) error {
+		if err := o.CheckOwner(execution); err != nil {
+			return err // another execution validated it meanwhile
+		}
 		if pricedOrLater(o.Status) {
 			current = o
 			return errUnchanged
+		}
+		if err := o.Claim(execution); err != nil {
+			return err
 		}
 		return o.Price(prices, now)
 	})
@@ -182,7 +226,7 @@ func (h *Handler) validate(ctx context.Context, id string) (*order.Order, error)
 // authorize moves a VALIDATED order to RESERVED and, when the payment is authorized, to
 // PAID, in one conditional write. On a decline the order is stored RESERVED, so the
 // state machine's compensation (release stock, cancel) starts from the true state.
-func (h *Handler) authorize(ctx context.Context, id string) (*order.Order, error) {
+func (h *Handler) authorize(ctx context.Context, id, execution string) (*order.Order, error) {
 	now := h.now()
 	var (
 		current  *order.Order
@@ -190,6 +234,9 @@ func (h *Handler) authorize(ctx context.Context, id string) (*order.Order, error
 	)
 	o, err := h.Orders.Update(ctx, id, func(o *order.Order) error {
 		declined = nil // Update may call fn again after a lost optimistic lock
+		if err := o.CheckOwner(execution); err != nil {
+			return err
+		}
 		switch o.Status {
 		case order.StatusPaid, order.StatusConfirmed:
 			current = o
@@ -218,7 +265,7 @@ func (h *Handler) authorize(ctx context.Context, id string) (*order.Order, error
 // finish rejects or cancels the order for reason and publishes the matching event. An
 // order already in that status is published again: the event id is derived from the
 // order id and status, so consumers drop the duplicate.
-func (h *Handler) finish(ctx context.Context, id, action string, reason order.Reason) (*order.Order, error) {
+func (h *Handler) finish(ctx context.Context, id, execution, action string, reason order.Reason) (*order.Order, error) {
 	target := order.StatusCancelled
 	if action == ActionReject {
 		target = order.StatusRejected
@@ -226,6 +273,9 @@ func (h *Handler) finish(ctx context.Context, id, action string, reason order.Re
 	now := h.now()
 	var current *order.Order
 	o, err := h.Orders.Update(ctx, id, func(o *order.Order) error {
+		if err := o.CheckOwner(execution); err != nil {
+			return err
+		}
 		if o.Status == target {
 			current = o
 			return errUnchanged
@@ -239,14 +289,49 @@ func (h *Handler) finish(ctx context.Context, id, action string, reason order.Re
 	if err != nil {
 		return nil, err
 	}
-	ev, ok := event.FromOrder(o, now)
-	if !ok {
-		return nil, fmt.Errorf("order %s: no event for status %s", id, o.Status)
-	}
-	if err := h.Events.Publish(ctx, ev); err != nil {
-		return nil, fmt.Errorf("publish %s for order %s: %w", ev.DetailType, id, err)
+	if err := h.publish(ctx, o, now); err != nil {
+		return nil, err
 	}
 	return o, nil
+}
+
+// announce loads the order and, when it is terminal, publishes the event of its status
+// (the event id is derived from the order id and status, so it is the same event the
+// state machine's PublishConfirmed would have published, and consumers drop a
+// duplicate). With mustBeTerminal a non-terminal order is a *BadTaskError; without it
+// (the recover action) the order is returned unannounced for the state machine to
+// compensate. Only CONFIRMED is announced by recover: a cancelled order is announced by
+// the cancel that follows.
+func (h *Handler) announce(ctx context.Context, id, execution string, mustBeTerminal bool) (*order.Order, error) {
+	o, err := h.Orders.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get order %s: %w", id, err)
+	}
+	if err := o.CheckOwner(execution); err != nil {
+		return nil, err
+	}
+	switch {
+	case mustBeTerminal && !o.Status.Terminal():
+		return nil, &BadTaskError{Field: "orderId", Message: fmt.Sprintf("order %s is %s: nothing to announce", id, o.Status)}
+	case !mustBeTerminal && o.Status != order.StatusConfirmed:
+		return o, nil
+	}
+	if err := h.publish(ctx, o, h.now()); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// publish publishes the event of o's status.
+func (h *Handler) publish(ctx context.Context, o *order.Order, now time.Time) error {
+	ev, ok := event.FromOrder(o, now)
+	if !ok {
+		return fmt.Errorf("order %s: no event for status %s", o.ID, o.Status)
+	}
+	if err := h.Events.Publish(ctx, ev); err != nil {
+		return fmt.Errorf("publish %s for order %s: %w", ev.DetailType, o.ID, err)
+	}
+	return nil
 }
 
 // result interprets an Update outcome: errUnchanged means the order as read is the answer.
@@ -260,16 +345,22 @@ func result(o, current *order.Order, err error) (*order.Order, error) {
 	return o, nil
 }
 
-// boundary returns the typed error the state machine branches on, unwrapped, or err.
+// boundary returns the typed error the state machine branches on, unwrapped; a
+// *BadTaskError for an order that does not exist (no retry makes it appear); and any
+// other failure as a *TransientError, which the state machine retries.
 func boundary(err error) error {
 	var (
-		unknown  *order.UnknownSKUError
-		invalid  *order.InvalidOrderError
-		illegal  *order.IllegalTransitionError
-		declined *payment.PaymentDeclinedError
-		bad      *BadTaskError
+		unknown   *order.UnknownSKUError
+		invalid   *order.InvalidOrderError
+		illegal   *order.IllegalTransitionError
+		duplicate *order.AlreadyProcessingError
+		declined  *payment.PaymentDeclinedError
+		bad       *BadTaskError
+		transient *TransientError
 	)
 	switch {
+	case errors.As(err, &duplicate):
+		return duplicate
 	case errors.As(err, &unknown):
 		return unknown
 	case errors.As(err, &invalid):
@@ -280,8 +371,12 @@ func boundary(err error) error {
 		return declined
 	case errors.As(err, &bad):
 		return bad
+	case errors.As(err, &transient):
+		return transient
+	case errors.Is(err, order.ErrNotFound):
+		return &BadTaskError{Field: "orderId", Message: err.Error()}
 	}
-	return err
+	return &TransientError{Err: err}
 }
 
 func pricedOrLater(s order.Status) bool {

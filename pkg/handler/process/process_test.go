@@ -72,6 +72,7 @@ func TestHandle(t *testing.T) {
 		wantReason order.Reason
 		wantWrites int
 		wantEvent  string // detail-type published, if any
+		wantOwner  string // stored ExecutionID
 	}{
 		{name: "validate prices and validates", order: pending(), items: usdCatalog,
 			task:       process.Task{Action: "validate", OrderID: orderID, CorrelationID: "corr-1"},
@@ -139,12 +140,67 @@ func TestHandle(t *testing.T) {
 		{name: "missing order id", order: pending(),
 			task:     process.Task{Action: "validate"},
 			wantType: "BadTaskError", wantStatus: order.StatusPending},
-		{name: "cancel whose publication fails is an infrastructure error", order: pending(), publishErr: errDown,
+		{name: "cancel whose publication fails is transient", order: pending(), publishErr: errDown,
 			task:     process.Task{Action: "cancel", OrderID: orderID, Reason: "PROCESSING_FAILED"},
-			wantType: "wrapError", wantStatus: order.StatusCancelled, wantReason: order.ReasonProcessingFailed, wantWrites: 1},
-		{name: "unknown order is an infrastructure error", items: usdCatalog,
+			wantType: "TransientError", wantStatus: order.StatusCancelled, wantReason: order.ReasonProcessingFailed, wantWrites: 1},
+		{name: "unknown order is a bad task, not retried", items: usdCatalog,
 			task:     process.Task{Action: "validate", OrderID: orderID},
-			wantType: "wrapError"},
+			wantType: "BadTaskError"},
+
+		// Ownership: the execution that validates an order owns it.
+		{name: "validate claims the order for its execution", order: pending(), items: usdCatalog,
+			task:       process.Task{Action: "validate", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusValidated, wantTotal: 3000, wantWrites: 1, wantOwner: execA},
+		{name: "validate retry by the owner returns it unchanged", order: owned(order.StatusValidated, execA), items: usdCatalog,
+			task:       process.Task{Action: "validate", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusValidated, wantTotal: 3000, wantOwner: execA},
+		{name: "validate by a duplicate execution is refused", order: owned(order.StatusValidated, execA), items: usdCatalog,
+			task:     process.Task{Action: "validate", OrderID: orderID, ExecutionID: execB},
+			wantType: "AlreadyProcessingError", wantStatus: order.StatusValidated, wantOwner: execA},
+		{name: "validate by a duplicate execution of a confirmed order is refused", order: owned(order.StatusConfirmed, execA), items: usdCatalog,
+			task:     process.Task{Action: "validate", OrderID: orderID, ExecutionID: execB},
+			wantType: "AlreadyProcessingError", wantStatus: order.StatusConfirmed, wantOwner: execA},
+		{name: "authorize by the owner pays", order: owned(order.StatusValidated, execA),
+			task:       process.Task{Action: "authorize", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusPaid, wantTotal: 3000, wantWrites: 1, wantOwner: execA},
+		{name: "authorize by a duplicate execution is refused", order: owned(order.StatusValidated, execA),
+			task:     process.Task{Action: "authorize", OrderID: orderID, ExecutionID: execB},
+			wantType: "AlreadyProcessingError", wantStatus: order.StatusValidated, wantOwner: execA},
+		{name: "cancel by a duplicate execution is refused", order: owned(order.StatusPaid, execA),
+			task:     process.Task{Action: "cancel", OrderID: orderID, Reason: "PROCESSING_FAILED", ExecutionID: execB},
+			wantType: "AlreadyProcessingError", wantStatus: order.StatusPaid, wantOwner: execA},
+		{name: "reject of an unowned order by any execution", order: pending(),
+			task:       process.Task{Action: "reject", OrderID: orderID, Reason: "UNKNOWN_SKU", ExecutionID: execB},
+			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU, wantWrites: 1, wantEvent: event.OrderRejected},
+
+		// announce and recover publish without writing.
+		{name: "announce a confirmed order publishes Order Confirmed", order: owned(order.StatusConfirmed, execA),
+			task:       process.Task{Action: "announce", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantEvent: event.OrderConfirmed, wantOwner: execA},
+		{name: "announce a cancelled order publishes Order Cancelled", order: inStatus(order.StatusCancelled, "tok_visa"),
+			task:       process.Task{Action: "announce", OrderID: orderID},
+			wantStatus: order.StatusCancelled, wantReason: order.ReasonOutOfStock, wantEvent: event.OrderCancelled},
+		{name: "announce a paid order is a bad task", order: owned(order.StatusPaid, execA),
+			task:     process.Task{Action: "announce", OrderID: orderID, ExecutionID: execA},
+			wantType: "BadTaskError", wantStatus: order.StatusPaid, wantOwner: execA},
+		{name: "announce by a duplicate execution is refused", order: owned(order.StatusConfirmed, execA),
+			task:     process.Task{Action: "announce", OrderID: orderID, ExecutionID: execB},
+			wantType: "AlreadyProcessingError", wantStatus: order.StatusConfirmed, wantOwner: execA},
+		{name: "announce whose publication fails is transient", order: owned(order.StatusConfirmed, execA), publishErr: errDown,
+			task:     process.Task{Action: "announce", OrderID: orderID, ExecutionID: execA},
+			wantType: "TransientError", wantStatus: order.StatusConfirmed, wantOwner: execA},
+		{name: "recover a confirmed order announces it", order: owned(order.StatusConfirmed, execA),
+			task:       process.Task{Action: "recover", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantEvent: event.OrderConfirmed, wantOwner: execA},
+		{name: "recover a paid order returns it for compensation", order: owned(order.StatusPaid, execA),
+			task:       process.Task{Action: "recover", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusPaid, wantTotal: 3000, wantOwner: execA},
+		{name: "recover a validated order returns it for compensation", order: owned(order.StatusValidated, execA),
+			task:       process.Task{Action: "recover", OrderID: orderID, ExecutionID: execA},
+			wantStatus: order.StatusValidated, wantTotal: 3000, wantOwner: execA},
+		{name: "recover by a duplicate execution is refused", order: owned(order.StatusConfirmed, execA),
+			task:     process.Task{Action: "recover", OrderID: orderID, ExecutionID: execB},
+			wantType: "AlreadyProcessingError", wantStatus: order.StatusConfirmed, wantOwner: execA},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +218,9 @@ func TestHandle(t *testing.T) {
 			stored := e.store.orders[orderID]
 			if stored.Status != tt.wantStatus {
 				t.Errorf("stored status = %s, want %s", stored.Status, tt.wantStatus)
+			}
+			if stored.ExecutionID != tt.wantOwner {
+				t.Errorf("stored owner = %q, want %q", stored.ExecutionID, tt.wantOwner)
 			}
 			if tt.wantType == "" {
 				if got.Status != tt.wantStatus || got.Total != tt.wantTotal || got.FailureReason != tt.wantReason {
@@ -213,6 +272,12 @@ func TestHandleReturnsTypedErrorsUnwrapped(t *testing.T) {
 			}},
 		{"bad task", pending(), nil, process.Task{Action: "nope", OrderID: orderID},
 			func(err error) bool { e, ok := err.(*process.BadTaskError); return ok && e.Field == "action" }},
+		{"duplicate execution names the owner", owned(order.StatusValidated, execA), nil,
+			process.Task{Action: "authorize", OrderID: orderID, ExecutionID: execB},
+			func(err error) bool {
+				e, ok := err.(*order.AlreadyProcessingError)
+				return ok && e.Owner == execA && e.Execution == execB && e.OrderID == orderID
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,19 +290,59 @@ func TestHandleReturnsTypedErrorsUnwrapped(t *testing.T) {
 	}
 }
 
-// TestHandleStoreFailure checks an infrastructure failure is reported wrapped with
-// context (States.ALL catches it), never as a business error type.
+// TestHandleStoreFailure checks an infrastructure failure is returned as an unwrapped
+// *process.TransientError (errorType "TransientError", which the ASL retries) that still
+// wraps its cause, never as a business error type.
 func TestHandleStoreFailure(t *testing.T) {
-	e := newEnv(pending(), usdCatalog, nil)
-	e.store.update = func(context.Context, string, func(*order.Order) error) (*order.Order, error) {
-		return nil, order.ErrConflict
+	tests := []struct {
+		action string
+		fail   string // the store method that fails
+	}{
+		{"validate", "update"}, {"authorize", "update"}, {"cancel", "update"}, {"reject", "update"},
+		{"validate", "get"}, {"announce", "get"}, {"recover", "get"},
 	}
-	for _, action := range []string{"validate", "authorize", "cancel"} {
-		t.Run(action, func(t *testing.T) {
-			_, err := e.h.Handle(context.Background(), process.Task{Action: action, OrderID: orderID, Reason: "PROCESSING_FAILED"})
-			if !errors.Is(err, order.ErrConflict) {
-				t.Fatalf("err = %v, want ErrConflict", err)
+	for _, tt := range tests {
+		t.Run(tt.action+" "+tt.fail, func(t *testing.T) {
+			e := newEnv(pending(), usdCatalog, nil)
+			cause := fmt.Errorf("update order %s: %w", orderID, order.ErrConflict)
+			switch tt.fail {
+			case "update":
+				e.store.update = func(context.Context, string, func(*order.Order) error) (*order.Order, error) { return nil, cause }
+			case "get":
+				e.store.get = func(context.Context, string) (*order.Order, error) { return nil, errDown }
+			}
+			task := process.Task{Action: tt.action, OrderID: orderID, Reason: "UNKNOWN_SKU", ExecutionID: execA}
+			_, err := e.h.Handle(context.Background(), task)
+			te, ok := err.(*process.TransientError)
+			if !ok {
+				t.Fatalf("err = %T %v, want *process.TransientError", err, err)
+			}
+			if want := map[string]error{"update": order.ErrConflict, "get": errDown}[tt.fail]; !errors.Is(te, want) {
+				t.Errorf("err = %v, want it to wrap %v", err, want)
+			}
+			payload, _ := json.Marshal(task)
+			if _, errType, _ := invoke(e.h.Handle, payload); errType != "TransientError" {
+				t.Errorf("errorType = %q, want TransientError", errType)
 			}
 		})
+	}
+}
+
+// TestValidateLosesTheClaimRace checks that a duplicate execution whose validate read
+// the order unowned, but found it claimed by the owner when writing, is refused and
+// writes nothing.
+func TestValidateLosesTheClaimRace(t *testing.T) {
+	e := newEnv(pending(), usdCatalog, nil)
+	update := e.store.update
+	e.store.update = func(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
+		e.store.orders[id].ExecutionID = execA // the owner's validate won meanwhile
+		return update(ctx, id, fn)
+	}
+	_, err := e.h.Handle(context.Background(), process.Task{Action: "validate", OrderID: orderID, ExecutionID: execB})
+	if _, ok := err.(*order.AlreadyProcessingError); !ok {
+		t.Fatalf("err = %T %v, want *order.AlreadyProcessingError", err, err)
+	}
+	if got := e.store.orders[orderID]; got.Status != order.StatusPending || e.store.writes != 0 {
+		t.Errorf("stored %s after %d writes, want PENDING and none", got.Status, e.store.writes)
 	}
 }
