@@ -3,10 +3,8 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -29,12 +27,8 @@ const UpdateAttempts = 5
 
 // timeLayout writes times in UTC with a fixed number of fraction digits, so
 // that created_at strings sort as the times do (RFC 3339 with trimmed zeros
-// does not: "…:00.5Z" sorts before "…:00Z"). The default decoder reads it.
+// does not: "…:00.5Z" sorts before "…:00Z"). time.RFC3339Nano reads it.
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func encodeTime(t time.Time) (types.AttributeValue, error) {
-	return attrS(t.UTC().Format(timeLayout)), nil
-}
 
 // OrderStore keeps orders in the orders table (key order_id), one item per
 // order, versioned for optimistic locking.
@@ -46,20 +40,6 @@ type OrderStore struct {
 // NewOrderStore returns an OrderStore on table.
 func NewOrderStore(c OrderAPI, table string) *OrderStore {
 	return &OrderStore{c: c, table: table}
-}
-
-func marshalOrder(o *order.Order) (map[string]types.AttributeValue, error) {
-	return attributevalue.MarshalMapWithOptions(o, func(eo *attributevalue.EncoderOptions) {
-		eo.EncodeTime = encodeTime
-	})
-}
-
-func unmarshalOrder(item map[string]types.AttributeValue) (*order.Order, error) {
-	var o order.Order
-	if err := attributevalue.UnmarshalMap(item, &o); err != nil {
-		return nil, err
-	}
-	return &o, nil
 }
 
 // Create stores a new order. It returns order.ErrAlreadyExists (wrapped) when
