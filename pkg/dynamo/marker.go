@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,11 +14,49 @@ import (
 // MarkerAPI is the part of the DynamoDB client that MarkerStore uses.
 type MarkerAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
-// MarkerStore keeps processed-event markers (pk = prefix + id, TTL attribute
-// expires_at) so that an effect of an at-least-once delivery happens once.
+// ClaimResult is what MarkerStore.Claim found.
+type ClaimResult int
+
+const (
+	// Claimed means the caller now holds the marker's lease: it performs the effect, then
+	// calls Done, or Unclaim when the effect failed.
+	Claimed ClaimResult = iota + 1
+	// AlreadyDone means the effect was performed (Done was called): skip it.
+	AlreadyDone
+	// InProgress means another delivery holds a lease that has not run out yet and is
+	// performing the effect right now: try again later, when it is either done or stale.
+	InProgress
+)
+
+// String returns the result's name.
+func (r ClaimResult) String() string {
+	switch r {
+	case Claimed:
+		return "Claimed"
+	case AlreadyDone:
+		return "AlreadyDone"
+	case InProgress:
+		return "InProgress"
+	}
+	return fmt.Sprintf("ClaimResult(%d)", int(r))
+}
+
+// Marker statuses, in the status attribute (the API idempotency records of the same
+// table use the same words).
+const (
+	markerInProgress = "IN_PROGRESS"
+	markerDone       = "DONE"
+)
+
+// MarkerStore keeps processed-event markers (pk = prefix + id; status IN_PROGRESS or
+// DONE, claimed_at in epoch milliseconds, TTL attribute expires_at) so that an effect of
+// an at-least-once delivery happens once in the normal case and at least once always: a
+// claim is a lease, and a delivery that died holding it (between the claim and Done) is
+// taken over by a later delivery once the lease has run out.
 type MarkerStore struct {
 	c      MarkerAPI
 	table  string
@@ -44,38 +83,89 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 	return sec
 }
 
-// Claim records that id is being processed and reports whether this is the
-// first claim: false means another delivery claimed it and the effect must
-// be skipped. A marker whose ttl has passed at now counts as absent (DynamoDB
-// deletes expired items only eventually); ttl <= 0 keeps the marker for ever.
-func (s *MarkerStore) Claim(ctx context.Context, id string, ttl time.Duration, now time.Time) (bool, error) {
-	item := map[string]types.AttributeValue{"pk": attrS(s.prefix + id)}
+// Claim takes the marker of id as IN_PROGRESS, claimed at now, when it is absent, expired
+// (its ttl has passed at now: DynamoDB deletes expired items only eventually) or an
+// IN_PROGRESS marker whose lease has run out (claimed more than lease before now: the
+// delivery that claimed it died). Otherwise it reports AlreadyDone or InProgress and
+// changes nothing. A marker written before leases existed (no status) counts as done.
+// ttl <= 0 keeps the marker for ever. It returns an error when lease is not positive or
+// DynamoDB fails.
+func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (ClaimResult, error) {
+	if lease <= 0 {
+		return 0, fmt.Errorf("claim %s%s: lease %s is not positive", s.prefix, id, lease)
+	}
+	item := map[string]types.AttributeValue{
+		"pk":         attrS(s.prefix + id),
+		"status":     attrS(markerInProgress),
+		"claimed_at": attrN(now.UnixMilli()),
+	}
 	if exp := expiry(now, ttl); exp > 0 {
 		item["expires_at"] = attrN(exp)
 	}
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.table),
-		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expires_at <= :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
+		TableName: aws.String(s.table),
+		Item:      item,
+		ConditionExpression: aws.String("attribute_not_exists(pk) OR expires_at <= :now" +
+			" OR (#status = :in_progress AND claimed_at < :stale)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now":         attrN(now.Unix()),
+			":in_progress": attrS(markerInProgress),
+			":stale":       attrN(now.UnixMilli() - lease.Milliseconds()),
+		},
+		// The marker that made the condition fail says why, without a second read.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
 	switch {
-	case isConditionFailed(err):
-		return false, nil
+	case errors.As(err, &ccf):
+		if ccf.Item == nil {
+			return 0, fmt.Errorf("claim %s%s: condition failed but DynamoDB did not return the marker", s.prefix, id)
+		}
+		if getS(ccf.Item, "status") == markerInProgress {
+			return InProgress, nil
+		}
+		return AlreadyDone, nil
 	case err != nil:
-		return false, fmt.Errorf("claim %s%s: %w", s.prefix, id, err)
+		return 0, fmt.Errorf("claim %s%s: %w", s.prefix, id, err)
 	}
-	return true, nil
+	return Claimed, nil
 }
 
-// Unclaim deletes the marker of id, so that a retry can claim it again (call
-// it when the effect failed). A missing marker is not an error.
-func (s *MarkerStore) Unclaim(ctx context.Context, id string) error {
-	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table),
-		Key:       map[string]types.AttributeValue{"pk": attrS(s.prefix + id)},
+// Done marks the marker of id DONE once the effect has happened: every later Claim (until
+// the marker expires) reports AlreadyDone. A missing marker is left missing and is not an
+// error (it expired or was never claimed; there is nothing to mark).
+func (s *MarkerStore) Done(ctx context.Context, id string) error {
+	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{"pk": attrS(s.prefix + id)},
+		UpdateExpression:          aws.String("SET #status = :done"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":done": attrS(markerDone)},
 	})
-	if err != nil {
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("mark %s%s done: %w", s.prefix, id, err)
+	}
+	return nil
+}
+
+// Unclaim deletes the marker of id if it is still the IN_PROGRESS claim made at claimedAt
+// (the now given to that Claim), so that a retry can claim it at once (call it when the
+// effect failed). A claim taken over by another delivery since, a DONE marker and a
+// missing one are left alone and are not errors.
+func (s *MarkerStore) Unclaim(ctx context.Context, id string, claimedAt time.Time) error {
+	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      map[string]types.AttributeValue{"pk": attrS(s.prefix + id)},
+		ConditionExpression:      aws.String("#status = :in_progress AND claimed_at = :claimed_at"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":in_progress": attrS(markerInProgress),
+			":claimed_at":  attrN(claimedAt.UnixMilli()),
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("unclaim %s%s: %w", s.prefix, id, err)
 	}
 	return nil

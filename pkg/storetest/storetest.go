@@ -43,8 +43,9 @@ type IdempotencyStore interface {
 
 // MarkerStore is the processed-event marker store under test.
 type MarkerStore interface {
-	Claim(ctx context.Context, id string, ttl time.Duration, now time.Time) (bool, error)
-	Unclaim(ctx context.Context, id string) error
+	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error)
+	Done(ctx context.Context, id string) error
+	Unclaim(ctx context.Context, id string, claimedAt time.Time) error
 }
 
 // MetricsStore is the metrics store under test.

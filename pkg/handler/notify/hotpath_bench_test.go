@@ -39,7 +39,7 @@ func BenchmarkHotpathNotify(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		clear(markers.claimed)
+		clear(markers.state)
 		sns.sent = sns.sent[:0]
 		var ev events.EventBridgeEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {

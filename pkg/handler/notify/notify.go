@@ -2,11 +2,23 @@
 // Rejected event delivered by EventBridge it publishes one customer notification to the
 // order-notifications SNS topic.
 //
-// EventBridge and Lambda's async invoke both deliver at least once, so a marker is claimed
-// before publishing and released again when publishing fails. The marker is keyed on the
-// state change, event.ID(orderId, status), which is also the eventId of every event the
-// system publishes (the state machine builds Order Confirmed's as <orderId>:CONFIRMED), so
-// a re-published event cannot notify twice even if a publisher changed its ids.
+// EventBridge and Lambda's async invoke both deliver at least once, so a marker guards the
+// publish. The marker is keyed on the state change, event.ID(orderId, status), which is
+// also the eventId of every event the system publishes (the state machine builds Order
+// Confirmed's as <orderId>:CONFIRMED), so a re-published event cannot notify twice even
+// if a publisher changed its ids.
+//
+// The marker is a lease, not a flag: a delivery claims it IN_PROGRESS, publishes, and
+// marks it DONE. A delivery that finds it DONE skips (a duplicate); one that finds a
+// fresh IN_PROGRESS claim (another delivery is publishing right now) returns
+// ErrInProgress, so that Lambda's async invoke retries it later, when the marker is either
+// DONE or stale; a claim older than Lease belongs to a delivery that died (crash, timeout)
+// and is taken over. A failed publish releases the claim at once (Unclaim).
+//
+// So a notification is never lost, and is sent once in the normal case. It is sent twice
+// in one rare case: the publish reached SNS but the delivery died (or lost the answer)
+// before marking the marker DONE, and a retry takes the stale lease over. Subscribers
+// deduplicate on the notification's eventId (docs/CONTRACTS.md).
 package notify
 
 import (
@@ -21,6 +33,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -32,11 +45,33 @@ import (
 // this notifies again, which is what a replay is for.
 const DefaultMarkerTTL = 30 * 24 * time.Hour
 
-// Markers claims processed-event markers. Claim returns true for the first claim of id
-// and false when id was claimed before; Unclaim removes a claim so a retry can run.
+// DefaultLease is how long a claim keeps other deliveries of the same state change
+// waiting before one may take it over. It must be at least as long as a live delivery
+// can still publish, and shorter than the gap to the async retry that should take over a
+// dead one:
+//   - 10 s is NotifyFunction's Timeout: Lambda has killed a delivery by then, and Handle
+//     also stops its publish once the lease has run out, so a live delivery is never
+//     taken over (even if the Timeout is raised).
+//   - Lambda retries a failed async invoke after about 1 min, then 2 min: the first retry
+//     after a crash already finds the lease stale and publishes.
+//   - The local stack retries after 5 s, then 10 s (cmd/orderflow/internal/sources.Async):
+//     the last retry comes 15 s or more after a crash, past the lease.
+const DefaultLease = 10 * time.Second
+
+// ErrInProgress means another delivery of the same state change holds a fresh claim and
+// is publishing the notification right now. Handle returns it wrapped so that Lambda's
+// async invoke retries the event later: the retry then finds the notification sent, or
+// takes over the claim of a delivery that died.
+var ErrInProgress = errors.New("notification in progress in another delivery")
+
+// Markers claims processed-event markers as leases (dynamo.MarkerStore,
+// memstore.MarkerStore). Claim reports dynamo.Claimed (publish, then Done),
+// dynamo.AlreadyDone (skip) or dynamo.InProgress (retry later); Unclaim releases the
+// claim made at claimedAt so a retry can publish at once.
 type Markers interface {
-	Claim(ctx context.Context, id string, ttl time.Duration, now time.Time) (bool, error)
-	Unclaim(ctx context.Context, id string) error
+	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error)
+	Done(ctx context.Context, id string) error
+	Unclaim(ctx context.Context, id string, claimedAt time.Time) error
 }
 
 // Publisher publishes one message to the notifications topic and returns its message id.
@@ -44,11 +79,12 @@ type Publisher interface {
 	Publish(ctx context.Context, m topic.Message) (string, error)
 }
 
-// Handler sends customer notifications. Markers and Topic are required; MarkerTTL
-// defaults to DefaultMarkerTTL, Now to time.Now and Log to slog.Default.
+// Handler sends customer notifications. Markers and Topic are required; Lease defaults
+// to DefaultLease, MarkerTTL to DefaultMarkerTTL, Now to time.Now and Log to slog.Default.
 type Handler struct {
 	Markers   Markers
 	Topic     Publisher
+	Lease     time.Duration
 	MarkerTTL time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -89,10 +125,12 @@ func (e *MalformedEventError) Error() string {
 	return fmt.Sprintf("malformed %q event: %s", e.DetailType, e.Reason)
 }
 
-// Handle publishes the notification for ev once. It returns *MalformedEventError for an
-// event it cannot handle, and a wrapped store or SNS error when the notification could
-// not be sent (the marker is released first, so the retry sends it). A duplicate delivery
-// returns nil without publishing.
+// Handle publishes the notification for ev once (at least once if a delivery dies
+// between publishing and recording it: see the package doc). It returns
+// *MalformedEventError for an event it cannot handle, ErrInProgress (wrapped) while
+// another delivery of the same state change is publishing, and a wrapped store or SNS
+// error when the notification could not be sent (the claim is released first, so the
+// retry sends it). A delivery of a notification already sent returns nil.
 func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 	d, kind, err := decode(ev)
 	if err != nil {
@@ -104,33 +142,54 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 		"eventId", d.Metadata.EventID, "detailType", ev.DetailType)
 
 	key := event.ID(d.Data.OrderID, d.Data.Status)
-	first, err := h.Markers.Claim(ctx, key, h.ttl(), h.now())
+	lease := h.lease()
+	started := time.Now() // real time: the publish's budget; h.now() is the lease's clock
+	claimedAt := h.now()
+	res, err := h.Markers.Claim(ctx, key, lease, h.ttl(), claimedAt)
 	if err != nil {
 		return fmt.Errorf("claim notification marker for order %s: %w", d.Data.OrderID, err)
 	}
-	if !first {
+	switch res {
+	case dynamo.Claimed:
+	case dynamo.AlreadyDone:
 		log.InfoContext(ctx, "duplicate event: notification already sent")
 		return nil
+	case dynamo.InProgress:
+		log.WarnContext(ctx, "duplicate event: another delivery is sending this notification; retry later", "marker", key)
+		return fmt.Errorf("notify order %s: %w", d.Data.OrderID, ErrInProgress)
+	default:
+		return fmt.Errorf("claim notification marker for order %s: unexpected result %v", d.Data.OrderID, res)
 	}
 
 	msg, err := Render(d, kind.eventType)
 	if err != nil {
 		// Cannot happen for a decoded Detail; release the marker all the same.
-		return errors.Join(err, h.unclaim(ctx, key, log))
+		return errors.Join(err, h.unclaim(ctx, key, claimedAt, log))
 	}
-	id, err := h.Topic.Publish(ctx, msg)
+	// Once the lease has run out another delivery may take the claim over and publish:
+	// do not start (or keep retrying) a publish past it.
+	pctx, cancel := context.WithTimeout(ctx, lease-time.Since(started))
+	id, err := h.Topic.Publish(pctx, msg)
+	cancel()
 	if err != nil {
 		err = fmt.Errorf("publish notification for order %s: %w", d.Data.OrderID, err)
-		return errors.Join(err, h.unclaim(ctx, key, log))
+		return errors.Join(err, h.unclaim(ctx, key, claimedAt, log))
 	}
 	log.InfoContext(ctx, "notification sent", "messageId", id)
+	if err := h.Markers.Done(ctx, key); err != nil {
+		// Sent: do not fail the invoke, or its retry would take the stale lease over and
+		// send it again. Only a redelivery after the lease would now send a duplicate.
+		log.ErrorContext(ctx, "notification sent but its marker is not marked done; a late duplicate delivery would send it again",
+			"marker", key, "messageId", id, "error", err.Error())
+	}
 	return nil
 }
 
-func (h *Handler) unclaim(ctx context.Context, key string, log *slog.Logger) error {
-	if err := h.Markers.Unclaim(ctx, key); err != nil {
-		// The retry will find the marker and skip: this notification is lost. Say so loudly.
-		log.ErrorContext(ctx, "could not release the notification marker; the notification will not be retried",
+func (h *Handler) unclaim(ctx context.Context, key string, claimedAt time.Time, log *slog.Logger) error {
+	if err := h.Markers.Unclaim(ctx, key, claimedAt); err != nil {
+		// Not lost: the claim stays IN_PROGRESS and a retry takes it over once the lease
+		// has run out.
+		log.WarnContext(ctx, "could not release the notification marker; a retry takes it over after the lease",
 			"marker", key, "error", err.Error())
 		return fmt.Errorf("release notification marker %s: %w", key, err)
 	}
@@ -266,6 +325,13 @@ func Money(minor int64, currency string) string {
 		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
 	}
 	return currency + " " + sign + digits
+}
+
+func (h *Handler) lease() time.Duration {
+	if h.Lease > 0 {
+		return h.Lease
+	}
+	return DefaultLease
 }
 
 func (h *Handler) ttl() time.Duration {

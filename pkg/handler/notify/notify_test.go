@@ -12,47 +12,75 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/topic"
 )
 
-// fakeMarkers is a Markers backed by a set, with optional injected errors.
+// fakeMarkers is a Markers with lease semantics (as dynamo.MarkerStore's, without
+// expiry), with optional injected errors.
 type fakeMarkers struct {
 	claimErr   func(id string) error
+	doneErr    func(id string) error
 	unclaimErr func(id string) error
 
-	claimed   map[string]bool
+	state     map[string]fakeMarker
 	unclaimed []string
 }
 
-func (f *fakeMarkers) Claim(_ context.Context, id string, ttl time.Duration, _ time.Time) (bool, error) {
-	if ttl <= 0 {
-		return false, errors.New("fake: ttl must be positive")
+type fakeMarker struct {
+	done      bool
+	claimedAt time.Time
+}
+
+func (f *fakeMarkers) Claim(_ context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error) {
+	if lease <= 0 || ttl <= 0 {
+		return 0, errors.New("fake: lease and ttl must be positive")
 	}
 	if f.claimErr != nil {
 		if err := f.claimErr(id); err != nil {
-			return false, err
+			return 0, err
 		}
 	}
-	if f.claimed == nil {
-		f.claimed = map[string]bool{}
+	if f.state == nil {
+		f.state = map[string]fakeMarker{}
 	}
-	if f.claimed[id] {
-		return false, nil
+	if m, ok := f.state[id]; ok {
+		if m.done {
+			return dynamo.AlreadyDone, nil
+		}
+		if !now.After(m.claimedAt.Add(lease)) {
+			return dynamo.InProgress, nil
+		}
 	}
-	f.claimed[id] = true
-	return true, nil
+	f.state[id] = fakeMarker{claimedAt: now}
+	return dynamo.Claimed, nil
 }
 
-func (f *fakeMarkers) Unclaim(_ context.Context, id string) error {
+func (f *fakeMarkers) Done(_ context.Context, id string) error {
+	if f.doneErr != nil {
+		if err := f.doneErr(id); err != nil {
+			return err
+		}
+	}
+	if m, ok := f.state[id]; ok {
+		m.done = true
+		f.state[id] = m
+	}
+	return nil
+}
+
+func (f *fakeMarkers) Unclaim(_ context.Context, id string, claimedAt time.Time) error {
 	f.unclaimed = append(f.unclaimed, id)
 	if f.unclaimErr != nil {
 		if err := f.unclaimErr(id); err != nil {
 			return err
 		}
 	}
-	delete(f.claimed, id)
+	if m, ok := f.state[id]; ok && !m.done && m.claimedAt.Equal(claimedAt) {
+		delete(f.state, id)
+	}
 	return nil
 }
 
@@ -166,8 +194,8 @@ func TestHandleSends(t *testing.T) {
 					t.Errorf("body[%s] = %v, want %v", k, body[k], v)
 				}
 			}
-			if !markers.claimed[event.ID(orderID, tt.detail.Data.Status)] {
-				t.Errorf("marker not claimed: %v", markers.claimed)
+			if m := markers.state[event.ID(orderID, tt.detail.Data.Status)]; !m.done {
+				t.Errorf("marker not done: %v", markers.state)
 			}
 		})
 	}
@@ -210,66 +238,99 @@ func TestHandleDuplicateDelivery(t *testing.T) {
 func TestHandleFailures(t *testing.T) {
 	errSNS := errors.New("sns throttled")
 	errDDB := errors.New("ddb unavailable")
+	t0 := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+	key := event.ID(orderID, order.StatusConfirmed)
 	tests := []struct {
-		name         string
-		markers      *fakeMarkers
-		topic        *fakeTopic
-		wantErr      []error
-		wantUnclaim  bool
-		wantClaimed  bool // marker still held afterwards
-		wantRetrySnt int  // messages sent by a retry with a healthy topic
+		name        string
+		markers     *fakeMarkers
+		topic       *fakeTopic
+		wantErr     []error // nil: Handle succeeds
+		wantSent    int
+		wantUnclaim bool
+		wantMarker  string // "", "in progress" or "done" afterwards
+		// A retry with everything healthy again, retryAfter after the first delivery,
+		// and what it sends in all.
+		retryAfter   time.Duration
+		wantRetryErr error
+		wantRetrySnt int
 	}{
 		{
 			name:    "publish fails: marker released and error returned",
 			markers: &fakeMarkers{}, topic: &fakeTopic{publish: func(topic.Message) error { return errSNS }},
-			wantErr: []error{errSNS}, wantUnclaim: true, wantClaimed: false, wantRetrySnt: 1,
+			wantErr: []error{errSNS}, wantUnclaim: true, wantMarker: "",
+			retryAfter: time.Second, wantRetrySnt: 1,
 		},
 		{
 			name:    "claim fails: nothing published, error returned",
 			markers: &fakeMarkers{claimErr: func(string) error { return errDDB }}, topic: &fakeTopic{},
-			wantErr: []error{errDDB}, wantUnclaim: false, wantClaimed: false,
+			wantErr: []error{errDDB}, wantMarker: "",
+			retryAfter: time.Second, wantRetrySnt: 1,
 		},
 		{
-			name:    "publish and unclaim fail: both errors returned",
+			name:    "publish and unclaim fail: both errors returned, the retry after the lease sends",
 			markers: &fakeMarkers{unclaimErr: func(string) error { return errDDB }},
 			topic:   &fakeTopic{publish: func(topic.Message) error { return errSNS }},
-			wantErr: []error{errSNS, errDDB}, wantUnclaim: true, wantClaimed: true, wantRetrySnt: 0,
+			wantErr: []error{errSNS, errDDB}, wantUnclaim: true, wantMarker: "in progress",
+			retryAfter: DefaultLease + time.Second, wantRetrySnt: 1,
+		},
+		{
+			name:    "done fails after the publish: success, no retry needed",
+			markers: &fakeMarkers{doneErr: func(string) error { return errDDB }}, topic: &fakeTopic{},
+			wantSent: 1, wantMarker: "in progress",
+			// An EventBridge duplicate within the lease is not sent again.
+			retryAfter: time.Second, wantRetryErr: ErrInProgress, wantRetrySnt: 1,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &Handler{Markers: tt.markers, Topic: tt.topic, Log: quiet()}
+			now := t0
+			h := &Handler{Markers: tt.markers, Topic: tt.topic, Log: quiet(), Now: func() time.Time { return now }}
 			ev := bridge(t, event.OrderConfirmed, detail(order.StatusConfirmed, "", "USD", 2500))
 			err := h.Handle(context.Background(), ev)
+			if tt.wantErr == nil && err != nil {
+				t.Errorf("Handle = %v, want nil", err)
+			}
 			for _, want := range tt.wantErr {
 				if !errors.Is(err, want) {
 					t.Errorf("Handle = %v, want it to wrap %v", err, want)
 				}
 			}
+			if errors.Is(err, ErrInProgress) {
+				t.Errorf("Handle = %v, want no ErrInProgress", err)
+			}
 			if got := len(tt.markers.unclaimed) > 0; got != tt.wantUnclaim {
 				t.Errorf("unclaimed = %v, want unclaim %v", tt.markers.unclaimed, tt.wantUnclaim)
 			}
-			key := event.ID(orderID, order.StatusConfirmed)
-			if tt.markers.claimed[key] != tt.wantClaimed {
-				t.Errorf("claimed = %v, want %v", tt.markers.claimed[key], tt.wantClaimed)
+			if got := markerState(tt.markers, key); got != tt.wantMarker {
+				t.Errorf("marker = %q, want %q", got, tt.wantMarker)
 			}
-			if len(tt.topic.sent) != 0 {
-				t.Errorf("sent %d messages on a failed attempt", len(tt.topic.sent))
+			if len(tt.topic.sent) != tt.wantSent {
+				t.Errorf("sent %d messages, want %d", len(tt.topic.sent), tt.wantSent)
 			}
-			if tt.markers.claimErr != nil {
-				return
-			}
-			// The async retry, with SNS healthy again.
+			// The async retry, with SNS and DynamoDB healthy again.
 			tt.topic.publish = nil
-			tt.markers.unclaimErr = nil
-			if err := h.Handle(context.Background(), ev); err != nil {
-				t.Fatalf("retry: %v", err)
+			tt.markers.claimErr, tt.markers.doneErr, tt.markers.unclaimErr = nil, nil, nil
+			now = t0.Add(tt.retryAfter)
+			if err := h.Handle(context.Background(), ev); !errors.Is(err, tt.wantRetryErr) {
+				t.Fatalf("retry: %v, want %v", err, tt.wantRetryErr)
 			}
 			if len(tt.topic.sent) != tt.wantRetrySnt {
-				t.Errorf("retry sent %d, want %d", len(tt.topic.sent), tt.wantRetrySnt)
+				t.Errorf("retry: sent %d in all, want %d", len(tt.topic.sent), tt.wantRetrySnt)
 			}
 		})
 	}
+}
+
+// markerState describes the fake's marker of id: "", "in progress" or "done".
+func markerState(f *fakeMarkers, id string) string {
+	m, ok := f.state[id]
+	switch {
+	case !ok:
+		return ""
+	case m.done:
+		return "done"
+	}
+	return "in progress"
 }
 
 func TestHandleMalformed(t *testing.T) {
@@ -322,8 +383,8 @@ func TestHandleMalformed(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.reason) {
 				t.Errorf("error %q does not say %q", err, tt.reason)
 			}
-			if len(markers.claimed) != 0 || len(sns.sent) != 0 {
-				t.Errorf("malformed event claimed %v / sent %d", markers.claimed, len(sns.sent))
+			if len(markers.state) != 0 || len(sns.sent) != 0 {
+				t.Errorf("malformed event claimed %v / sent %d", markers.state, len(sns.sent))
 			}
 		})
 	}
