@@ -23,6 +23,14 @@ type AsyncConfig struct {
 	FunctionARN  string
 }
 
+// DefaultAsyncRetryDelay is Async's default pause before the first retry: 5 s, then 10 s.
+// Shorter than AWS's 1 min and 2 min to keep local runs quick, but the last retry must
+// still come after the leases that a function holds across a crash have run out: notify
+// claims its marker for 10 s (notify.DefaultLease, NotifyFunction's Timeout) and a retry
+// within the lease fails again on purpose, so with 1 s and 2 s both retries of a crashed
+// notify failed and its notification went to the DLQ. 5 s + 10 s = 15 s after a failure.
+const DefaultAsyncRetryDelay = 5 * time.Second
+
 // Async runs asynchronous invokes (InvocationType Event) like Lambda's internal queue:
 // the caller gets an immediate acceptance, the function runs later, a failure is retried
 // MaxRetries times with a delay, and then the request and the error go to the
@@ -31,8 +39,8 @@ type Async struct {
 	Invoker Invoker
 	Sender  Sender
 	Configs map[string]AsyncConfig
-	// RetryDelay is the pause before each retry (AWS waits 1 min, then 2 min; the local
-	// default is 1 s, doubling).
+	// RetryDelay is the pause before the first retry, doubled for each next one (AWS
+	// waits 1 min, then 2 min). The local default, DefaultAsyncRetryDelay, is shorter.
 	RetryDelay time.Duration
 	Log        *slog.Logger
 
@@ -86,7 +94,7 @@ func (a *Async) run(ctx context.Context, function string, payload []byte, accept
 	}
 	delay := a.RetryDelay
 	if delay <= 0 {
-		delay = time.Second
+		delay = DefaultAsyncRetryDelay
 	}
 	var out []byte
 	var fnErr string
