@@ -55,7 +55,8 @@ type KinesisMapping struct {
 	OnFailureURL string
 	FunctionARN  string
 	Region       string
-	// PollInterval is how long an idle shard waits between GetRecords (default 250 ms).
+	// PollInterval is how long a shard waits between GetRecords that leave no batch to
+	// deliver (default DefaultKinesisPollInterval).
 	PollInterval time.Duration
 	// RetryDelay is the pause before a retry (default 100 ms).
 	RetryDelay time.Duration
@@ -64,6 +65,11 @@ type KinesisMapping struct {
 	// time, as a retried checkpoint would (fault injection).
 	Duplicate func() bool
 }
+
+// DefaultKinesisPollInterval is AWS Lambda's polling rate of a shard: one GetRecords per
+// second. Faster polling only loads the emulator: records already wait for the batching
+// window (5 s for order-stream) before they are delivered.
+const DefaultKinesisPollInterval = time.Second
 
 func (m *KinesisMapping) logger() *slog.Logger {
 	if m.Log != nil {
@@ -113,7 +119,7 @@ func (m *KinesisMapping) runShard(ctx context.Context, shardID string) error {
 	}
 	idle := m.PollInterval
 	if idle <= 0 {
-		idle = 250 * time.Millisecond
+		idle = DefaultKinesisPollInterval
 	}
 	var batch []ktypes.Record
 	var first time.Time

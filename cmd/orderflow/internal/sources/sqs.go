@@ -48,8 +48,13 @@ type SQSMapping struct {
 	ReportBatchItemFailures bool
 	// Pollers is how many batches may be in flight at once (default 2).
 	Pollers int
-	Region  string
-	Log     *slog.Logger
+	// LongPoll is the WaitTimeSeconds of a receive with no message in hand (default
+	// DefaultLongPoll). A waiting receive returns as soon as a message arrives and
+	// cancelling the context aborts it, so a long wait delays nothing; a short one only
+	// adds empty receives for the emulator to answer.
+	LongPoll time.Duration
+	Region   string
+	Log      *slog.Logger
 	// Duplicate, when set and true for a batch, delivers a processed batch a second time
 	// before it is deleted, as SQS's at-least-once delivery may (fault injection).
 	Duplicate func() bool
@@ -92,13 +97,12 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 	if size <= 0 {
 		size = 10
 	}
-	// The first receive long-polls for a second so an idle poller notices cancellation;
-	// once a message is in hand, more are gathered until the batch is full or the
-	// batching window has passed.
+	// The first receive long-polls (LongPoll); once a message is in hand, more are
+	// gathered until the batch is full or the batching window has passed.
 	var msgs []sqstypes.Message
 	var deadline time.Time
 	for len(msgs) < size {
-		wait := int32(1)
+		wait := longPollSeconds(m.LongPoll)
 		if len(msgs) > 0 {
 			left := time.Until(deadline)
 			if left <= 0 {
@@ -134,6 +138,20 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 		return nil
 	}
 	return m.deliver(ctx, msgs)
+}
+
+// DefaultLongPoll is the WaitTimeSeconds of an idle receive of the SQS mappings and
+// rule-target deliveries: 20 s, SQS's maximum, as AWS's own pollers use. Each idle queue
+// then costs the emulator one ReceiveMessage per 20 s instead of one a second.
+const DefaultLongPoll = 20 * time.Second
+
+// longPollSeconds returns d (DefaultLongPoll when 0 or less) as WaitTimeSeconds, within
+// SQS's 1-20 s.
+func longPollSeconds(d time.Duration) int32 {
+	if d <= 0 {
+		d = DefaultLongPoll
+	}
+	return int32(min(20, max(1, int(d/time.Second))))
 }
 
 func (m *SQSMapping) deliver(ctx context.Context, msgs []sqstypes.Message) error {

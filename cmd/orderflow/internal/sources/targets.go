@@ -72,6 +72,9 @@ type Delivery struct {
 	// Duplicate, when set and true for an event, delivers it to the target twice, as
 	// EventBridge's at-least-once delivery may (fault injection).
 	Duplicate func() bool
+	// LongPoll is the WaitTimeSeconds of each receive from an internal queue (default
+	// DefaultLongPoll).
+	LongPoll time.Duration
 }
 
 func (d *Delivery) logger() *slog.Logger {
@@ -85,7 +88,7 @@ func (d *Delivery) logger() *slog.Logger {
 func (d *Delivery) Run(ctx context.Context, t Target) {
 	for ctx.Err() == nil {
 		out, err := d.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(t.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			QueueUrl: aws.String(t.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: longPollSeconds(d.LongPoll),
 		})
 		if err != nil {
 			if ctx.Err() == nil {
