@@ -10,9 +10,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
+	"github.com/orderflow/orderflow/pkg/awsconfig/s3put"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/lake"
@@ -29,8 +29,8 @@ func main() {
 		os.Exit(1)
 	}
 	h := &analytics.Handler{
-		// Path-style under an endpoint override: moto and LocalStack serve no bucket subdomains.
-		Lake:    lake.NewWriter(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = cfg.BaseEndpoint != nil }), env["DATA_LAKE_BUCKET"]),
+		// s3put, not the S3 client: PutObject is the only call, and the client is 1 MB of binary.
+		Lake:    lake.NewWriter(s3put.New(cfg), env["DATA_LAKE_BUCKET"]),
 		Metrics: dynamo.NewMetricsStore(dynamodb.NewFromConfig(cfg), env["METRICS_TABLE"]),
 		EMF:     metrics.New(os.Stdout, metrics.DefaultNamespace, map[string]string{"service": metrics.ServiceName()}),
 	}
