@@ -1,0 +1,380 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
+	"github.com/orderflow/orderflow/pkg/awstest"
+)
+
+// The issue "Reliability and security": the poison and crash paths, each on the running
+// local stack (one stack for all of them). A poison input of every asynchronous consumer
+// ends in its DLQ or on-failure destination with its reason, without blocking the inputs
+// behind it; a function killed mid-batch loses nothing and applies nothing twice; and
+// `orderflow dlq redrive` finishes the orders once the cause is fixed.
+func TestPoisonAndCrashPaths(t *testing.T) {
+	p := pathsUp(t)
+	run := randomHex(t, 4)
+
+	// The poison inputs are independent of each other: they run at once.
+	t.Run("poison", func(t *testing.T) {
+		t.Run("malformed inventory commands reach the DLQ after 3 receives, reason logged", func(t *testing.T) {
+			t.Parallel()
+			pathsMalformedCommands(t, p, run)
+		})
+		t.Run("a poison Kinesis record reaches the on-failure destination and does not block its shard", func(t *testing.T) {
+			t.Parallel()
+			pathsPoisonRecord(t, p, run)
+		})
+		t.Run("a malformed notify event reaches the on-failure destination with the reason", func(t *testing.T) {
+			t.Parallel()
+			pathsMalformedNotifyEvent(t, p, run)
+		})
+	})
+	// The next two change the faults of the whole stack: one after the other.
+	if t.Failed() {
+		return
+	}
+	t.Run("inventory killed mid-batch: messages redelivered, applied once", func(t *testing.T) {
+		pathsCrashMidBatch(t, p, run)
+	})
+	t.Run("dlq redrive after the cause is fixed finishes the orders", func(t *testing.T) {
+		pathsRedrive(t, p, run)
+	})
+}
+
+// pathsMalformedCommands sends bodies the inventory function can never process straight
+// to the command queue: each is reported failed on every receive, moved to the DLQ by the
+// queue's redrive policy after the third, and the log says why each time.
+func pathsMalformedCommands(t *testing.T, p *pathsStack, run string) {
+	cases := []struct {
+		name, body, reason string
+	}{
+		{name: "not JSON", body: "paths-" + run + " this is not json {", reason: "body is not a JSON command"},
+		{name: "unknown command", body: `{"command":"explode","orderId":"paths-` + run + `-unknown"}`, reason: `unknown command "explode"`},
+		{name: "reserve without lines", body: `{"command":"reserve","orderId":"paths-` + run + `-nolines","lines":[]}`, reason: "lines:"},
+		{name: "no orderId", body: `{"command":"release","note":"paths-` + run + `"}`, reason: "orderId is required"},
+	}
+	ctx := context.Background()
+	ids := map[string]string{} // message id -> case name
+	for _, tc := range cases {
+		out, err := p.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.Queues["InventoryCommandQueue"]), MessageBody: aws.String(tc.body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[aws.ToString(out.MessageId)] = tc.name
+	}
+	dlq := p.dlq("InventoryCommandDlq")
+	byBody := map[string]string{}
+	awstest.Eventually(t, 45*time.Second, func() (bool, string) {
+		dlq.read(t)
+		for id, body := range dlq.bodies {
+			byBody[body] = id
+		}
+		missing := []string{}
+		for _, tc := range cases {
+			if _, ok := byBody[tc.body]; !ok {
+				missing = append(missing, tc.name)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("not in the inventory DLQ yet: %v (DLQ holds %d)", missing, len(dlq.bodies))
+	})
+	if len(dlq.bodies) != len(cases) {
+		t.Errorf("the inventory DLQ held %d messages, want the %d sent: %v", len(dlq.bodies), len(cases), dlq.bodies)
+	}
+	for id, name := range ids {
+		var tc = cases[0]
+		for _, c := range cases {
+			if c.name == name {
+				tc = c
+			}
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			if dlqID := byBody[tc.body]; dlqID != id {
+				t.Errorf("DLQ message id %s, want the original %s", dlqID, id)
+			}
+			// The function's log line on each receive: the message id, the receive count
+			// and the reason.
+			lines := p.logLines(func(m map[string]any) bool {
+				return m["messageId"] == id && strings.Contains(fmt.Sprint(m["message"]), "rejected")
+			})
+			var receives []string
+			for _, l := range lines {
+				receives = append(receives, fmt.Sprint(l["receiveCount"]))
+				if e := fmt.Sprint(l["error"]); !strings.Contains(e, tc.reason) || !strings.Contains(e, "malformed inventory command") {
+					t.Errorf("logged error %q, want the reason %q", e, tc.reason)
+				}
+			}
+			if strings.Join(receives, ",") != "1,2,3" {
+				t.Errorf("rejected on receives %v, want 1,2,3 (then the DLQ)", receives)
+			}
+		})
+	}
+}
+
+// pathsPoisonRecord puts a record that is no order event on the order stream, keyed like
+// an order, then places orders until two of them share its shard. The record goes to the
+// analytics on-failure destination alone, named by its batch info, and the order events
+// behind it on its shard are processed: their metrics and data-lake rows appear.
+func pathsPoisonRecord(t *testing.T, p *pathsStack, run string) {
+	ctx := context.Background()
+	shards, err := p.kin.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(p.Stream)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shards.Shards) < 2 {
+		t.Fatalf("stream %s has %d shards, want the template's 2", p.Stream, len(shards.Shards))
+	}
+	key := "0195" + run + "-0000-7000-8000-" + randomHex(t, 6) // an order id's shape
+	data := []byte(`{"paths":"` + run + `","note":"not an order event"}`)
+	put, err := p.kin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(p.Stream), PartitionKey: aws.String(key), Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard, seq := aws.ToString(put.ShardId), aws.ToString(put.SequenceNumber)
+	if got := shardOf(shards.Shards, key); got != shard {
+		t.Fatalf("poison key %s went to %s, the MD5 hash key ranges say %s", key, shard, got)
+	}
+
+	// Orders placed after the poison, until two of them hash to its shard.
+	var same []string
+	for round := 0; len(same) < 2; round++ {
+		if round == 6 {
+			t.Fatalf("no two of %d orders hash to shard %s", round*4, shard)
+		}
+		for _, id := range p.placeOrders(t, "kinesis", "SKU-MUG-001", 1, 4) {
+			if shardOf(shards.Shards, id) == shard {
+				same = append(same, id)
+			}
+		}
+	}
+	// Their events really are behind the poison on its shard.
+	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+		after := map[string]int{}
+		for _, k := range p.recordsAfter(t, shard, seq) {
+			after[k]++
+		}
+		for _, id := range same {
+			if after[id] < 2 {
+				return false, fmt.Sprintf("order %s has %d records after the poison on %s, want Created and Confirmed", id, after[id], shard)
+			}
+		}
+		return true, ""
+	})
+	p.waitStatus(t, same, "CONFIRMED", 30*time.Second)
+
+	// The poison's batch info in the on-failure destination: that record alone.
+	dlq := p.dlq("AnalyticsDlq")
+	var rec failureRecord
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		dlq.read(t)
+		for _, body := range dlq.bodies {
+			var r failureRecord
+			if json.Unmarshal([]byte(body), &r) == nil && r.KinesisBatchInfo != nil &&
+				r.KinesisBatchInfo.ShardID == shard && r.KinesisBatchInfo.StartSequenceNumber == seq {
+				rec = r
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no batch info for %s sequence number %s in the analytics DLQ (%d records)", shard, seq, len(dlq.bodies))
+	})
+	b := rec.KinesisBatchInfo
+	if b.EndSequenceNumber != seq || b.BatchSize != 1 || !strings.HasSuffix(b.StreamARN, ":stream/"+p.Stream) {
+		t.Errorf("batch info %+v, want the poison alone: shard %s, sequence number %s, stream %s", *b, shard, seq, p.Stream)
+	}
+	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || !strings.HasSuffix(rec.RequestContext.FunctionArn, p.Functions["AnalyticsFunction"]) {
+		t.Errorf("request context %+v, want RetryAttemptsExhausted for %s", rec.RequestContext, p.Functions["AnalyticsFunction"])
+	}
+	// The reason is in the analytics function's log, next to the sequence number.
+	if lines := p.logLines(func(m map[string]any) bool {
+		return m["sequenceNumber"] == seq && m["partitionKey"] == key && strings.Contains(fmt.Sprint(m["message"]), "poison")
+	}); len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[0]["error"]), "not an order event") {
+		t.Errorf("no poison-record log line with the reason for sequence number %s: %v", seq, lines)
+	}
+
+	// The shard moved on: the orders behind the poison are counted and in the lake.
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		lake := p.lakeEventIDs(t)
+		for _, id := range same {
+			for _, status := range []string{"PENDING", "CONFIRMED"} {
+				eventID := id + ":" + status
+				if len(p.item(t, p.Tables["MetricsTable"], "EVENT#"+eventID)) == 0 {
+					return false, "no metrics marker for " + eventID
+				}
+				if !lake[eventID] {
+					return false, "no data-lake row for " + eventID
+				}
+			}
+		}
+		return true, ""
+	})
+}
+
+// pathsMalformedNotifyEvent puts an Order Confirmed event whose detail notify cannot use
+// on the bus: the outcome rule invokes notify asynchronously, it fails on every attempt,
+// and the on-failure record carries the request and the function's error.
+func pathsMalformedNotifyEvent(t *testing.T, p *pathsStack, run string) {
+	ctx := context.Background()
+	orderID := "paths-notify-" + run
+	eventID := orderID + ":CONFIRMED"
+	detail := fmt.Sprintf(`{"metadata":{"eventId":%q,"schemaVersion":"1.0","correlationId":"paths","occurredAt":%q},`+
+		`"data":{"orderId":%q,"status":"CONFIRMED","total":0}}`, eventID, time.Now().UTC().Format(time.RFC3339), orderID)
+	out, err := eventbridge.NewFromConfig(p.Config).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(p.Bus), Source: aws.String(e2eSource), DetailType: aws.String("Order Confirmed"), Detail: aws.String(detail)}}})
+	if err != nil || out.FailedEntryCount != 0 {
+		t.Fatalf("put events: %v %+v", err, out)
+	}
+	dlq := p.dlq("NotifyDlq")
+	var rec failureRecord
+	awstest.Eventually(t, 45*time.Second, func() (bool, string) {
+		dlq.read(t)
+		for _, body := range dlq.bodies {
+			var r failureRecord
+			var req struct {
+				Detail struct {
+					Metadata struct {
+						EventID string `json:"eventId"`
+					} `json:"metadata"`
+				} `json:"detail"`
+			}
+			if json.Unmarshal([]byte(body), &r) == nil && json.Unmarshal(r.RequestPayload, &req) == nil && req.Detail.Metadata.EventID == eventID {
+				rec = r
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no on-failure record for %s in the notify DLQ (%d records)", eventID, len(dlq.bodies))
+	})
+	if rec.ResponsePayload.ErrorType != "MalformedEventError" || !strings.Contains(rec.ResponsePayload.ErrorMessage, "missing data.customerId") {
+		t.Errorf("responsePayload %+v, want MalformedEventError naming the missing data.customerId", rec.ResponsePayload)
+	}
+	// EventInvokeConfig: MaximumRetryAttempts 2, so three attempts.
+	if rec.RequestContext.Condition != "RetriesExhausted" || rec.RequestContext.ApproximateInvokeCount != 3 ||
+		!strings.Contains(rec.RequestContext.FunctionArn, p.Functions["NotifyFunction"]) {
+		t.Errorf("request context %+v, want RetriesExhausted after 3 invokes of %s", rec.RequestContext, p.Functions["NotifyFunction"])
+	}
+	if len(dlq.bodies) != 1 {
+		t.Errorf("the notify DLQ held %d records, want 1: %v", len(dlq.bodies), dlq.bodies)
+	}
+}
+
+// pathsCrashMidBatch kills every inventory process mid-invoke until a kill has landed on
+// a batch of the orders placed meanwhile, then stops the kills. The killed batch's
+// messages come back after the visibility timeout and are applied once: every order ends
+// CONFIRMED, holds one RESERVED reservation, and the stock fell by exactly its quantity.
+func pathsCrashMidBatch(t *testing.T, p *pathsStack, run string) {
+	sku, qty, initial := "PATHS-CRASH-"+run, 2, 100
+	p.putSKU(t, sku, initial)
+	before := p.crashes("inventory")
+	p.Faults.Set(chaos.Spec{Seed: 4, Crash: chaos.Crash{Rate: 1, Functions: []string{"inventory"},
+		MaxDelay: chaos.Duration(25 * time.Millisecond)}})
+	stopped := false
+	stop := func() {
+		if !stopped {
+			p.Faults.Set(chaos.Spec{})
+			stopped = true
+		}
+	}
+	defer stop()
+	var ids []string
+	for round := 0; p.crashes("inventory") == before; round++ {
+		if round == 5 {
+			t.Fatalf("%d orders placed, no inventory process was killed mid-invoke", len(ids))
+		}
+		ids = append(ids, p.placeOrders(t, "crash", sku, qty, 4)...)
+		deadline := time.Now().Add(8 * time.Second)
+		for p.crashes("inventory") == before && time.Now().Before(deadline) {
+			// Poll the injector's counter: it is in memory, and the kills must stop well
+			// within one visibility timeout, before a killed batch comes back.
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	stop()
+	t.Logf("%d orders, %d inventory processes killed", len(ids), p.crashes("inventory")-before)
+
+	p.waitStatus(t, ids, "CONFIRMED", 60*time.Second)
+	p.checkReservedOnce(t, ids, sku, qty, initial)
+	// The killed batch came back: an order of the window was handled on a later receive.
+	mine := map[string]bool{}
+	for _, id := range ids {
+		mine[id] = true
+	}
+	redelivered := p.logLines(func(m map[string]any) bool {
+		rc := fmt.Sprint(m["receiveCount"])
+		return mine[fmt.Sprint(m["orderId"])] && m["messageId"] != nil && rc != "1" && rc != "<nil>"
+	})
+	if len(redelivered) == 0 {
+		t.Errorf("no inventory log line for a redelivered command of orders %v", ids)
+	}
+	if v, f := p.queueDepth(t, p.Queues["InventoryCommandDlq"]); v+f != 0 {
+		t.Errorf("the inventory DLQ holds %d messages after the crashes, want none", v+f)
+	}
+}
+
+// pathsRedrive makes every reservation write on the inventory table fail, so the reserve
+// commands of new orders reach the inventory DLQ after three receives while their
+// executions wait for the task token (ReserveInventory's TimeoutSeconds is 300). With the
+// fault removed, `orderflow dlq redrive` moves them back and the orders finish.
+func pathsRedrive(t *testing.T, p *pathsStack, run string) {
+	sku, qty, initial, n := "PATHS-REDRIVE-"+run, 3, 50, 3
+	p.putSKU(t, sku, initial)
+	dlqURL := p.Queues["InventoryCommandDlq"]
+	if v, f := p.queueDepth(t, dlqURL); v+f != 0 {
+		t.Fatalf("the inventory DLQ already holds %d messages", v+f)
+	}
+	p.Faults.Set(chaos.Spec{Errors: []chaos.ErrorRule{{Service: "dynamodb", Operation: "TransactWriteItems",
+		Resource: p.Tables["InventoryTable"], Rate: 1, Kind: "5xx"}}})
+	defer p.Faults.Set(chaos.Spec{})
+	errorsBefore := p.Faults.Stats().ServerErrors
+	ids := p.placeOrders(t, "redrive", sku, qty, n)
+
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		v, f := p.queueDepth(t, dlqURL)
+		return v == n, fmt.Sprintf("inventory DLQ: %d visible, %d in flight, want %d", v, f, n)
+	})
+	if p.Faults.Stats().ServerErrors == errorsBefore {
+		t.Fatal("no TransactWriteItems error was injected")
+	}
+	for _, id := range ids {
+		if status, reason := p.orderStatus(t, id); status == "CONFIRMED" || status == "CANCELLED" || status == "REJECTED" {
+			t.Fatalf("order %s is %s %s while its reservation sits in the DLQ", id, status, reason)
+		}
+	}
+	if got := stock(t, p.Stack, sku); got != initial {
+		t.Fatalf("stock of %s = %d while every reservation failed, want %d", sku, got, initial)
+	}
+	// The reason is logged for each failed receive.
+	if lines := p.logLines(func(m map[string]any) bool {
+		return fmt.Sprint(m["orderId"]) == ids[0] && strings.Contains(fmt.Sprint(m["message"]), "will be retried")
+	}); len(lines) < 3 || !strings.Contains(fmt.Sprint(lines[0]["error"]), "reserve order "+ids[0]) {
+		t.Errorf("inventory log for order %s: %v, want a failure with its reason on each of 3 receives", ids[0], lines)
+	}
+
+	// The cause is fixed; the operator redrives.
+	p.Faults.Set(chaos.Spec{})
+	var stdout, stderr bytes.Buffer
+	dlqName := dlqURL[strings.LastIndex(dlqURL, "/")+1:]
+	srcURL := p.Queues["InventoryCommandQueue"]
+	code := cli.Run(context.Background(), []string{"dlq", "redrive", dlqName, "--aws-endpoint", p.EdgeURL, "--region", Region}, &stdout, &stderr)
+	want := fmt.Sprintf("moved %d message(s) from %s to %s", n, dlqName, srcURL[strings.LastIndex(srcURL, "/")+1:])
+	if code != 0 || !strings.Contains(stdout.String(), want) {
+		t.Fatalf("orderflow dlq redrive: exit %d, stdout %q, stderr %q; want %q", code, stdout.String(), stderr.String(), want)
+	}
+	p.waitStatus(t, ids, "CONFIRMED", 30*time.Second)
+	p.checkReservedOnce(t, ids, sku, qty, initial)
+	if v, f := p.queueDepth(t, dlqURL); v+f != 0 {
+		t.Errorf("the inventory DLQ holds %d messages after the redrive, want none", v+f)
+	}
+}
