@@ -1,11 +1,13 @@
 package saga_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,96 @@ type lambdaEndpoint struct {
 	fns   map[string]lambdaFunc
 	proxy http.Handler
 	reqID atomic.Int64
+	// faults answer matching requests (moto's Step Functions task calls) with an error.
+	faults []*fault
+}
+
+// fault fails the requests it matches, Times times, with Status, Header and Body. With
+// Forward the request is served first and its answer replaced: a call that took effect
+// but whose answer was lost.
+type fault struct {
+	Match   func(r *http.Request, body []byte) bool
+	Times   int
+	Forward bool
+	Status  int
+	Header  map[string]string
+	Body    string
+
+	hits atomic.Int64 // requests failed so far
+}
+
+// Hits returns how many requests the fault failed.
+func (f *fault) Hits() int64 { return f.hits.Load() }
+
+// inject adds f until the returned func removes it.
+func (e *lambdaEndpoint) inject(f *fault) (remove func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = append(e.faults, f)
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for i, g := range e.faults {
+			if g == f {
+				e.faults = append(e.faults[:i], e.faults[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// takeFault returns the first fault matching r that has failures left, counting one.
+func (e *lambdaEndpoint) takeFault(r *http.Request, body []byte) *fault {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, f := range e.faults {
+		if int(f.hits.Load()) < f.Times && f.Match(r, body) {
+			f.hits.Add(1)
+			return f
+		}
+	}
+	return nil
+}
+
+// awsError is a fault answering an AWS JSON-protocol call (X-Amz-Target target) whose
+// body mentions orderID with status and the error code.
+func awsError(target, orderID string, times, status int, code string) *fault {
+	return &fault{
+		Match: func(r *http.Request, body []byte) bool {
+			return r.Header.Get("X-Amz-Target") == target && bytes.Contains(body, []byte(orderID))
+		},
+		Times:  times,
+		Status: status,
+		Header: map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amzn-Query-Error": code + ";Receiver",
+			"X-Amzn-Requestid": "saga-fault"}, // moto's DynamoDB integration fails on an error without one
+		Body: fmt.Sprintf(`{"__type":%q,"message":"injected by the saga test"}`, code),
+	}
+}
+
+// functionError is a fault answering the process function's invoke for action on
+// orderID as Lambda answers a function error of errorType (Runtime.ExitError for a
+// crash, TransientError as the handler returns it).
+func functionError(orderID, action, errorType string, times int) *fault {
+	return &fault{
+		Match: func(r *http.Request, body []byte) bool {
+			var task struct{ Action, OrderID string }
+			return strings.HasSuffix(r.URL.Path, "/invocations") && json.Unmarshal(body, &task) == nil &&
+				task.OrderID == orderID && task.Action == action
+		},
+		Times:  times,
+		Status: http.StatusOK,
+		Header: map[string]string{"Content-Type": "application/json", "X-Amz-Function-Error": "Unhandled"},
+		Body:   fmt.Sprintf(`{"errorType":%q,"errorMessage":"injected by the saga test"}`, errorType),
+	}
+}
+
+// invokeError is a fault failing the Invoke API call itself for action on orderID (the
+// Lambda service answered status with code, the function did not run).
+func invokeError(orderID, action string, status int, code string) *fault {
+	f := functionError(orderID, action, "", 1)
+	f.Header = map[string]string{"Content-Type": "application/json", "X-Amzn-Errortype": code}
+	f.Status, f.Body = status, `{"Type":"Service","message":"injected by the saga test"}`
+	return f
 }
 
 func newLambdaEndpoint() *lambdaEndpoint {
@@ -44,7 +136,34 @@ func newLambdaEndpoint() *lambdaEndpoint {
 	return e
 }
 
-func (e *lambdaEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+func (e *lambdaEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mu.RLock()
+	faulty := len(e.faults) > 0
+	e.mu.RUnlock()
+	if !faulty {
+		e.mux.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	f := e.takeFault(r, body)
+	if f == nil {
+		e.mux.ServeHTTP(w, r)
+		return
+	}
+	if f.Forward {
+		e.mux.ServeHTTP(httptest.NewRecorder(), r) // it happens; its answer is lost
+	}
+	for k, v := range f.Header {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(f.Status)
+	io.WriteString(w, f.Body) //nolint:errcheck // the caller has gone
+}
 
 func (e *lambdaEndpoint) setProxy(p http.Handler) {
 	e.mu.Lock()

@@ -234,6 +234,14 @@ type scenario struct {
 	wantError  string
 	wantStates []string
 
+	// faults are injected into the task calls of the order's execution (see fault); each
+	// must fire as often as its Times. wantFailures are error names the execution's
+	// history must show (failed attempts that were retried or caught).
+	faults       func(orderID string) []*fault
+	wantFailures []string
+	// budget bounds the wait for the execution (default executionBudget).
+	budget time.Duration
+
 	wantStatus      order.Status // "" when the order must not exist
 	wantReason      order.Reason
 	wantTotal       int64
@@ -330,6 +338,31 @@ func TestOrderProcessing(t *testing.T) {
 // run seeds the catalog, stores the order PENDING as ingest does, starts an execution
 // with the Order Created event as EventBridge delivers it, and checks the outcome.
 func (s *stack) run(t *testing.T, tt scenario) {
+	o, input := s.prepare(t, tt)
+	var faults []*fault
+	if tt.faults != nil {
+		faults = tt.faults(o.ID)
+		for _, f := range faults {
+			t.Cleanup(lambdaAPI.inject(f))
+		}
+	}
+	arn := s.start(t, o.ID, input)
+	s.checkExecution(t, tt, arn)
+	for i, f := range faults {
+		if f.Hits() != int64(f.Times) {
+			t.Errorf("fault %d fired %d times, want %d", i, f.Hits(), f.Times)
+		}
+	}
+	if failures := s.failures(t, arn); !containsAll(failures, tt.wantFailures) {
+		t.Errorf("failures in the history = %q, want %q among them", failures, tt.wantFailures)
+	}
+	s.checkOrder(t, tt, o.ID, o.CorrelationID)
+}
+
+// prepare seeds the catalog, stores the order PENDING as ingest does (unless notStored)
+// and returns it with the Order Created event as EventBridge delivers it.
+func (s *stack) prepare(t *testing.T, tt scenario) (*order.Order, []byte) {
+	t.Helper()
 	ctx := context.Background()
 	for _, it := range tt.stock {
 		if err := s.inventory.Put(ctx, it); err != nil {
@@ -338,8 +371,7 @@ func (s *stack) run(t *testing.T, tt scenario) {
 	}
 	now := time.Now().UTC()
 	id := order.NewID(now)
-	correlationID := "corr-" + id
-	o, err := order.New(id, order.Request{CustomerID: "cust-saga", Currency: "USD", Lines: tt.lines, PaymentToken: tt.token}, correlationID, now)
+	o, err := order.New(id, order.Request{CustomerID: "cust-saga", Currency: "USD", Lines: tt.lines, PaymentToken: tt.token}, "corr-"+id, now)
 	if err != nil {
 		t.Fatalf("order.New: %v", err)
 	}
@@ -348,28 +380,46 @@ func (s *stack) run(t *testing.T, tt scenario) {
 			t.Fatalf("create order: %v", err)
 		}
 	}
-	input := s.createdEvent(t, o, now)
+	return o, s.createdEvent(t, o, now)
+}
 
-	start, err := s.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(s.machineARN), Name: aws.String(id), Input: aws.String(string(input)),
+// start starts an execution named name with input and returns its ARN.
+func (s *stack) start(t *testing.T, name string, input []byte) string {
+	t.Helper()
+	start, err := s.sfn.StartExecution(context.Background(), &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(s.machineARN), Name: aws.String(name), Input: aws.String(string(input)),
 	})
 	if err != nil {
 		t.Fatalf("StartExecution: %v", err)
 	}
-	arn := aws.ToString(start.ExecutionArn)
-	exec := s.wait(t, arn)
+	return aws.ToString(start.ExecutionArn)
+}
+
+// checkExecution waits for the execution and checks its status, error and states.
+func (s *stack) checkExecution(t *testing.T, tt scenario, arn string) {
+	t.Helper()
+	budget := tt.budget
+	if budget == 0 {
+		budget = executionBudget
+	}
+	exec := s.wait(t, arn, budget)
 	wantExec := tt.wantExec
 	if wantExec == "" {
 		wantExec = sfntypes.ExecutionStatusSucceeded
 	}
 	if exec.Status != wantExec || aws.ToString(exec.Error) != tt.wantError {
-		t.Errorf("execution %s: %s (%s: %s), want %s %s\n%s", id, exec.Status,
+		t.Errorf("execution %s: %s (%s: %s), want %s %s\n%s", arn, exec.Status,
 			aws.ToString(exec.Error), aws.ToString(exec.Cause), wantExec, tt.wantError, s.history(arn))
 	}
 	if states := s.states(t, arn); !slices.Equal(states, tt.wantStates) {
-		t.Errorf("states entered = %q\nwant %q", states, tt.wantStates)
+		t.Errorf("states entered = %q\nwant %q\n%s", states, tt.wantStates, s.history(arn))
 	}
+}
 
+// checkOrder checks the stored order, the stock, the reservation and the events.
+func (s *stack) checkOrder(t *testing.T, tt scenario, id, correlationID string) {
+	t.Helper()
+	ctx := context.Background()
 	got, err := s.orders.Get(ctx, id)
 	if tt.wantStatus == "" {
 		if !errors.Is(err, order.ErrNotFound) {
@@ -436,11 +486,11 @@ func (s *stack) createdEvent(t *testing.T, o *order.Order, now time.Time) []byte
 	return raw
 }
 
-// wait polls DescribeExecution until the execution leaves RUNNING.
-func (s *stack) wait(t *testing.T, arn string) *sfn.DescribeExecutionOutput {
+// wait polls DescribeExecution until the execution leaves RUNNING, for up to budget.
+func (s *stack) wait(t *testing.T, arn string, budget time.Duration) *sfn.DescribeExecutionOutput {
 	t.Helper()
 	var d *sfn.DescribeExecutionOutput
-	awstest.Eventually(t, executionBudget, func() (bool, string) {
+	awstest.Eventually(t, budget, func() (bool, string) {
 		var err error
 		d, err = s.sfn.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
@@ -468,6 +518,36 @@ func (s *stack) states(t *testing.T, arn string) []string {
 		}
 	}
 	return names
+}
+
+// failures returns the error names of the failed task attempts in the execution's
+// history, in order.
+func (s *stack) failures(t *testing.T, arn string) []string {
+	t.Helper()
+	out, err := s.sfn.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+	if err != nil {
+		t.Fatalf("GetExecutionHistory: %v", err)
+	}
+	var names []string
+	for _, e := range out.Events {
+		switch {
+		case e.TaskFailedEventDetails != nil:
+			names = append(names, aws.ToString(e.TaskFailedEventDetails.Error))
+		case e.LambdaFunctionFailedEventDetails != nil:
+			names = append(names, aws.ToString(e.LambdaFunctionFailedEventDetails.Error))
+		}
+	}
+	return names
+}
+
+// containsAll reports whether every name in want occurs in got.
+func containsAll(got, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // history renders the execution's events, for failure messages.
