@@ -40,7 +40,7 @@ var coldCases = map[string]coldCase{
 		`"schemaVersion":"1.0","correlationId":"bench","occurredAt":"2026-01-01T00:00:00Z"},"data":{"orderId":"` + coldOrderID + `",` +
 		`"customerId":"c-1","status":"CONFIRMED","currency":"USD","total":1299,"lines":[{"sku":"SKU-MUG-001","quantity":1,"unitPrice":1299}],` +
 		`"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}}`,
-		"an Order Confirmed already notified → success without publishing; one conditional PutItem, answered ConditionalCheckFailed by the stub"},
+		"an Order Confirmed already notified → success without publishing; one conditional PutItem, answered ConditionalCheckFailed with the DONE marker by the stub"},
 	"analytics": {`{"Records":[]}`, "an empty Kinesis batch → empty batch response, no AWS call"},
 }
 
@@ -73,7 +73,9 @@ func (s *awsStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			`"lines":{"L":[{"M":{"sku":{"S":"SKU-MUG-001"},"quantity":{"N":"1"},"unit_price":{"N":"1299"}}}]}}}`, coldOrderID)
 	case "DynamoDB_20120810.PutItem":
 		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}`)
+		// The marker the claim's ReturnValuesOnConditionCheckFailure ALL_OLD asks for: done.
+		fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed",`+
+			`"Item":{"pk":{"S":"notify#%s:CONFIRMED"},"status":{"S":"DONE"},"claimed_at":{"N":"1767225600000"}}}`, coldOrderID)
 	default:
 		s.unexpected.Add(1)
 		w.WriteHeader(http.StatusBadRequest)

@@ -25,10 +25,8 @@ type runnerOptions struct {
 	Build         bool
 	Endpoint      string
 	PoolSize      int
-	// Pools overrides PoolSize for the functions it names.
-	Pools  map[string]int
-	Output io.Writer
-	Log    *slog.Logger
+	Output        io.Writer
+	Log           *slog.Logger
 	// Faults, when set, kills function processes mid-invoke (Kill/OnKill hooks).
 	Faults *chaos.Injector
 }
@@ -69,20 +67,12 @@ func startHostRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOpti
 			env[k] = v
 		}
 		if err := h.Register(lambdahost.Function{Name: f.Name, Path: bin, Env: env, Timeout: f.Timeout,
-			MemoryMB: f.MemoryMB, Concurrency: max(1, poolSize(opts, f.Name)), Stdout: out, Stderr: out}); err != nil {
+			MemoryMB: f.MemoryMB, Concurrency: max(1, opts.PoolSize), Stdout: out, Stderr: out}); err != nil {
 			_ = h.Close()
 			return nil, err
 		}
 	}
 	return h, nil
-}
-
-// poolSize is how many processes of function name may run at once.
-func poolSize(opts runnerOptions, name string) int {
-	if n, ok := opts.Pools[name]; ok {
-		return n
-	}
-	return opts.PoolSize
 }
 
 // buildFunctions builds every function for the host, as `make build-local` does.

@@ -65,7 +65,6 @@ type Options struct {
 	// StackName prefixes the names of resources the template does not name; default orderflow.
 	StackName string
 	// PoolSize is how many instances of each function may run at once (default 2).
-	// A function behind the HTTP API may run HTTPPoolFactor times as many.
 	PoolSize int
 	// SkipFunctions provisions and serves the AWS APIs only: no function is started, the
 	// event sources do not run.
@@ -312,7 +311,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	var inv sources.Invoker = notStarted{}
 	if !opts.SkipFunctions {
 		s.runner, err = startRunner(ctx, specs, runnerOptions{Dir: opts.Dir, BuildDir: opts.BuildDir, Build: opts.Build,
-			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Pools: httpPools(routes, opts.PoolSize), Output: opts.FunctionLog, Log: opts.Log, Faults: s.Faults})
+			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log, Faults: s.Faults})
 		if err != nil {
 			httpL.Close()
 			return nil, err
@@ -361,21 +360,6 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	httpSrv.Handler = api
 	s.serve(httpSrv, httpL)
 	return s, nil
-}
-
-// HTTPPoolFactor scales the pool of a function behind the HTTP API. API Gateway runs as
-// many instances as there are requests in flight, and the API function answers both the
-// POSTs and every status poll: with the pool of an event-driven function, requests queued
-// behind two busy instances and that queueing dominated the p99 of `make bench`.
-const HTTPPoolFactor = 4
-
-// httpPools returns the pool size of each function the routes invoke.
-func httpPools(routes []httpapi.Route, pool int) map[string]int {
-	pools := map[string]int{}
-	for _, r := range routes {
-		pools[r.Function] = pool * HTTPPoolFactor
-	}
-	return pools
 }
 
 func (s *Stack) goRun(f func()) {
