@@ -52,7 +52,8 @@ type pathsStack struct {
 // pathsUp starts a stack with fault injection armed but injecting nothing (the tests
 // change it with Faults.Set), short visibility timeouts, and every log it writes (the
 // functions', the stack's own) kept in memory, so a test can look for the reason of a
-// failure where an operator would.
+// failure where an operator would. The log is printed when a test fails, or always with
+// PATHS_DUMP=1 in the environment.
 func pathsUp(t *testing.T) *pathsStack {
 	t.Helper()
 	if testing.Short() {
