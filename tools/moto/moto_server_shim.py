@@ -42,6 +42,17 @@ expression (the parsed path is immutable; find() only reads it), which brings
 such a PutEvents to about 3 ms. It is installed before moto is imported, since
 moto's Step Functions parser binds parse at import time.
 
+Third fix: DynamoDB writes are not serialized
+---------------------------------------------
+moto server handles requests on several threads, and its DynamoDB backend
+checks a write's conditions and then applies it without a lock. Two concurrent
+TransactWriteItems can both pass their conditions before either applies (seen
+under the chaos run: a duplicate reserve delivery taking stock twice with one
+reservation record), which real DynamoDB never allows: transactions and
+conditional writes are serializable. Fix: every mutating DynamoDB backend method
+(put/update/delete item, batch write, transact write, PartiQL) runs under one
+process-wide lock. Reads are left concurrent.
+
 When to delete it
 -----------------
 When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
@@ -116,6 +127,32 @@ def _cache_jsonpath_parse():
     return "cached jsonpath_ng parse"
 
 
+def _serialize_dynamodb_writes():
+    """Runs moto's mutating DynamoDB backend methods under one lock; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "dynamodb writes unserialized (MOTO_SHIM_DISABLE=1)"
+    import threading
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    names = ["put_item", "update_item", "delete_item", "batch_write_item",
+             "transact_write_items", "execute_statement", "execute_transaction"]
+    patched = []
+    for name in names:
+        fn = getattr(DynamoDBBackend, name, None)
+        if fn is None:
+            continue
+
+        def locked(*args, __fn=fn, **kwargs):
+            with lock:
+                return __fn(*args, **kwargs)
+
+        functools.update_wrapper(locked, fn)
+        setattr(DynamoDBBackend, name, locked)
+        patched.append(name)
+    return "serialized dynamodb writes (" + ", ".join(patched) + ")"
+
+
 def main():
     jsonpath_status = _cache_jsonpath_parse()
     try:
@@ -131,8 +168,9 @@ def main():
         return EXIT_MOTO_MISSING
 
     status = _patch_stepfunctions_deepcopy()
+    ddb_status = _serialize_dynamodb_writes()
     print(
-        f"{PREFIX} moto {moto.__version__}: {status}; {jsonpath_status}",
+        f"{PREFIX} moto {moto.__version__}: {status}; {jsonpath_status}; {ddb_status}",
         file=sys.stderr,
         flush=True,
     )
