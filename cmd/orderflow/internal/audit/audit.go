@@ -91,6 +91,7 @@ type Report struct {
 	EventCopies            int      `json:"eventCopies"`
 	EventDuplicates        int      `json:"eventDuplicatesRemovable"`
 	EventProblems          []string `json:"eventProblems"`
+	RefusedAtAPI           int      `json:"refusedAtApi"`
 	NotificationsChecked   bool     `json:"notificationsChecked"`
 	Notifications          int      `json:"notifications"`
 	NotificationProblems   []string `json:"notificationProblems"`
@@ -125,10 +126,10 @@ func (r *Report) violate(format string, args ...any) {
 }
 
 type orderRow struct {
-	id, status, currency string
-	total                int64
-	lines                map[string]int64
-	created              time.Time
+	id, status, currency, reason string
+	total                        int64
+	lines                        map[string]int64
+	created                      time.Time
 }
 
 func terminal(s string) bool { return s == "CONFIRMED" || s == "CANCELLED" || s == "REJECTED" }
@@ -231,7 +232,7 @@ func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
 	err := scan(ctx, c.DynamoDB, c.OrdersTable, func(it map[string]ddbtypes.AttributeValue) error {
 		created, _ := time.Parse(time.RFC3339Nano, s(it, "created_at"))
 		out = append(out, &orderRow{id: s(it, "order_id"), status: s(it, "status"), currency: s(it, "currency"),
-			total: n(it, "total"), lines: lines(it, "lines"), created: created})
+			reason: s(it, "failure_reason"), total: n(it, "total"), lines: lines(it, "lines"), created: created})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
@@ -510,6 +511,7 @@ func (r *Report) checkCaptures(ctx context.Context, c Config, orders []*orderRow
 		}
 		r.EventsChecked = true
 		r.EventCopies = len(evs)
+		orders = announced(orders, evs, r)
 		r.EventDuplicates, r.EventProblems = perOrder(evs, orders, "terminal event")
 		for _, p := range r.EventProblems {
 			r.violate("%s", p)
@@ -534,6 +536,26 @@ func (r *Report) checkCaptures(ctx context.Context, c Config, orders []*orderRow
 	// sends it again under the same eventId, which subscribers deduplicate on. A second
 	// notification of a different state change is a violation (perOrder reports it).
 	return nil
+}
+
+// announced drops the orders the API refused after storing them: ingest stores the order,
+// fails to publish Order Created, cancels it (PROCESSING_FAILED) and answers 503, so the
+// client retries under its Idempotency-Key and no event or notification is owed for it.
+// They are counted in the report.
+func announced(orders []*orderRow, evs []captured, r *Report) []*orderRow {
+	seen := map[string]bool{}
+	for _, e := range evs {
+		seen[e.OrderID] = true
+	}
+	out := orders[:0:0]
+	for _, o := range orders {
+		if !seen[o.id] && o.status == "CANCELLED" && o.reason == "PROCESSING_FAILED" {
+			r.RefusedAtAPI++
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // perOrder checks one terminal item per terminal order, of the order's status; it
@@ -667,6 +689,7 @@ func (r *Report) Write(w io.Writer) {
 	if r.EventsChecked {
 		fmt.Fprintf(w, "terminal events: %d copies captured, %d duplicate copies (removable by eventId), %d problems\n",
 			r.EventCopies, r.EventDuplicates, len(r.EventProblems))
+		fmt.Fprintf(w, "refused at the API (stored, publish failed, cancelled, 503 to the client): %d\n", r.RefusedAtAPI)
 	}
 	if r.NotificationsChecked {
 		fmt.Fprintf(w, "notifications: %d captured, %d copies of an eventId (deduplicated by subscribers), %d problems\n", r.Notifications, r.DuplicateNotifications, len(r.NotificationProblems))

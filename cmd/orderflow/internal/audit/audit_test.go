@@ -97,3 +97,22 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// An order the API stored but refused (publish failed, cancelled PROCESSING_FAILED, 503)
+// owes no event; an announced order that was cancelled the same way does.
+func TestAnnouncedSkipsOrdersRefusedAtTheAPI(t *testing.T) {
+	orders := []*orderRow{
+		{id: "refused", status: "CANCELLED", reason: "PROCESSING_FAILED"},
+		{id: "announced", status: "CANCELLED", reason: "PROCESSING_FAILED"},
+		{id: "declined", status: "CANCELLED", reason: "PAYMENT_DECLINED"},
+	}
+	evs := []captured{{EventID: "announced:PENDING", OrderID: "announced", Status: "PENDING"}}
+	r := &Report{}
+	got := announced(orders, evs, r)
+	if r.RefusedAtAPI != 1 || len(got) != 2 || got[0].id != "announced" || got[1].id != "declined" {
+		t.Fatalf("refused %d, kept %v", r.RefusedAtAPI, got)
+	}
+	if _, problems := perOrder(evs, got, "terminal event"); len(problems) != 2 {
+		t.Fatalf("problems %v: want the announced and the declined order flagged for their missing terminal events", problems)
+	}
+}
