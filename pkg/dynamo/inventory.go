@@ -218,15 +218,25 @@ func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []in
 
 // Release gives back the stock of orderID's reservation in one transaction
 // that adds every quantity back and moves the reservation from RESERVED to
-// RELEASED (on condition that it is still RESERVED). Releasing twice, or
-// releasing an order that reserved nothing, returns nil: it is a
-// compensation that may run more than once.
+// RELEASED (on condition that it is still RESERVED). Releasing twice returns
+// nil: it is a compensation that may run more than once. Releasing an order
+// that reserved nothing writes a RELEASED reservation with no lines, a
+// tombstone, so that a reserve command delivered late (after the saga gave
+// up on it and compensated) is a no-op instead of taking stock that nobody
+// would give back.
 func (s *InventoryStore) Release(ctx context.Context, orderID string) error {
 	for attempt := 0; ; attempt++ {
 		state, lines, err := s.reservation(ctx, orderID)
 		switch {
 		case errors.Is(err, inventory.ErrNoReservation):
-			return nil
+			placed, err := s.tombstone(ctx, orderID)
+			if err != nil {
+				return fmt.Errorf("release order %s: %w", orderID, err)
+			}
+			if placed {
+				return nil
+			}
+			continue // a reservation appeared meanwhile: release it
 		case err != nil:
 			return fmt.Errorf("release order %s: %w", orderID, err)
 		case state != inventory.Reserved:
@@ -279,6 +289,30 @@ func (s *InventoryStore) Reservation(ctx context.Context, orderID string) (inven
 		return "", nil, fmt.Errorf("reservation of order %s: %w", orderID, err)
 	}
 	return state, lines, nil
+}
+
+// tombstone creates a RELEASED reservation with no lines for orderID unless a
+// reservation exists; it reports whether it created one.
+func (s *InventoryStore) tombstone(ctx context.Context, orderID string) (bool, error) {
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"pk":       attrS("RES#" + orderID),
+			"order_id": attrS(orderID),
+			"lines":    &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+			"state":    attrS(string(inventory.Released)),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ccf):
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 // reservation returns inventory.ErrNoReservation itself, not wrapped.

@@ -102,13 +102,18 @@ func (s *InventoryStore) Reserve(_ context.Context, orderID string, lines []inve
 }
 
 // Release behaves as dynamo.InventoryStore.Release: it gives the reserved
-// stock back once; releasing again or without a reservation returns nil. It
+// stock back once; releasing again returns nil; releasing without a
+// reservation leaves a RELEASED tombstone so that a later reserve is a no-op. It
 // returns an error, and changes nothing, when a reserved SKU left the catalog.
 func (s *InventoryStore) Release(_ context.Context, orderID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.reservations[orderID]
-	if !ok || r.state != inventory.Reserved {
+	if !ok {
+		s.reservations[orderID] = reservation{state: inventory.Released}
+		return nil
+	}
+	if r.state != inventory.Reserved {
 		return nil
 	}
 	for _, l := range r.lines {

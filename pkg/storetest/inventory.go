@@ -182,13 +182,24 @@ func InventoryStoreContract(t *testing.T, newStore func(t *testing.T) InventoryS
 		}
 	})
 
-	t.Run("release without a reservation changes nothing", func(t *testing.T) {
+	t.Run("release without a reservation leaves a tombstone; a late reserve takes nothing", func(t *testing.T) {
 		s := stocked(t)
-		if err := s.Release(ctx, "o-1"); err != nil {
-			t.Fatalf("Release: %v", err)
+		for i := range 2 {
+			if err := s.Release(ctx, "o-1"); err != nil {
+				t.Fatalf("Release %d: %v", i+1, err)
+			}
 		}
-		noReservation(t, s, "o-1")
+		state, lines, err := s.Reservation(ctx, "o-1")
+		if err != nil || state != inventory.Released || len(lines) != 0 {
+			t.Errorf("Reservation o-1 = %s, %v, %v; want RELEASED with no lines", state, lines, err)
+		}
 		stockOf(t, s, map[string]int64{"A": 5, "B": 3, "C": 0})
+		// The reserve command arrives after the compensation ran.
+		if err := s.Reserve(ctx, "o-1", []inventory.Line{{SKU: "A", Quantity: 2}}); err != nil {
+			t.Fatalf("late Reserve: %v", err)
+		}
+		stockOf(t, s, map[string]int64{"A": 5, "B": 3, "C": 0})
+		noReservation(t, s, "o-2")
 	})
 
 	t.Run("concurrent reservers never oversell", func(t *testing.T) {
