@@ -129,7 +129,6 @@ func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 		return nil, &BadTaskError{Field: "orderId", Message: "is required"}
 	}
 	ctx = logging.WithOrder(ctx, t.OrderID, t.CorrelationID)
-	log := h.logger().With("action", t.Action)
 	var (
 		o   *order.Order
 		err error
@@ -154,10 +153,10 @@ func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 	}
 	if err != nil {
 		err = boundary(err)
-		log.WarnContext(ctx, "task failed", "error", err.Error())
+		h.logger().WarnContext(ctx, "task failed", "action", t.Action, "error", err.Error())
 		return nil, err
 	}
-	log.InfoContext(ctx, "task done", "status", string(o.Status))
+	h.logger().InfoContext(ctx, "task done", "action", t.Action, "status", string(o.Status))
 	return o, nil
 }
 
