@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/events/samples"
 	"github.com/orderflow/orderflow/pkg/memstore"
 )
 
@@ -20,7 +21,7 @@ func TestSampleBatchWithMemstore(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ev events.KinesisEvent
-	roundTrip(t, raw, &ev)
+	samples.RoundTrip(t, raw, &ev)
 	store := memstore.NewMetricsStore()
 	h := &Handler{Lake: &fakeLake{}, Metrics: store, Log: quiet()}
 	for range 2 {

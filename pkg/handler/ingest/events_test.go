@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/orderflow/orderflow/events/samples"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -42,7 +42,7 @@ func TestEventFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertRoundTrip(t, raw)
+			samples.RoundTrip(t, raw, &events.APIGatewayV2HTTPRequest{})
 
 			w := newWorld()
 			w.orders[storedID] = &order.Order{ID: storedID, CustomerID: "cust-42", Currency: "USD",
@@ -69,45 +69,5 @@ func TestEventFiles(t *testing.T) {
 				t.Errorf("body %s: %v", resp.Body, err)
 			}
 		})
-	}
-}
-
-// assertRoundTrip decodes raw into events.APIGatewayV2HTTPRequest and back, and fails
-// when a key of the file did not survive (a misspelt or misplaced field).
-func assertRoundTrip(t *testing.T, raw []byte) {
-	t.Helper()
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatalf("decode into APIGatewayV2HTTPRequest: %v", err)
-	}
-	again, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var orig, back map[string]any
-	if err := json.Unmarshal(raw, &orig); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(again, &back); err != nil {
-		t.Fatal(err)
-	}
-	subset(t, "", orig, back)
-}
-
-func subset(t *testing.T, path string, want, got any) {
-	t.Helper()
-	if wm, ok := want.(map[string]any); ok {
-		gm, ok := got.(map[string]any)
-		if !ok {
-			t.Errorf("%s: lost in the round trip", path)
-			return
-		}
-		for k, v := range wm {
-			subset(t, path+"."+k, v, gm[k])
-		}
-		return
-	}
-	if !reflect.DeepEqual(want, got) {
-		t.Errorf("%s: %v became %v in the round trip", path, want, got)
 	}
 }

@@ -2,15 +2,13 @@ package inventory
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strconv"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/events/samples"
 	stock "github.com/orderflow/orderflow/pkg/inventory"
 )
 
@@ -42,7 +40,7 @@ func TestSampleEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ev events.SQSEvent
-			roundTrip(t, raw, &ev)
+			samples.RoundTrip(t, raw, &ev)
 
 			tokens := &fakeTokens{}
 			var reserves, releases int
@@ -80,56 +78,4 @@ func TestSampleEvents(t *testing.T) {
 			}
 		})
 	}
-}
-
-// roundTrip decodes raw into v (an aws-lambda-go events type) and checks that encoding v
-// again keeps every member of the file: a misspelt or misplaced member would be lost.
-func roundTrip(t *testing.T, raw []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatalf("decode into %T: %v", v, err)
-	}
-	again, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var orig, back any
-	if err := json.Unmarshal(raw, &orig); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(again, &back); err != nil {
-		t.Fatal(err)
-	}
-	if path, ok := subset(orig, back, "$"); !ok {
-		t.Errorf("member %s of the file does not survive a round trip through %T", path, v)
-	}
-}
-
-// subset reports whether every member of a is in b with the same value.
-func subset(a, b any, path string) (string, bool) {
-	switch a := a.(type) {
-	case map[string]any:
-		bm, ok := b.(map[string]any)
-		if !ok {
-			return path, false
-		}
-		for k, av := range a {
-			if p, ok := subset(av, bm[k], path+"."+k); !ok {
-				return p, false
-			}
-		}
-		return "", true
-	case []any:
-		bs, ok := b.([]any)
-		if !ok || len(bs) != len(a) {
-			return path, false
-		}
-		for i := range a {
-			if p, ok := subset(a[i], bs[i], path+"["+strconv.Itoa(i)+"]"); !ok {
-				return p, false
-			}
-		}
-		return "", true
-	}
-	return path, reflect.DeepEqual(a, b)
 }
