@@ -182,11 +182,13 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 			p50 = time.Second
 		}
 		exp := ExpressPerMillion(p, float64(p50)/1e6)
-		c.Advice = fmt.Sprintf("Standard workflows bill every state entered ($%.3f per 1,000). Cuts: fewer states — fold ConfirmOrder and PublishConfirmed into the "+
-			"AuthorizePayment task (the process function confirms and publishes) and end on it instead of a Succeed state: %d transitions, $%.2f; or an Express "+
-			"workflow, billed per request and duration (64 MB, 100 ms steps) ≈ $%.2f per million at the measured p50 of %s (an upper bound: that p50 includes queueing on the emulator) — but Express does not support "+
-			".waitForTaskToken, so ReserveInventory must become a synchronous Lambda task (inventory reserves in the request instead of via SQS) before the "+
-			"workflow can switch.", p.SFNStandardPerThousandTransitions, len(path)-3, float64(len(path)-3)*p.SFNStandardPerThousandTransitions*1e3, exp, ms(p50))
+		c.Advice = fmt.Sprintf("Standard workflows bill every state entered ($%.3f per 1,000). Applied: the process function's authorize task confirms the order "+
+			"and publishes Order Confirmed and is the last state, instead of a dynamodb:updateItem state, an events:putEvents state and a Succeed state after it: "+
+			"%d transitions instead of %d, $%.2f less per million orders. Next cut: an Express workflow, billed per request and duration (64 MB, 100 ms steps) ≈ $%.2f "+
+			"per million at the measured p50 of %s (an upper bound: that p50 includes queueing on the emulator) — but Express does not support .waitForTaskToken, "+
+			"so ReserveInventory must first become a synchronous Lambda task (inventory reserves in the request instead of via SQS), giving up the queue's buffering "+
+			"and DLQ between the saga and the stock.", p.SFNStandardPerThousandTransitions, len(path), len(path)+3,
+			3*p.SFNStandardPerThousandTransitions*1e3, exp, ms(p50))
 	} else {
 		c.Advice = "Cut the calls or units behind it (section 4)."
 	}

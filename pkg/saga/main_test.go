@@ -22,6 +22,9 @@ import (
 // proxies everything else to the emulator.
 var lambdaAPI = newLambdaEndpoint()
 
+// lambdaURL is lambdaAPI's address, set by TestMain.
+var lambdaURL string
+
 // setupSkip is why the tests skip (emulator not installed outside CI, or an external
 // AWSTEST_ENDPOINT that cannot route task calls here); setupErr why they fail.
 var setupSkip, setupErr string
@@ -50,6 +53,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "saga: listen for the Lambda endpoint: %v\n", err)
 		return 1
 	}
+	lambdaURL = "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: lambdaAPI, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed at Close
 	defer srv.Close()

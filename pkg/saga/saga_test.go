@@ -92,9 +92,14 @@ func newStack(t *testing.T) *stack {
 
 	fnName := e.Name(t, "process")
 	ph := &process.Handler{
-		Orders:   s.orders,
-		Catalog:  s.inventory,
-		Events:   bus.NewPublisher(eb, busName, s.source),
+		Orders:  s.orders,
+		Catalog: s.inventory,
+		// The function's PutEvents calls go through lambdaAPI, like the state machine's task
+		// calls, so that a scenario can fail them; one attempt per call, so that each
+		// injected failure is one failed task.
+		Events: bus.NewPublisher(eventbridge.NewFromConfig(e.Config, func(o *eventbridge.Options) {
+			o.BaseEndpoint, o.RetryMaxAttempts = aws.String(lambdaURL), 1
+		}), busName, s.source),
 		Payments: payment.Gateway{Limit: payment.DefaultLimit},
 		Log:      log,
 	}
@@ -108,9 +113,6 @@ func newStack(t *testing.T) *stack {
 	def := definition(t, map[string]string{
 		"ProcessFunctionArn":       fmt.Sprintf("arn:aws:lambda:us-east-1:%s:function:%s", account, fnName),
 		"InventoryCommandQueueUrl": commands.URL,
-		"OrdersTableName":          ordersTable,
-		"EventBusName":             busName,
-		"EventSource":              s.source,
 	})
 	sm, err := s.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(e.Name(t, "order-processing")),
@@ -266,7 +268,7 @@ func TestOrderProcessing(t *testing.T) {
 			wantEvent:       event.OrderConfirmed,
 			wantStock:       map[string]int64{"happy-widget": 8, "happy-gadget": 0},
 			wantReservation: inventory.Reserved,
-			wantStates:      []string{"ValidateAndPrice", "ReserveInventory", "AuthorizePayment", "ConfirmOrder", "PublishConfirmed", "OrderConfirmed"},
+			wantStates:      happyStates,
 		},
 		{
 			name:       "out of stock",

@@ -21,7 +21,7 @@ func TestEventFiles(t *testing.T) {
 		wantEvent  string
 	}{
 		"process-validate.json":  {pending(), order.StatusValidated, ""},
-		"process-authorize.json": {inStatus(order.StatusValidated, "tok_visa"), order.StatusPaid, ""},
+		"process-authorize.json": {inStatus(order.StatusValidated, "tok_visa"), order.StatusConfirmed, event.OrderConfirmed},
 		"process-cancel.json":    {inStatus(order.StatusReserved, "tok_decline"), order.StatusCancelled, event.OrderCancelled},
 		"process-reject.json":    {pending(), order.StatusRejected, event.OrderRejected},
 	}

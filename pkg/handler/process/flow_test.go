@@ -29,7 +29,7 @@ func TestFlowOverMemstore(t *testing.T) {
 	}{
 		{"happy path", "tok_visa",
 			[]process.Task{{Action: "validate"}, {Action: "validate"}, {Action: "authorize"}, {Action: "authorize"}},
-			order.StatusPaid, []string{event.OrderCreated}},
+			order.StatusConfirmed, []string{event.OrderCreated, event.OrderConfirmed, event.OrderConfirmed}},
 		{"declined then cancelled", payment.DeclineToken,
 			[]process.Task{{Action: "validate"}, {Action: "authorize"}, {Action: "cancel", Reason: "PAYMENT_DECLINED"}, {Action: "cancel", Reason: "PAYMENT_DECLINED"}},
 			order.StatusCancelled, []string{event.OrderCreated, event.OrderCancelled, event.OrderCancelled}},
@@ -77,7 +77,7 @@ func TestFlowOverMemstore(t *testing.T) {
 			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil || resp.StatusCode != 200 {
 				t.Fatalf("GET: %d %s", resp.StatusCode, resp.Body)
 			}
-			if got.Status != tt.want || (tt.want == order.StatusPaid && got.Total != 3000) {
+			if got.Status != tt.want || (tt.want == order.StatusConfirmed && got.Total != 3000) {
 				t.Errorf("status %s total %d, want %s", got.Status, got.Total, tt.want)
 			}
 			var types []string
