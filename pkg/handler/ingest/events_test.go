@@ -3,8 +3,6 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,55 +17,41 @@ import (
 // entry in the table below, so no sample event goes untested.
 func TestEventFiles(t *testing.T) {
 	const storedID = "01956a1e-9c00-7abc-8def-0123456789ab"
-	want := map[string]struct {
+	type outcome struct {
 		status int
 		code   string // error code, for error answers
-	}{
+	}
+	want := map[string]outcome{
 		"ingest-post-valid.json":   {202, ""},
 		"ingest-post-invalid.json": {400, "VALIDATION_FAILED"},
 		"ingest-get.json":          {200, ""},
 	}
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "ingest-*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no events/ingest-*.json files (err %v)", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			tt, ok := want[name]
-			if !ok {
-				t.Fatalf("%s has no expected outcome in TestEventFiles", name)
-			}
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			samples.RoundTrip(t, raw, &events.APIGatewayV2HTTPRequest{})
+	samples.Run(t, "ingest", want, func(t *testing.T, raw []byte, tt outcome) {
+		samples.RoundTrip(t, raw, &events.APIGatewayV2HTTPRequest{})
 
-			w := newWorld()
-			w.orders[storedID] = &order.Order{ID: storedID, CustomerID: "cust-42", Currency: "USD",
-				Lines: []order.Line{{SKU: "SKU-BOOK-1", Quantity: 1}}, Status: order.StatusPending, Version: 1}
-			out, err := lambda.NewHandler(newHandler(w, nil).Handle).Invoke(context.Background(), raw)
-			if err != nil {
-				t.Fatalf("invoke: %v", err)
+		w := newWorld()
+		w.orders[storedID] = &order.Order{ID: storedID, CustomerID: "cust-42", Currency: "USD",
+			Lines: []order.Line{{SKU: "SKU-BOOK-1", Quantity: 1}}, Status: order.StatusPending, Version: 1}
+		out, err := lambda.NewHandler(newHandler(w, nil).Handle).Invoke(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("invoke: %v", err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("response %s: %v", out, err)
+		}
+		if resp.StatusCode != tt.status {
+			t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, resp.Body)
+		}
+		if tt.code != "" {
+			if c := decodeError(t, resp).Error.Code; c != tt.code {
+				t.Errorf("code %s, want %s", c, tt.code)
 			}
-			var resp events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(out, &resp); err != nil {
-				t.Fatalf("response %s: %v", out, err)
-			}
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, resp.Body)
-			}
-			if tt.code != "" {
-				if c := decodeError(t, resp).Error.Code; c != tt.code {
-					t.Errorf("code %s, want %s", c, tt.code)
-				}
-				return
-			}
-			var o order.Order
-			if err := json.Unmarshal([]byte(resp.Body), &o); err != nil || !order.ValidID(o.ID) {
-				t.Errorf("body %s: %v", resp.Body, err)
-			}
-		})
-	}
+			return
+		}
+		var o order.Order
+		if err := json.Unmarshal([]byte(resp.Body), &o); err != nil || !order.ValidID(o.ID) {
+			t.Errorf("body %s: %v", resp.Body, err)
+		}
+	})
 }

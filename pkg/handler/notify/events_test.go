@@ -3,8 +3,6 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,53 +14,39 @@ import (
 // TestSampleEvents runs every events/notify-*.json through the handler, after checking it
 // against its business-event schema. A new file must get an entry here.
 func TestSampleEvents(t *testing.T) {
-	want := map[string]struct {
+	type outcome struct {
 		eventType string
 		text      string
-	}{
+	}
+	want := map[string]outcome{
 		"notify-confirmed.json": {"OrderConfirmed",
 			"Your order 0190f3c2-7a1e-7c4b-9d2e-3f4a5b6c7d01 is confirmed: 2 items, USD 25.00."},
 		"notify-cancelled.json": {"OrderCancelled",
 			"Your order 0190f3c2-7a1e-7c4b-9d2e-3f4a5b6c7d02 was cancelled: an item is out of stock. You have not been charged."},
 	}
-	files, err := filepath.Glob("../../../events/notify-*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample events found: %v", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			w, ok := want[name]
-			if !ok {
-				t.Fatalf("%s has no expected outcome in this test; add one", name)
-			}
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := schemas.ValidateEvent(raw); err != nil {
-				t.Errorf("schema: %v", err)
-			}
-			var ev events.EventBridgeEvent
-			samples.RoundTrip(t, raw, &ev)
+	samples.Run(t, "notify", want, func(t *testing.T, raw []byte, w outcome) {
+		if err := schemas.ValidateEvent(raw); err != nil {
+			t.Errorf("schema: %v", err)
+		}
+		var ev events.EventBridgeEvent
+		samples.RoundTrip(t, raw, &ev)
 
-			markers, sns := &fakeMarkers{}, &fakeTopic{}
-			h := &Handler{Markers: markers, Topic: sns, Log: quiet()}
-			for range 2 { // the second delivery is a duplicate
-				if err := h.Handle(context.Background(), ev); err != nil {
-					t.Fatalf("Handle = %v", err)
-				}
+		markers, sns := &fakeMarkers{}, &fakeTopic{}
+		h := &Handler{Markers: markers, Topic: sns, Log: quiet()}
+		for range 2 { // the second delivery is a duplicate
+			if err := h.Handle(context.Background(), ev); err != nil {
+				t.Fatalf("Handle = %v", err)
 			}
-			if len(sns.sent) != 1 {
-				t.Fatalf("published %d, want 1", len(sns.sent))
-			}
-			var n Notification
-			if err := json.Unmarshal([]byte(sns.sent[0].Body), &n); err != nil {
-				t.Fatal(err)
-			}
-			if sns.sent[0].Attributes["eventType"] != w.eventType || n.Text != w.text {
-				t.Errorf("sent %+v / %+v, want eventType %s, text %q", sns.sent[0].Attributes, n, w.eventType, w.text)
-			}
-		})
-	}
+		}
+		if len(sns.sent) != 1 {
+			t.Fatalf("published %d, want 1", len(sns.sent))
+		}
+		var n Notification
+		if err := json.Unmarshal([]byte(sns.sent[0].Body), &n); err != nil {
+			t.Fatal(err)
+		}
+		if sns.sent[0].Attributes["eventType"] != w.eventType || n.Text != w.text {
+			t.Errorf("sent %+v / %+v, want eventType %s, text %q", sns.sent[0].Attributes, n, w.eventType, w.text)
+		}
+	})
 }

@@ -3,10 +3,9 @@ package process_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/orderflow/orderflow/events/samples"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/process"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -15,57 +14,43 @@ import (
 // TestEventFiles runs every events/process-*.json through the handler. A new file must
 // get an entry in the table below, so no sample event goes untested.
 func TestEventFiles(t *testing.T) {
-	want := map[string]struct {
+	type outcome struct {
 		stored     *order.Order // the order before the task
 		wantStatus order.Status
 		wantEvent  string
-	}{
+	}
+	want := map[string]outcome{
 		"process-validate.json":  {pending(), order.StatusValidated, ""},
 		"process-authorize.json": {inStatus(order.StatusValidated, "tok_visa"), order.StatusConfirmed, event.OrderConfirmed},
 		"process-cancel.json":    {inStatus(order.StatusReserved, "tok_decline"), order.StatusCancelled, event.OrderCancelled},
 		"process-reject.json":    {pending(), order.StatusRejected, event.OrderRejected},
 	}
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "process-*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no events/process-*.json files (err %v)", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			tt, ok := want[name]
-			if !ok {
-				t.Fatalf("%s has no expected outcome in TestEventFiles", name)
-			}
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Round-trip: every field of the file must survive decoding into Task, so a
-			// misspelt key fails here instead of being silently ignored.
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			var task process.Task
-			if err := dec.Decode(&task); err != nil {
-				t.Fatalf("decode into process.Task: %v", err)
-			}
-			if task.OrderID != orderID {
-				t.Fatalf("orderId = %q, want the fixture order %s", task.OrderID, orderID)
-			}
-			e := newEnv(tt.stored, usdCatalog, nil)
-			got, errType, msg := run(t, e.h, task)
-			if errType != "" {
-				t.Fatalf("errorType %s: %s", errType, msg)
-			}
-			if got.Status != tt.wantStatus || e.store.orders[orderID].Status != tt.wantStatus {
-				t.Errorf("status returned %s stored %s, want %s", got.Status, e.store.orders[orderID].Status, tt.wantStatus)
-			}
-			var published string
-			if len(e.bus.events) == 1 {
-				published = e.bus.events[0].DetailType
-			}
-			if published != tt.wantEvent || len(e.bus.events) > 1 {
-				t.Errorf("published %d events (%q), want %q", len(e.bus.events), published, tt.wantEvent)
-			}
-		})
-	}
+	samples.Run(t, "process", want, func(t *testing.T, raw []byte, tt outcome) {
+		// Round-trip: every field of the file must survive decoding into Task, so a
+		// misspelt key fails here instead of being silently ignored.
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var task process.Task
+		if err := dec.Decode(&task); err != nil {
+			t.Fatalf("decode into process.Task: %v", err)
+		}
+		if task.OrderID != orderID {
+			t.Fatalf("orderId = %q, want the fixture order %s", task.OrderID, orderID)
+		}
+		e := newEnv(tt.stored, usdCatalog, nil)
+		got, errType, msg := run(t, e.h, task)
+		if errType != "" {
+			t.Fatalf("errorType %s: %s", errType, msg)
+		}
+		if got.Status != tt.wantStatus || e.store.orders[orderID].Status != tt.wantStatus {
+			t.Errorf("status returned %s stored %s, want %s", got.Status, e.store.orders[orderID].Status, tt.wantStatus)
+		}
+		var published string
+		if len(e.bus.events) == 1 {
+			published = e.bus.events[0].DetailType
+		}
+		if published != tt.wantEvent || len(e.bus.events) > 1 {
+			t.Errorf("published %d events (%q), want %q", len(e.bus.events), published, tt.wantEvent)
+		}
+	})
 }
