@@ -127,9 +127,10 @@ func TestInvoke(t *testing.T) {
 	if left := time.Until(time.UnixMilli(r.DeadlineMS)); left <= 0 || left > 2*time.Second {
 		t.Errorf("deadline %v from now, want within the 2 s timeout", left)
 	}
-	if !strings.Contains(out.String(), "[fn] echo: hello\n") {
-		t.Errorf("output %q lacks the prefixed log line", out.String())
-	}
+	// The function's output is copied from its pipe concurrently with the invoke's answer.
+	waitFor(t, "the prefixed log line [fn] echo: hello", func() bool {
+		return strings.Contains(out.String(), "[fn] echo: hello\n")
+	})
 
 	tests := []struct {
 		name     string

@@ -96,6 +96,10 @@ type Report struct {
 	Notifications          int      `json:"notifications"`
 	NotificationProblems   []string `json:"notificationProblems"`
 	DuplicateNotifications int      `json:"duplicateNotifications"`
+	// NotificationsInDLQ are terminal orders whose notification was never seen because
+	// its event failed for good and sits in a DLQ (notify's on-failure destination) with
+	// the reason: not lost, `orderflow dlq redrive` sends it.
+	NotificationsInDLQ []Stuck `json:"notificationsInDlq"`
 	// Metrics.
 	MetricsConfirmed int64            `json:"metricsConfirmed"`
 	MetricsRevenue   map[string]int64 `json:"metricsRevenue"`
@@ -108,6 +112,13 @@ type Report struct {
 	// Violations says, one line each, what broke an invariant; Skipped what was not checked.
 	Violations []string `json:"violations"`
 	Skipped    []string `json:"skipped"`
+
+	dlq []dlqMessage // what the DLQs hold, read once by checkOrders
+}
+
+// dlqMessage is a message of a DLQ: the queue's name, the body and why it is there.
+type dlqMessage struct {
+	queue, body, reason string
 }
 
 // Stuck is a non-terminal order.
@@ -253,6 +264,7 @@ func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) 
 			name := url[strings.LastIndex(url, "/")+1:]
 			r.DLQMessages[name] = len(msgs)
 			for _, m := range msgs {
+				r.dlq = append(r.dlq, dlqMessage{queue: name, body: m.Body, reason: reason(m)})
 				for _, o := range orders {
 					if strings.Contains(m.Body, o.id) {
 						inDLQ[o.id] = name + ": " + reason(m)
@@ -527,6 +539,7 @@ func (r *Report) checkCaptures(ctx context.Context, c Config, orders []*orderRow
 	}
 	r.NotificationsChecked = true
 	r.Notifications = len(ns)
+	orders = r.notificationsInDLQ(orders, ns, c.Now())
 	r.DuplicateNotifications, r.NotificationProblems = perOrder(ns, orders, "notification")
 	for _, p := range r.NotificationProblems {
 		r.violate("%s", p)
@@ -536,6 +549,40 @@ func (r *Report) checkCaptures(ctx context.Context, c Config, orders []*orderRow
 	// sends it again under the same eventId, which subscribers deduplicate on. A second
 	// notification of a different state change is a violation (perOrder reports it).
 	return nil
+}
+
+// notificationsInDLQ drops the terminal orders whose notification was not captured but
+// whose terminal event (its eventId, <orderId>:<STATUS>) sits in a DLQ: the notify
+// function failed for good on it (Lambda's async invoke sends the event to the
+// on-failure destination with the condition), so the notification is not lost but
+// waiting for a redrive. They are listed in the report.
+func (r *Report) notificationsInDLQ(orders []*orderRow, ns []captured, now time.Time) []*orderRow {
+	notified := map[string]bool{}
+	for _, n := range ns {
+		notified[n.OrderID] = true
+	}
+	out := orders[:0:0]
+	for _, o := range orders {
+		if terminal(o.status) && !notified[o.id] {
+			if m, ok := r.dlqHolding(o.id + ":" + o.status); ok {
+				r.NotificationsInDLQ = append(r.NotificationsInDLQ, Stuck{OrderID: o.id, Status: o.status,
+					Age: now.Sub(o.created).Round(time.Second), Reason: m.queue + ": " + m.reason})
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// dlqHolding returns the first DLQ message that names eventID.
+func (r *Report) dlqHolding(eventID string) (dlqMessage, bool) {
+	for _, m := range r.dlq {
+		if strings.Contains(m.body, `"`+eventID+`"`) {
+			return m, true
+		}
+	}
+	return dlqMessage{}, false
 }
 
 // announced drops the orders the API refused after storing them: ingest stores the order,
@@ -692,7 +739,11 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "refused at the API (stored, publish failed, cancelled, 503 to the client): %d\n", r.RefusedAtAPI)
 	}
 	if r.NotificationsChecked {
-		fmt.Fprintf(w, "notifications: %d captured, %d copies of an eventId (deduplicated by subscribers), %d problems\n", r.Notifications, r.DuplicateNotifications, len(r.NotificationProblems))
+		fmt.Fprintf(w, "notifications: %d captured, %d copies of an eventId (deduplicated by subscribers), %d problems, %d failed for good and in a DLQ\n",
+			r.Notifications, r.DuplicateNotifications, len(r.NotificationProblems), len(r.NotificationsInDLQ))
+		for _, st := range r.NotificationsInDLQ {
+			fmt.Fprintf(w, "  dlq  notification of %s %s age %s: %s\n", st.OrderID, st.Status, st.Age, st.Reason)
+		}
 	}
 	fmt.Fprintf(w, "metrics: %d confirmed (orders table %d), revenue %v (orders %v)\n", r.MetricsConfirmed, r.Confirmed, r.MetricsRevenue, r.RevenueByCur)
 	if r.LakeChecked {

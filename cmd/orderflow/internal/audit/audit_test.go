@@ -116,3 +116,30 @@ func TestAnnouncedSkipsOrdersRefusedAtTheAPI(t *testing.T) {
 		t.Fatalf("problems %v: want the announced and the declined order flagged for their missing terminal events", problems)
 	}
 }
+
+// A terminal order whose notification failed for good owes no violation when its event
+// sits in a DLQ (it is redrivable, not lost); without that DLQ entry it is a violation,
+// and an entry for another state change of the order does not excuse it.
+func TestNotificationsInDLQ(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	orders := []*orderRow{
+		{id: "sent", status: "CONFIRMED", created: now.Add(-time.Minute)},
+		{id: "dead", status: "CONFIRMED", created: now.Add(-time.Minute)},
+		{id: "other", status: "CANCELLED", created: now.Add(-time.Minute)},
+		{id: "missing", status: "REJECTED", created: now.Add(-time.Minute)},
+	}
+	ns := []captured{{EventID: "sent:CONFIRMED", OrderID: "sent", Status: "CONFIRMED"}}
+	r := &Report{dlq: []dlqMessage{
+		{queue: "notify-dlq-dev", body: `{"requestPayload":{"detail":{"metadata":{"eventId":"dead:CONFIRMED"}}}}`, reason: "RetriesExhausted"},
+		{queue: "notify-dlq-dev", body: `{"requestPayload":{"detail":{"metadata":{"eventId":"other:CONFIRMED"}}}}`, reason: "RetriesExhausted"},
+	}}
+	kept := r.notificationsInDLQ(orders, ns, now)
+	if len(r.NotificationsInDLQ) != 1 || r.NotificationsInDLQ[0].OrderID != "dead" ||
+		r.NotificationsInDLQ[0].Reason != "notify-dlq-dev: RetriesExhausted" || r.NotificationsInDLQ[0].Age != time.Minute {
+		t.Fatalf("in DLQ = %+v, want the dead order with its queue and reason", r.NotificationsInDLQ)
+	}
+	_, problems := perOrder(ns, kept, "notification")
+	if len(problems) != 2 {
+		t.Fatalf("problems %v: want the other and the missing order flagged", problems)
+	}
+}
