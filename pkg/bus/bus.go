@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/orderflow/orderflow/pkg/event"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // MaxEntries is the most entries one PutEvents call accepts.
@@ -60,7 +60,7 @@ func NewPublisher(c API, busName, source string) *Publisher {
 		MaxAttempts: DefaultMaxAttempts,
 		BaseDelay:   DefaultBaseDelay,
 		MaxDelay:    DefaultMaxDelay,
-		Sleep:       sleep,
+		Sleep:       retry.Sleep,
 		c:           c,
 		busName:     busName,
 		source:      source,
@@ -163,7 +163,7 @@ func (p *Publisher) putChunk(ctx context.Context, chunk []pending) ([]FailedEntr
 	var failed []FailedEntry
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			if err := p.Sleep(ctx, backoff(attempt-1, p.BaseDelay, p.MaxDelay)); err != nil {
+			if err := p.Sleep(ctx, retry.Backoff(attempt-1, p.BaseDelay, p.MaxDelay)); err != nil {
 				return append(failed, asFailed(chunk, "", "not published: "+err.Error())...), err
 			}
 		}
@@ -216,31 +216,6 @@ func asFailed(ps []pending, code, msg string) []FailedEntry {
 		out[i] = FailedEntry{EventID: pe.ev.Detail.Metadata.EventID, DetailType: pe.ev.DetailType, Code: code, Message: msg}
 	}
 	return out
-}
-
-// backoff returns the wait before retry n (1-based): a random duration in [c/2, c] with
-// c = min(max, base·2^(n-1)), so concurrent publishers do not retry in lockstep.
-func backoff(n int, base, maxDelay time.Duration) time.Duration {
-	c := base
-	for i := 1; i < n && c < maxDelay; i++ {
-		c *= 2
-	}
-	c = min(c, maxDelay)
-	if c <= 0 {
-		return 0
-	}
-	return c/2 + rand.N(c/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 var _ API = (*eventbridge.Client)(nil)

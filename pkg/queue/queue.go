@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // MaxBatch is the most entries one SendMessageBatch or DeleteMessageBatch call accepts.
@@ -55,7 +56,7 @@ func NewSender(c SendAPI, queueURL string) *Sender {
 		MaxAttempts: DefaultMaxAttempts,
 		BaseDelay:   DefaultBaseDelay,
 		MaxDelay:    DefaultMaxDelay,
-		Sleep:       sleep,
+		Sleep:       retry.Sleep,
 		c:           c,
 		url:         queueURL,
 	}
@@ -139,7 +140,7 @@ func (s *Sender) sendChunk(ctx context.Context, bodies [][]byte, idx []int) ([]F
 	var failed []FailedMessage
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			if err := s.Sleep(ctx, backoff(attempt-1, s.BaseDelay, s.MaxDelay)); err != nil {
+			if err := s.Sleep(ctx, retry.Backoff(attempt-1, s.BaseDelay, s.MaxDelay)); err != nil {
 				return append(failed, asFailed(idx, err.Error())...), err
 			}
 		}
@@ -201,31 +202,6 @@ func stringAttributes(attrs map[string]string) map[string]types.MessageAttribute
 		out[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 	}
 	return out
-}
-
-// backoff returns the wait before retry n (1-based): a random duration in [c/2, c] with
-// c = min(max, base·2^(n-1)), so concurrent senders do not retry in lockstep.
-func backoff(n int, base, maxDelay time.Duration) time.Duration {
-	c := base
-	for i := 1; i < n && c < maxDelay; i++ {
-		c *= 2
-	}
-	c = min(c, maxDelay)
-	if c <= 0 {
-		return 0
-	}
-	return c/2 + rand.N(c/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // errSameQueue is returned by Redrive when source and target are the same queue.
