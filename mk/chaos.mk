@@ -2,12 +2,16 @@
 # checks (cmd/orderflow/internal/stack/stack_chaos_test.go, cmd/orderflow/internal/chaos).
 # Included by the main Makefile (`-include mk/*.mk`).
 
-CHAOS_ORDERS ?= 5000
+# 1000, not the 5,000 we aimed for: moto 5.2.1's memory grows faster than linearly with
+# the orders it has seen (0.7 GB after 300, 5.5 GB after 1,000, 24 GB and swapping after
+# 2,500 on a 24 GiB machine), so a 5,000-order run cannot finish on one emulator process.
+# Larger runs work where there is the memory: make chaos CHAOS_ORDERS=2000.
+CHAOS_ORDERS ?= 1000
 CHAOS_SEED   ?= 1
 CHAOS_REPORT ?= build/chaos-report.txt
 
 .PHONY: chaos
-chaos: tools-py ## chaos run: CHAOS_ORDERS (default 5000) orders with 10% AWS errors, 2% crashes, 5% duplicate deliveries, poison inputs; prints the audit
+chaos: tools-py ## chaos run: CHAOS_ORDERS (default 1000) orders with 10% AWS errors, 2% crashes, 5% duplicate deliveries, poison inputs; prints the audit
 	@mkdir -p $(dir $(CHAOS_REPORT))
 	ORDERFLOW_CHAOS=1 ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_SEED=$(CHAOS_SEED) \
 	ORDERFLOW_CHAOS_REPORT=$(abspath $(CHAOS_REPORT)) \
