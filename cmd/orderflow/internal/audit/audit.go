@@ -187,7 +187,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	return r, nil
 }
 
-func scan(ctx context.Context, c DynamoAPI, table string, each func(map[string]ddbtypes.AttributeValue) error) error {
+// Scan calls each for every item of table, read consistently, page by page; it stops at
+// the first error each returns.
+func Scan(ctx context.Context, c DynamoAPI, table string, each func(map[string]ddbtypes.AttributeValue) error) error {
 	var start map[string]ddbtypes.AttributeValue
 	for {
 		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true)})
@@ -206,14 +208,16 @@ func scan(ctx context.Context, c DynamoAPI, table string, each func(map[string]d
 	}
 }
 
-func s(it map[string]ddbtypes.AttributeValue, k string) string {
+// Str returns the string attribute k of it, "" when absent or not a string.
+func Str(it map[string]ddbtypes.AttributeValue, k string) string {
 	if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
 		return v.Value
 	}
 	return ""
 }
 
-func n(it map[string]ddbtypes.AttributeValue, k string) int64 {
+// Int returns the number attribute k of it, 0 when absent or not an integer.
+func Int(it map[string]ddbtypes.AttributeValue, k string) int64 {
 	if v, ok := it[k].(*ddbtypes.AttributeValueMemberN); ok {
 		x, _ := strconv.ParseInt(v.Value, 10, 64)
 		return x
@@ -233,17 +237,17 @@ func lines(it map[string]ddbtypes.AttributeValue, k string) map[string]int64 {
 		if !ok {
 			continue
 		}
-		out[s(m.Value, "sku")] += n(m.Value, "quantity")
+		out[Str(m.Value, "sku")] += Int(m.Value, "quantity")
 	}
 	return out
 }
 
 func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
 	var out []*orderRow
-	err := scan(ctx, c.DynamoDB, c.OrdersTable, func(it map[string]ddbtypes.AttributeValue) error {
-		created, _ := time.Parse(time.RFC3339Nano, s(it, "created_at"))
-		out = append(out, &orderRow{id: s(it, "order_id"), status: s(it, "status"), currency: s(it, "currency"),
-			reason: s(it, "failure_reason"), total: n(it, "total"), lines: lines(it, "lines"), created: created})
+	err := Scan(ctx, c.DynamoDB, c.OrdersTable, func(it map[string]ddbtypes.AttributeValue) error {
+		created, _ := time.Parse(time.RFC3339Nano, Str(it, "created_at"))
+		out = append(out, &orderRow{id: Str(it, "order_id"), status: Str(it, "status"), currency: Str(it, "currency"),
+			reason: Str(it, "failure_reason"), total: Int(it, "total"), lines: lines(it, "lines"), created: created})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
@@ -318,12 +322,12 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 	stock := map[string]int64{}
 	reserved := map[string]int64{}
 	resByOrder := map[string]map[string]int64{}
-	err := scan(ctx, c.DynamoDB, c.InventoryTable, func(it map[string]ddbtypes.AttributeValue) error {
-		pk := s(it, "pk")
+	err := Scan(ctx, c.DynamoDB, c.InventoryTable, func(it map[string]ddbtypes.AttributeValue) error {
+		pk := Str(it, "pk")
 		switch {
 		case strings.HasPrefix(pk, "SKU#"):
-			stock[strings.TrimPrefix(pk, "SKU#")] = n(it, "stock")
-		case strings.HasPrefix(pk, "RES#") && s(it, "state") == "RESERVED":
+			stock[strings.TrimPrefix(pk, "SKU#")] = Int(it, "stock")
+		case strings.HasPrefix(pk, "RES#") && Str(it, "state") == "RESERVED":
 			l := lines(it, "lines")
 			resByOrder[strings.TrimPrefix(pk, "RES#")] = l
 			for sku, q := range l {
@@ -390,14 +394,14 @@ func (r *Report) checkMetrics(ctx context.Context, c Config) error {
 		r.Skipped = append(r.Skipped, "metrics: no metrics table")
 		return nil
 	}
-	err := scan(ctx, c.DynamoDB, c.MetricsTable, func(it map[string]ddbtypes.AttributeValue) error {
-		if !strings.HasPrefix(s(it, "pk"), "MINUTE#") {
+	err := Scan(ctx, c.DynamoDB, c.MetricsTable, func(it map[string]ddbtypes.AttributeValue) error {
+		if !strings.HasPrefix(Str(it, "pk"), "MINUTE#") {
 			return nil
 		}
-		r.MetricsConfirmed += n(it, "count_CONFIRMED")
+		r.MetricsConfirmed += Int(it, "count_CONFIRMED")
 		for k := range it {
 			if cur, ok := strings.CutPrefix(k, "revenue_"); ok {
-				r.MetricsRevenue[cur] += n(it, k)
+				r.MetricsRevenue[cur] += Int(it, k)
 			}
 		}
 		return nil

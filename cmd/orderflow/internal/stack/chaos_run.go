@@ -342,68 +342,39 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func scanAll(ctx context.Context, c *dynamodb.Client, table string, each func(map[string]ddbtypes.AttributeValue)) error {
-	var start map[string]ddbtypes.AttributeValue
-	for {
-		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start})
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", table, err)
-		}
-		for _, it := range out.Items {
-			each(it)
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		start = out.LastEvaluatedKey
-	}
-}
-
-func attrString(it map[string]ddbtypes.AttributeValue, k string) string {
-	if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func attrInt(it map[string]ddbtypes.AttributeValue, k string) int64 {
-	if v, ok := it[k].(*ddbtypes.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
-}
-
 func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {
 	out := map[string]int64{}
-	err := scanAll(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) {
-		if sku, ok := strings.CutPrefix(attrString(it, "pk"), "SKU#"); ok {
-			out[sku] = attrInt(it, "stock")
+	err := audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
+		if sku, ok := strings.CutPrefix(audit.Str(it, "pk"), "SKU#"); ok {
+			out[sku] = audit.Int(it, "stock")
 		}
+		return nil
 	})
 	return out, err
 }
 
 // settled counts the terminal orders and the confirmed ones.
 func settled(ctx context.Context, c *dynamodb.Client, table string) (done, confirmed int, err error) {
-	err = scanAll(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) {
-		switch attrString(it, "status") {
+	err = audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
+		switch audit.Str(it, "status") {
 		case "CONFIRMED":
 			confirmed++
 			done++
 		case "CANCELLED", "REJECTED":
 			done++
 		}
+		return nil
 	})
 	return done, confirmed, err
 }
 
 func metricsConfirmed(ctx context.Context, c *dynamodb.Client, table string) (int64, error) {
 	var n int64
-	err := scanAll(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) {
-		if strings.HasPrefix(attrString(it, "pk"), "MINUTE#") {
-			n += attrInt(it, "count_CONFIRMED")
+	err := audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
+		if strings.HasPrefix(audit.Str(it, "pk"), "MINUTE#") {
+			n += audit.Int(it, "count_CONFIRMED")
 		}
+		return nil
 	})
 	return n, err
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/emulator"
@@ -159,7 +160,7 @@ func (p *pathsStack) orderStatus(t *testing.T, id string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return attrString(out.Item, "status"), attrString(out.Item, "failure_reason")
+	return audit.Str(out.Item, "status"), audit.Str(out.Item, "failure_reason")
 }
 
 // waitStatus waits until every order has status.
@@ -192,7 +193,7 @@ func (p *pathsStack) checkReservedOnce(t *testing.T, ids []string, sku string, q
 	t.Helper()
 	for _, id := range ids {
 		res := p.item(t, p.Tables["InventoryTable"], "RES#"+id)
-		if got := attrString(res, "state"); got != "RESERVED" {
+		if got := audit.Str(res, "state"); got != "RESERVED" {
 			t.Errorf("reservation of order %s: state %q, want RESERVED (item %v)", id, got, res)
 			continue
 		}
@@ -202,7 +203,7 @@ func (p *pathsStack) checkReservedOnce(t *testing.T, ids []string, sku string, q
 			continue
 		}
 		l, _ := lines.Value[0].(*ddbtypes.AttributeValueMemberM)
-		if l == nil || attrString(l.Value, "sku") != sku || attrInt(l.Value, "quantity") != int64(qty) {
+		if l == nil || audit.Str(l.Value, "sku") != sku || audit.Int(l.Value, "quantity") != int64(qty) {
 			t.Errorf("reservation of order %s: line %v, want %d of %s", id, lines.Value[0], qty, sku)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 )
 
 // TestRaceOnOneSKU: 50 concurrent orders of one unit on a SKU with stock 10 end with
@@ -50,8 +52,9 @@ func TestRaceOnOneSKU(t *testing.T) {
 	var counts map[string]int
 	for ctx.Err() == nil {
 		counts = map[string]int{}
-		err := scanAll(ctx, ddb, s.Tables["OrdersTable"], func(it map[string]ddbtypes.AttributeValue) {
-			counts[attrString(it, "status")+"/"+attrString(it, "failure_reason")]++
+		err := audit.Scan(ctx, ddb, s.Tables["OrdersTable"], func(it map[string]ddbtypes.AttributeValue) error {
+			counts[audit.Str(it, "status")+"/"+audit.Str(it, "failure_reason")]++
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
