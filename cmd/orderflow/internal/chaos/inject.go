@@ -35,7 +35,7 @@ type Stats struct {
 	ServerErrors int64 `json:"serverErrors"`
 	// Crashes by function name.
 	Crashes map[string]int64 `json:"crashes"`
-	// Duplicates by source (sqs, kinesis, eventbridge).
+	// Duplicates by source (sqs, kinesis, eventbridge, dynamodb).
 	Duplicates map[string]int64 `json:"duplicates"`
 	// Delayed is the number of calls that got added latency.
 	Delayed int64 `json:"delayed"`
@@ -107,8 +107,8 @@ func (in *Injector) Stats() Stats {
 // chance draws a number and reports whether it falls under p. Call with mu held.
 func (in *Injector) chance(p float64) bool { return p > 0 && in.rng.Float64() < p }
 
-// Duplicate reports whether this delivery from source (sqs, kinesis, eventbridge) is to
-// be made twice, and counts it.
+// Duplicate reports whether this delivery from source (sqs, kinesis, eventbridge,
+// dynamodb) is to be made twice, and counts it.
 func (in *Injector) Duplicate(source string) bool {
 	if in == nil {
 		return false
@@ -123,6 +123,8 @@ func (in *Injector) Duplicate(source string) bool {
 		p = in.spec.Duplicate.Kinesis
 	case "eventbridge":
 		p = in.spec.Duplicate.EventBridge
+	case "dynamodb":
+		p = in.spec.Duplicate.DynamoDB
 	}
 	if !in.chance(p) {
 		return false

@@ -63,11 +63,14 @@ type Crash struct {
 	MaxDelay Duration `json:"maxDelay,omitempty"`
 }
 
-// Duplicate holds the probability of a second delivery per source.
+// Duplicate holds the probability of a second delivery per source. DynamoDB is the
+// orders table's stream (a batch delivered to the publisher again publishes its events
+// again, under the same eventIds).
 type Duplicate struct {
 	SQS         float64 `json:"sqs,omitempty"`
 	Kinesis     float64 `json:"kinesis,omitempty"`
 	EventBridge float64 `json:"eventbridge,omitempty"`
+	DynamoDB    float64 `json:"dynamodb,omitempty"`
 }
 
 // Latency delays a share of the AWS calls through the edge by a uniform [Min, Max].
@@ -110,7 +113,7 @@ func (s Spec) Enabled() bool {
 		}
 	}
 	return s.Crash.Rate > 0 || s.Duplicate.SQS > 0 || s.Duplicate.Kinesis > 0 ||
-		s.Duplicate.EventBridge > 0 || s.Latency.Rate > 0
+		s.Duplicate.EventBridge > 0 || s.Duplicate.DynamoDB > 0 || s.Latency.Rate > 0
 }
 
 // Validate returns an error naming the first invalid setting.
@@ -133,6 +136,7 @@ func (s Spec) Validate() error {
 	rate("duplicate.sqs", s.Duplicate.SQS)
 	rate("duplicate.kinesis", s.Duplicate.Kinesis)
 	rate("duplicate.eventbridge", s.Duplicate.EventBridge)
+	rate("duplicate.dynamodb", s.Duplicate.DynamoDB)
 	rate("latency", s.Latency.Rate)
 	if s.Latency.Max < s.Latency.Min {
 		errs = append(errs, errors.New("latency: max is below min"))
@@ -165,7 +169,7 @@ func Load(path string) (Spec, error) {
 func Standard(seed uint64) Spec {
 	services := []string{"dynamodb", "events", "sns", "s3", "states", "sqs", "kinesis"}
 	s := Spec{Seed: seed, Crash: Crash{Rate: 0.02},
-		Duplicate: Duplicate{SQS: 0.05, Kinesis: 0.05, EventBridge: 0.05},
+		Duplicate: Duplicate{SQS: 0.05, Kinesis: 0.05, EventBridge: 0.05, DynamoDB: 0.05},
 		Latency:   Latency{Rate: 0.1, Max: Duration(20 * time.Millisecond)}}
 	for _, svc := range services {
 		s.Errors = append(s.Errors, ErrorRule{Service: svc, Rate: 0.1})
