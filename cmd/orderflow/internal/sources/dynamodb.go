@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,6 +32,10 @@ type DynamoDBMapping struct {
 	StreamARN string
 	// ShardRefresh is how often the shards are listed again (default 10 s).
 	ShardRefresh time.Duration
+	// ReadGate, when set, is held around each read (GetShardIterator and GetRecords):
+	// the local stack holds its other side around the emulator's TransactWriteItems, so
+	// that no read sees a transaction half applied (see read).
+	ReadGate sync.Locker
 }
 
 // Run polls the stream's shards until ctx is cancelled.
@@ -68,20 +73,47 @@ func (s dynamoSource) shards(ctx context.Context) ([]shardInfo, error) {
 }
 
 func (s dynamoSource) iterator(ctx context.Context, shardID, position string) (*string, error) {
-	pos := dstypes.ShardIteratorTypeTrimHorizon
-	if strings.EqualFold(position, "LATEST") {
-		pos = dstypes.ShardIteratorTypeLatest
+	return s.iteratorAt(ctx, shardID, position, "")
+}
+
+// iteratorAt returns an iterator at position of shardID, or just after the record with
+// sequence number after.
+func (s dynamoSource) iteratorAt(ctx context.Context, shardID, position, after string) (*string, error) {
+	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(s.m.StreamARN), ShardId: aws.String(shardID),
+		ShardIteratorType: dstypes.ShardIteratorTypeTrimHorizon}
+	switch {
+	case after != "":
+		in.ShardIteratorType, in.SequenceNumber = dstypes.ShardIteratorTypeAfterSequenceNumber, aws.String(after)
+	case strings.EqualFold(position, "LATEST"):
+		in.ShardIteratorType = dstypes.ShardIteratorTypeLatest
 	}
-	out, err := s.m.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-		StreamArn: aws.String(s.m.StreamARN), ShardId: aws.String(shardID), ShardIteratorType: pos,
-	})
+	out, err := s.m.Client.GetShardIterator(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	return out.ShardIterator, nil
 }
 
-func (s dynamoSource) read(ctx context.Context, iter *string, limit int) ([]streamRecord, *string, error) {
+// read positions every read itself, just after the last record read (or at the shard's
+// start), rather than following NextShardIterator, and holds ReadGate while it does. The
+// emulator needs both: moto 5.2.1 applies a TransactWriteItems item by item, so a
+// cancelled transaction appends the stream record of its put before it is rolled back,
+// and it rolls back by replacing the table, stream shard included, with a copy taken
+// before; its stream reads take no lock, and an iterator keeps reading the shard object
+// it was made on. Following NextShardIterator, a reader could publish the record of an
+// order that was never written and then skip the real record that reuses its sequence
+// number. On AWS this costs one GetShardIterator per read.
+func (s dynamoSource) read(ctx context.Context, shardID string, iter *string, last string, limit int) ([]streamRecord, *string, error) {
+	if g := s.m.ReadGate; g != nil {
+		g.Lock()
+		defer g.Unlock()
+	}
+	if last != "" || !strings.EqualFold(s.m.StartingPosition, "LATEST") {
+		var err error
+		if iter, err = s.iteratorAt(ctx, shardID, s.m.StartingPosition, last); err != nil {
+			return nil, nil, err
+		}
+	}
 	out, err := s.m.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(limit, 1000)))})
 	if err != nil {
 		return nil, nil, err

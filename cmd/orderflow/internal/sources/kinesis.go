@@ -62,7 +62,7 @@ func (s kinesisSource) iterator(ctx context.Context, shardID, position string) (
 	return it.ShardIterator, nil
 }
 
-func (s kinesisSource) read(ctx context.Context, iter *string, limit int) ([]streamRecord, *string, error) {
+func (s kinesisSource) read(ctx context.Context, _ string, iter *string, _ string, limit int) ([]streamRecord, *string, error) {
 	out, err := s.m.Client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(limit))})
 	if err != nil {
 		return nil, nil, err

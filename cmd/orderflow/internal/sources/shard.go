@@ -85,8 +85,9 @@ type streamSource interface {
 	// iterator returns an iterator at position (TRIM_HORIZON or LATEST) of shardID.
 	iterator(ctx context.Context, shardID, position string) (*string, error)
 	// read returns up to limit records at iter and the next iterator (nil once a closed
-	// shard is read to its end).
-	read(ctx context.Context, iter *string, limit int) ([]streamRecord, *string, error)
+	// shard is read to its end). last is the sequence number of the last record read
+	// from the shard ("" for none yet), for a source that positions each read itself.
+	read(ctx context.Context, shardID string, iter *string, last string, limit int) ([]streamRecord, *string, error)
 	// event returns the invocation payload of a batch of shardID (events.KinesisEvent,
 	// events.DynamoDBEvent).
 	event(shardID string, recs []streamRecord) any
@@ -165,6 +166,7 @@ func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, 
 	if err != nil {
 		return false, err
 	}
+	last := "" // sequence number of the last record read
 	size := c.BatchSize
 	if size <= 0 {
 		size = 100
@@ -182,11 +184,14 @@ func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, 
 			}
 			return ctx.Err() == nil, nil
 		}
-		recs, next, err := src.read(ctx, iter, size-len(batch))
+		recs, next, err := src.read(ctx, shardID, iter, last, size-len(batch))
 		if err != nil {
 			return false, err
 		}
 		iter = next
+		if len(recs) > 0 {
+			last = recs[len(recs)-1].seq
+		}
 		if len(recs) > 0 && len(batch) == 0 {
 			first = time.Now()
 		}

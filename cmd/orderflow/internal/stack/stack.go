@@ -281,6 +281,8 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.Faults = chaos.New(*opts.Faults)
 		s.Edge.Use(s.Faults.Middleware)
 	}
+	gate := &txGate{}
+	s.Edge.Use(gate.Middleware)
 	edgeSrv.Handler = s.Edge
 	s.serve(edgeSrv, edgeL)
 
@@ -351,7 +353,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 			})
 		}
 		for _, m := range p.ddbMaps {
-			m.Client, m.Invoker, m.Log = c.streams, inv, opts.Log
+			m.Client, m.Invoker, m.Log, m.ReadGate = c.streams, inv, opts.Log, gate.Reader()
 			m.Duplicate = s.duplicate("dynamodb")
 			s.goRun(func() {
 				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
