@@ -142,7 +142,9 @@ func TestTwinsAndStranded(t *testing.T) {
 		keyed("young", "k4", "PENDING", false, 30*time.Second),
 	}
 	r, err := Run(context.Background(), Config{
-		DynamoDB:    fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue { return map[string][]map[string]ddbtypes.AttributeValue{"orders": orders}[table] }},
+		DynamoDB: fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue {
+			return map[string][]map[string]ddbtypes.AttributeValue{"orders": orders}[table]
+		}},
 		OrdersTable: "orders", Grace: time.Minute, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,11 @@ package chaos
 
 import (
 	"net/http"
-	"sync"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
@@ -150,8 +150,12 @@ func TestCrashPoints(t *testing.T) {
 	type call struct {
 		key, request, op string
 	}
-	ingest := func(req string) lambdahost.Running { return lambdahost.Running{Function: "orderflow-dev-ingest", RequestID: req} }
-	process := func(req string) lambdahost.Running { return lambdahost.Running{Function: "orderflow-dev-process", RequestID: req} }
+	ingest := func(req string) lambdahost.Running {
+		return lambdahost.Running{Function: "orderflow-dev-ingest", RequestID: req}
+	}
+	process := func(req string) lambdahost.Running {
+		return lambdahost.Running{Function: "orderflow-dev-process", RequestID: req}
+	}
 	tests := []struct {
 		name   string
 		points []CrashPoint
