@@ -69,6 +69,12 @@ func DecodeOrder(item map[string]types.AttributeValue) (*order.Order, error) {
 	return unmarshalOrder(item)
 }
 
+// OrderID returns the order id of an item of the orders table (its key), "" when it has
+// none: for a reader that must name an item DecodeOrder cannot read.
+func OrderID(item map[string]types.AttributeValue) string {
+	return getS(item, "order_id")
+}
+
 // unmarshalOrder reads an order item. Absent and NULL attributes leave their field at
 // its zero value; an attribute of the wrong type, a malformed number or time is an error.
 func unmarshalOrder(item map[string]types.AttributeValue) (*order.Order, error) {

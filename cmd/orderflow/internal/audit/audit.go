@@ -277,7 +277,9 @@ func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
 	err := Scan(ctx, c.DynamoDB, c.OrdersTable, func(it map[string]ddbtypes.AttributeValue) error {
 		o, err := dynamo.DecodeOrder(it)
 		if err != nil {
-			return fmt.Errorf("orders table: %w", err)
+			// Not an order (written by hand, or by a bug): listed as it is, never terminal.
+			out = append(out, &orderRow{id: dynamo.OrderID(it), status: "UNREADABLE", lines: map[string]int64{}, reason: err.Error()})
+			return nil
 		}
 		row := &orderRow{id: o.ID, status: string(o.Status), currency: o.Currency, reason: string(o.FailureReason),
 			total: o.Total, lines: map[string]int64{}, created: o.CreatedAt, key: o.IdempotencyKey, executed: o.ExecutionID != ""}
