@@ -60,7 +60,7 @@ func newRecorder() *recorder {
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // orderIn returns order id moved along the legal path to status s at t0+n seconds.
-func orderIn(t *testing.T, id string, s order.Status) *order.Order {
+func orderIn(t testing.TB, id string, s order.Status) *order.Order {
 	t.Helper()
 	o, err := order.New(id, order.Request{CustomerID: "cust-1", Currency: "USD", PaymentToken: "tok_visa",
 		Lines: []order.Line{{SKU: "SKU-1", Quantity: 2}}}, "corr-"+id, t0)
@@ -94,7 +94,7 @@ func orderIn(t *testing.T, id string, s order.Status) *order.Order {
 	return o
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func must(t *testing.T, err error) {
 
 // image is o as a stream image: its item in the orders table, through the JSON of
 // DynamoDB's wire format, as Lambda delivers it.
-func image(t *testing.T, o *order.Order) map[string]events.DynamoDBAttributeValue {
+func image(t testing.TB, o *order.Order) map[string]events.DynamoDBAttributeValue {
 	t.Helper()
 	item := map[string]any{
 		"order_id": map[string]string{"S": o.ID}, "customer_id": map[string]string{"S": o.CustomerID},
@@ -140,7 +140,7 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 var seq = 100
 
-func record(t *testing.T, name string, old, now *order.Order) events.DynamoDBEventRecord {
+func record(t testing.TB, name string, old, now *order.Order) events.DynamoDBEventRecord {
 	t.Helper()
 	seq++
 	r := events.DynamoDBEventRecord{EventName: name, EventSource: "aws:dynamodb", AWSRegion: "us-east-1"}
