@@ -29,7 +29,7 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	const n = 60
 	answered := map[string]bool{}
-	retries := 0
+	retries, unanswered := 0, 0
 	for i := range n {
 		body := []byte(fmt.Sprintf(`{"customerId":"careful-%d","currency":"USD","lines":[{"sku":"SKU-MUG-001","quantity":1}],"paymentToken":"tok_visa"}`, i))
 		// Until a 202, however long it takes (postWithRetry gives up after 45 s).
@@ -41,7 +41,9 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 			retries += r
 		}
 		if status != http.StatusAccepted || id == "" {
-			t.Fatalf("request %d: %d after %d retries", i, status, retries)
+			t.Errorf("request %d: no 202 within 3 minutes (last status %d)", i, status)
+			unanswered++
+			continue
 		}
 		answered[id] = true
 	}
@@ -69,8 +71,8 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 		}
 		sleep(ctx, time.Second)
 	}
-	t.Logf("%d requests, %d client retries, %d ingest processes killed: %d orders, %d distinct answered, %d twins, %d not terminal after 2 minutes",
-		n, retries, crashes, orders, len(answered), orders-len(answered), stranded)
+	t.Logf("%d requests (%d never answered 202), %d client retries, %d ingest processes killed: %d orders, %d distinct answered, %d not answered to any request (twins), %d not terminal after 2 minutes",
+		n, unanswered, retries, crashes, orders, len(answered), orders-len(answered), stranded)
 	if crashes == 0 {
 		t.Error("ingest was never killed: the experiment tested nothing")
 	}
