@@ -324,7 +324,7 @@ func CheckStreamMappings(t *Template) []Problem {
 			bad("%s mapping without BisectBatchOnFunctionError: true (a poison record is retried with its whole batch)", m.kind)
 		}
 		for _, k := range []string{"MaximumRetryAttempts", "MaximumRecordAgeInSeconds"} {
-			if v, ok := number(m.props[k]); !ok || v < 0 {
+			if v, ok := Int(m.props[k]); !ok || v < 0 {
 				bad("%s mapping without a bounded %s (the default -1 retries a poison record until it expires)", m.kind, k)
 			}
 		}
@@ -367,8 +367,9 @@ func onFailureDestination(props map[string]any) any {
 	return of["Destination"]
 }
 
-// number returns an integer property's value.
-func number(v any) (int, bool) {
+// Int returns the value of an integer property (YAML decodes it as int, JSON as
+// float64), and false for anything else.
+func Int(v any) (int, bool) {
 	switch x := v.(type) {
 	case int:
 		return x, true

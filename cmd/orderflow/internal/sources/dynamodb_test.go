@@ -23,6 +23,38 @@ import (
 	"github.com/orderflow/orderflow/pkg/awstest"
 )
 
+// streamFixture is a table with a NEW_AND_OLD_IMAGES stream and a bucket for the
+// mapping's on-failure records.
+type streamFixture struct {
+	env           *awstest.Environment
+	db            *dynamodb.Client
+	s3            *s3.Client
+	table, arn    string
+	failureBucket string
+}
+
+func newStreamFixture(t *testing.T) *streamFixture {
+	t.Helper()
+	f := &streamFixture{env: awstest.Env(t)}
+	f.db = dynamodb.NewFromConfig(f.env.Config)
+	f.s3 = s3.NewFromConfig(f.env.Config, func(o *s3.Options) { o.UsePathStyle = true })
+	f.table, f.arn = streamTable(t, f.env, f.db)
+	f.failureBucket = bucket(t, f.env, f.s3)
+	return f
+}
+
+// put writes an item with pk and, unless n < 0, the number n.
+func (f *streamFixture) put(t *testing.T, pk string, n int) {
+	t.Helper()
+	item := map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}}
+	if n >= 0 {
+		item["n"] = &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(n)}
+	}
+	if _, err := f.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(f.table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // streamTable creates a table with a NEW_AND_OLD_IMAGES stream and returns its stream ARN.
 func streamTable(t *testing.T, env *awstest.Environment, db *dynamodb.Client) (string, string) {
 	t.Helper()
@@ -77,22 +109,12 @@ func objects(t *testing.T, c *s3.Client, bucket, prefix string) []string {
 // with the batch itself, in the S3 on-failure destination, while the records after it
 // are processed.
 func TestDynamoDBStreamBisectsPoisonToS3(t *testing.T) {
-	env := awstest.Env(t)
-	ctx := context.Background()
-	db := dynamodb.NewFromConfig(env.Config)
-	s3c := s3.NewFromConfig(env.Config, func(o *s3.Options) { o.UsePathStyle = true })
-	table, arn := streamTable(t, env, db)
-	dest := bucket(t, env, s3c)
-	put := func(pk string, n int) {
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: pk}, "n": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(n)}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newStreamFixture(t)
+	env, s3c, arn, dest := f.env, f.s3, f.arn, f.failureBucket
 	for i := range 10 {
-		put(fmt.Sprintf("item-%d", i), i)
+		f.put(t, fmt.Sprintf("item-%d", i), i)
 	}
-	put("item-0", 100) // a MODIFY: the event carries both images
+	f.put(t, "item-0", 100) // a MODIFY: the event carries both images
 
 	var mu sync.Mutex
 	var processed []string
@@ -177,16 +199,9 @@ func TestDynamoDBStreamBisectsPoisonToS3(t *testing.T) {
 // A record older than MaximumRecordAgeInSeconds is not delivered: it goes to the
 // on-failure destination with the condition RecordAgeExceeded.
 func TestDynamoDBStreamRecordAge(t *testing.T) {
-	env := awstest.Env(t)
-	ctx := context.Background()
-	db := dynamodb.NewFromConfig(env.Config)
-	s3c := s3.NewFromConfig(env.Config, func(o *s3.Options) { o.UsePathStyle = true })
-	table, arn := streamTable(t, env, db)
-	dest := bucket(t, env, s3c)
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "old"}}}); err != nil {
-		t.Fatal(err)
-	}
+	f := newStreamFixture(t)
+	env, s3c, arn, dest := f.env, f.s3, f.arn, f.failureBucket
+	f.put(t, "old", -1)
 	var mu sync.Mutex
 	invokes := 0
 	inv := invokerFunc(func([]byte) ([]byte, string, error) {
