@@ -132,6 +132,18 @@ func (c CallSection) AtMinimum() (bool, []string) {
 	return len(over) == 0, over
 }
 
+// AmortizedServices names the batch-amortized services, for example "events and s3"
+// ("" for none).
+func (c CallSection) AmortizedServices() string {
+	var names []string
+	for _, r := range c.Minimum {
+		if r.Amortized {
+			names = append(names, r.Service)
+		}
+	}
+	return strings.Join(names, " and ")
+}
+
 // MinimumPerOrder sums the minimum.
 func (c CallSection) MinimumPerOrder() float64 {
 	var t float64
@@ -308,7 +320,10 @@ func (r *Report) Goals() []GoalStatus {
 	} else {
 		c, m := r.Calls.CallsPerOrder(), r.Calls.MinimumPerOrder()
 		ok, over := r.Calls.AtMinimum()
-		res := fmt.Sprintf("%.2f measured, %.2f minimum (S3 batch-amortized)", c, m)
+		res := fmt.Sprintf("%.2f measured, %.2f minimum", c, m)
+		if a := r.Calls.AmortizedServices(); a != "" {
+			res += " (" + a + " batch-amortized)"
+		}
 		if !ok {
 			res += "; above: " + strings.Join(over, ", ")
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/emulator"
 )
 
@@ -355,8 +356,10 @@ func minimum(measured map[string]float64, n int) []MinRow {
 			"TransactWriteItems (all lines and the reservation record at once); notify 2 (claim the marker lease, mark it DONE after the publish: one " +
 			"conditional write cannot tell a delivery that crashed before publishing from one that published, and telling them apart is what keeps a crash " +
 			"from losing the notification or sending it twice); analytics 2 (one transaction per event: Created, Confirmed)"},
-		{Service: "events", Minimum: 2, Why: "Order Created and Order Confirmed, both put by the publisher from the orders table's stream; one entry each " +
-			"(a publisher batch carries up to 10 events per PutEvents, so a busier table needs fewer calls)"},
+		{Service: "events", Minimum: 2.0 / bus.MaxEntries, Amortized: true, Why: fmt.Sprintf("Order Created and Order Confirmed, both put by the publisher "+
+			"from the orders table's stream: two entries per order, up to %d per PutEvents, so %.2f per order with full batches. Batch-amortized, so not part "+
+			"of the goal check: a batch holds the events of the stream records one poll finds (one call per event on a quiet table, 2.00 per order)",
+			bus.MaxEntries, 2.0/bus.MaxEntries)},
 		{Service: "lambda", Minimum: 2, Why: "the state machine's two Lambda tasks, ValidateAndPrice and AuthorizePayment"},
 		{Service: "sqs", Minimum: 1, Why: "ReserveInventory's SendMessage (waitForTaskToken)"},
 		{Service: "states", Minimum: 1, Why: "inventory's SendTaskSuccess"},
