@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 GO       ?= go
 PYTHON   ?= python3
-FUNCTIONS := ingest process inventory notify analytics
+FUNCTIONS := ingest process inventory notify analytics publisher
 # Lambda build: static, arm64 (Graviton), no RPC shim, stripped.
 LAMBDA_ENV   := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
@@ -42,6 +42,8 @@ build-NotifyFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 build-AnalyticsFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/analytics
+build-PublisherFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/publisher
 
 .PHONY: tools-py
 tools-py: ## install moto server, cfn-lint and aws-sam-translator (pinned) when missing

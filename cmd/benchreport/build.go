@@ -12,7 +12,7 @@ import (
 )
 
 // Functions are orderflow's Lambda functions (functions/<name>), in the template's order.
-var Functions = []string{"ingest", "process", "inventory", "notify", "analytics"}
+var Functions = []string{"ingest", "process", "inventory", "notify", "analytics", "publisher"}
 
 // helloPkg is the baseline aws-lambda-go function.
 const helloPkg = "./bench/hello"

@@ -42,6 +42,7 @@ var coldCases = map[string]coldCase{
 		`"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}}`,
 		"an Order Confirmed already notified → success without publishing; one conditional PutItem, answered ConditionalCheckFailed with the DONE marker by the stub"},
 	"analytics": {`{"Records":[]}`, "an empty Kinesis batch → empty batch response, no AWS call"},
+	"publisher": {`{"Records":[]}`, "an empty DynamoDB stream batch → empty batch response, no AWS call"},
 }
 
 // coldEnv is every function's environment (CONTRACTS.md) for the cold-start runs.

@@ -207,12 +207,15 @@ func Units(service, op string, body []byte) CallStat {
 }
 
 // isPlumbing reports a call the local stack makes itself, where AWS does the same work
-// internally: event-source polling (SQS, Kinesis), rule delivery to Step Functions and
-// Kinesis, and its bookkeeping. orderflow's functions make none of these calls.
+// internally: event-source polling (SQS, Kinesis, the orders table's DynamoDB stream),
+// rule delivery to Step Functions and Kinesis, and its bookkeeping. orderflow's functions
+// make none of these calls.
 func isPlumbing(service, op string) bool {
 	switch service {
 	case "sqs", "kinesis", "lambda":
 		return true
+	case "dynamodb":
+		return op == "DescribeStream" || op == "GetShardIterator" || op == "GetRecords" || op == "ListStreams"
 	case "states":
 		return op == "StartExecution" || strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Get")
 	case "events":

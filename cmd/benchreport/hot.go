@@ -19,6 +19,7 @@ var hotPaths = []struct{ Name, Bench, Input string }{
 	{"inventory reserve", "InventoryReserve10", "SQS batch of 10 reserve commands"},
 	{"notify", "Notify", "EventBridge Order Confirmed"},
 	{"analytics", "Analytics100", "Kinesis batch of 100 order events"},
+	{"publisher", "Publisher100", "DynamoDB stream batch of 100 order changes"},
 }
 
 // hotArgs are the `go test` arguments of the hot-path run.

@@ -143,7 +143,7 @@ func memory(root string) (map[string]int, error) {
 	}
 	def := 128
 	if g, ok := t.Globals["Function"].(map[string]any); ok {
-		if n, ok := asInt(g["MemorySize"]); ok {
+		if n, ok := template.Int(g["MemorySize"]); ok {
 			def = n
 		}
 	}
@@ -162,7 +162,7 @@ func memory(root string) (map[string]int, error) {
 			continue
 		}
 		out[name] = def
-		if n, ok := asInt(res.Properties["MemorySize"]); ok {
+		if n, ok := template.Int(res.Properties["MemorySize"]); ok {
 			out[name] = n
 		}
 	}
@@ -187,14 +187,4 @@ func capitalize(s string) string {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:]
-}
-
-func asInt(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case float64:
-		return int(n), true
-	}
-	return 0, false
 }

@@ -9,9 +9,30 @@ import (
 )
 
 // HappyPath returns the states a Standard execution enters on the happy path of an ASL
-// definition: from StartAt along Next (a Choice's Default) to a Succeed, Fail or End state.
-// It returns an error for a missing state or a loop.
-func HappyPath(asl []byte) ([]string, error) {
+// definition: from StartAt along Next (a Choice's Default) to a Succeed, Fail or End state
+// (OutcomePath with no error raised). It returns an error for a missing state or a loop.
+func HappyPath(asl []byte) ([]string, error) { return OutcomePath(asl, Outcome{}) }
+
+// Outcome is one way an order ends and the errors on its way: the state that raises each
+// and the error name its Catch matches.
+type Outcome struct {
+	Name   string
+	Raises map[string]string // state → error
+}
+
+// Outcomes are the order outcomes section 6 counts the transitions of.
+var Outcomes = []Outcome{
+	{Name: "confirmed"},
+	{Name: "cancelled, out of stock", Raises: map[string]string{"ReserveInventory": "OutOfStock"}},
+	{Name: "cancelled, payment declined (stock released)", Raises: map[string]string{"AuthorizePayment": "PaymentDeclinedError"}},
+	{Name: "rejected, unknown SKU", Raises: map[string]string{"ValidateAndPrice": "UnknownSKUError"}},
+}
+
+// OutcomePath returns the states a Standard execution enters for outcome o: from StartAt
+// along Next, a Choice's Default, and, at a state that raises an error, the Next of the
+// Catch that matches it, to a Succeed, Fail or End state. It returns an error for a
+// missing state, an error no Catch matches, or a loop.
+func OutcomePath(asl []byte, o Outcome) ([]string, error) {
 	var d struct {
 		StartAt string
 		States  map[string]struct {
@@ -19,6 +40,10 @@ func HappyPath(asl []byte) ([]string, error) {
 			Next    string
 			Default string
 			End     bool
+			Catch   []struct {
+				ErrorEquals []string
+				Next        string
+			}
 		}
 	}
 	if err := json.Unmarshal(asl, &d); err != nil {
@@ -32,10 +57,25 @@ func HappyPath(asl []byte) ([]string, error) {
 			return nil, fmt.Errorf("state %q is not defined", name)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("happy path loops at %q", name)
+			return nil, fmt.Errorf("path loops at %q", name)
 		}
 		seen[name] = true
 		path = append(path, name)
+		if e, raises := o.Raises[name]; raises {
+			next := ""
+			for _, c := range st.Catch {
+				for _, n := range c.ErrorEquals {
+					if next == "" && (n == e || n == "States.ALL") {
+						next = c.Next
+					}
+				}
+			}
+			if next == "" {
+				return nil, fmt.Errorf("no Catch of %q matches %s", name, e)
+			}
+			name = next
+			continue
+		}
 		switch {
 		case st.Type == "Succeed" || st.Type == "Fail" || st.End:
 			return path, nil
@@ -45,7 +85,7 @@ func HappyPath(asl []byte) ([]string, error) {
 			name = st.Next
 		}
 	}
-	return nil, fmt.Errorf("happy path ends without a terminal state after %v", path)
+	return nil, fmt.Errorf("path ends without a terminal state after %v", path)
 }
 
 // perOrder sums the counts of the matching calls per order.
@@ -137,6 +177,12 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 	if analyticsInvokes > 0 {
 		recordsPerInvoke = 2 / analyticsInvokes
 	}
+	// The publisher is invoked by the orders table's stream mapping, not through a counted
+	// call: at worst once per stream record (a quiet table, batches of one), and a
+	// confirmed order writes three (the insert, VALIDATED, CONFIRMED). Its PutEvents are
+	// counted; a busier table batches records and events, and costs less.
+	const recordsPerOrder = 3
+	putEvents := perOrder(counts, n, isCall(SourceFunctions, "events", "PutEvents"), calls)
 	fns := []FunctionUsage{
 		{Name: "ingest", InvokesPerOrder: 1, MemoryMB: mem["ingest"], DurationMs: st.ingestMs},
 		{Name: "process", InvokesPerOrder: invokes, MemoryMB: mem["process"], DurationMs: invokeNs / 1e6},
@@ -144,6 +190,8 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		{Name: "notify", InvokesPerOrder: 1, MemoryMB: mem["notify"], DurationMs: 2*callMs + hotMs["notify"]},
 		{Name: "analytics", InvokesPerOrder: analyticsInvokes, MemoryMB: mem["analytics"],
 			DurationMs: (1+recordsPerInvoke)*callMs + hotMs["analytics"]*recordsPerInvoke/100},
+		{Name: "publisher", InvokesPerOrder: recordsPerOrder, MemoryMB: mem["publisher"],
+			DurationMs: putEvents/recordsPerOrder*callMs + hotMs["publisher"]/100},
 	}
 	u := Usage{
 		Functions:         fns,
@@ -161,16 +209,28 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		MonthlyOrders:   o.Monthly,
 	}
 	c.Lines = Cost(p, u)
+	for _, o := range Outcomes {
+		states, err := OutcomePath(asl, o)
+		if err != nil {
+			return CostSection{Skip: "ASL, " + o.Name + ": " + err.Error()}
+		}
+		c.Transitions = append(c.Transitions, TransitionRow{Outcome: o.Name, States: states,
+			PerMillion: float64(len(states)) * p.SFNStandardPerThousandTransitions * 1e3})
+	}
 	c.Assumptions = []string{
 		fmt.Sprintf("Lambda: arm64 prices; memory from template.yaml (%v MB); requests per order: ingest 1 (the POST), process %.2f (the state machine's Invoke calls counted), "+
-			"inventory 1 and notify 1 (one message / one event per order), analytics %.2f (one data-lake object per invocation, counted).", memList(mem), invokes, analyticsInvokes),
+			"inventory 1 and notify 1 (one message / one event per order), analytics %.2f (one data-lake object per invocation, counted), "+
+			"publisher %d (one invocation per orders-table stream record of a confirmed order — the insert, VALIDATED, CONFIRMED — the worst case of a quiet table; "+
+			"its %.2f PutEvents per order are counted).", memList(mem), invokes, analyticsInvokes, recordsPerOrder, putEvents),
 		fmt.Sprintf("Durations: ingest %.1f ms = mean POST /orders latency of section 4; process %.1f ms = mean Invoke latency seen between moto's Step Functions and the edge; "+
-			"inventory, notify, analytics = their AWS calls per invocation × the mean call latency the functions saw (%.2f ms) + their hot-path CPU time (section 3). "+
+			"inventory, notify, analytics, publisher = their AWS calls per invocation × the mean call latency the functions saw (%.2f ms) + their hot-path CPU time (section 3). "+
 			"Billed in 1 ms steps. These are durations on the emulator under load, which answers far slower than DynamoDB's single-digit milliseconds, so they overstate Lambda's line; even so it stays small.",
 			st.ingestMs, invokeNs/1e6, callMs),
 		fmt.Sprintf("Step Functions: %d state transitions, the states the happy path enters in statemachine/order-processing.asl.json (%v); no retries.", len(path), path),
 		"DynamoDB: request units from the counted calls' bodies (on-demand; items within 1 KB written / 4 KB read; consistent reads 1 RRU, eventual 0.5, transactions 2 per item).",
-		"EventBridge: entries of the counted PutEvents calls; delivery to AWS targets (Step Functions, Kinesis, Lambda) is not charged.",
+		"EventBridge: entries of the counted PutEvents calls (the publisher's); delivery to AWS targets (Step Functions, Kinesis, Lambda) is not charged.",
+		"DynamoDB Streams: the orders table's stream read by the publisher's event source mapping is not charged (GetRecords by a Lambda trigger is free); " +
+			"the stream itself has no charge beyond the writes.",
 		"SQS: the state machine's SendMessage counted, plus 2 for the event source's ReceiveMessage and DeleteMessage of that message (one-message batches, the worst case; empty long polls between orders are not counted).",
 		"Kinesis: PUT payload units are the records the bus rule puts on the stream (counted, the local stack delivers them); shard-hours are fixed and spread over the monthly volume above.",
 		"S3: the data-lake PutObject calls counted; with full batches of 100 records it falls to 0.02 per order. Storage, CloudWatch Logs and X-Ray are not included.",
@@ -183,7 +243,8 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		}
 		exp := ExpressPerMillion(p, float64(p50)/1e6)
 		c.Advice = fmt.Sprintf("Standard workflows bill every state entered ($%.3f per 1,000). Applied: the process function's authorize task confirms the order "+
-			"and publishes Order Confirmed and is the last state, instead of a dynamodb:updateItem state, an events:putEvents state and a Succeed state after it: "+
+			"in its one write and is the last state, and no state publishes (every event comes from the orders table's stream), instead of a dynamodb:updateItem "+
+			"state, an events:putEvents state and a Succeed state after it: "+
 			"%d transitions instead of %d, $%.2f less per million orders. Next cut: an Express workflow, billed per request and duration (64 MB, 100 ms steps) ≈ $%.2f "+
 			"per million at the measured p50 of %s (an upper bound: that p50 includes queueing on the emulator) — but Express does not support .waitForTaskToken, "+
 			"so ReserveInventory must first become a synchronous Lambda task (inventory reserves in the request instead of via SQS), giving up the queue's buffering "+

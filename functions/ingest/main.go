@@ -10,12 +10,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
-	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/ingest"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/metrics"
@@ -23,7 +20,7 @@ import (
 
 func main() {
 	slog.SetDefault(logging.New(context.Background()))
-	env, envErr := awsconfig.Require("ORDERS_TABLE", "IDEMPOTENCY_TABLE", "EVENT_BUS_NAME")
+	env, envErr := awsconfig.Require("ORDERS_TABLE", "IDEMPOTENCY_TABLE")
 	cfg, cfgErr := awsconfig.FromEnv()
 	if err := errors.Join(envErr, cfgErr); err != nil {
 		slog.Error("cold start: bad configuration", "error", err.Error())
@@ -32,8 +29,7 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	h := &ingest.Handler{
 		Orders:  dynamo.NewOrderStore(db, env["ORDERS_TABLE"]),
-		Keys:    dynamo.NewIdempotencyStore(db, env["IDEMPOTENCY_TABLE"]),
-		Events:  bus.NewPublisher(eventbridge.NewFromConfig(cfg), env["EVENT_BUS_NAME"], awsconfig.Getenv("EVENT_SOURCE", event.DefaultSource)),
+		Intake:  dynamo.NewIntakeStore(db, env["ORDERS_TABLE"], env["IDEMPOTENCY_TABLE"]),
 		Metrics: metrics.New(os.Stdout, metrics.DefaultNamespace, map[string]string{"service": metrics.ServiceName()}),
 	}
 	lambda.Start(h.Handle)

@@ -11,12 +11,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
-	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/process"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/payment"
@@ -24,7 +21,7 @@ import (
 
 func main() {
 	slog.SetDefault(logging.New(context.Background()))
-	env, envErr := awsconfig.Require("ORDERS_TABLE", "INVENTORY_TABLE", "EVENT_BUS_NAME")
+	env, envErr := awsconfig.Require("ORDERS_TABLE", "INVENTORY_TABLE")
 	cfg, cfgErr := awsconfig.FromEnv()
 	limit, limitErr := strconv.ParseInt(awsconfig.Getenv("PAYMENT_LIMIT", strconv.FormatInt(payment.DefaultLimit, 10)), 10, 64)
 	if err := errors.Join(envErr, cfgErr, limitErr); err != nil {
@@ -35,7 +32,6 @@ func main() {
 	h := &process.Handler{
 		Orders:   dynamo.NewOrderStore(db, env["ORDERS_TABLE"]),
 		Catalog:  dynamo.NewInventoryStore(db, env["INVENTORY_TABLE"]),
-		Events:   bus.NewPublisher(eventbridge.NewFromConfig(cfg), env["EVENT_BUS_NAME"], awsconfig.Getenv("EVENT_SOURCE", event.DefaultSource)),
 		Payments: payment.Gateway{Limit: limit},
 	}
 	lambda.Start(h.Handle)

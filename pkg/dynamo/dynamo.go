@@ -19,11 +19,11 @@ import (
 // The client interfaces below are satisfied by *dynamodb.Client; tests may pass
 // hand-written fakes.
 var (
-	_ OrderAPI       = (*dynamodb.Client)(nil)
-	_ InventoryAPI   = (*dynamodb.Client)(nil)
-	_ IdempotencyAPI = (*dynamodb.Client)(nil)
-	_ MarkerAPI      = (*dynamodb.Client)(nil)
-	_ MetricsAPI     = (*dynamodb.Client)(nil)
+	_ OrderAPI     = (*dynamodb.Client)(nil)
+	_ InventoryAPI = (*dynamodb.Client)(nil)
+	_ IntakeAPI    = (*dynamodb.Client)(nil)
+	_ MarkerAPI    = (*dynamodb.Client)(nil)
+	_ MetricsAPI   = (*dynamodb.Client)(nil)
 )
 
 // conflictAttempts bounds the tries of a transaction that DynamoDB cancels

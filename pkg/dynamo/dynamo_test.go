@@ -1,13 +1,21 @@
 package dynamo_test
 
 import (
+	"context"
+	"errors"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/storetest"
 )
 
@@ -25,10 +33,7 @@ func table(t *testing.T, base string, spec awstest.TableSpec) (*dynamodb.Client,
 
 func TestOrderStore(t *testing.T) {
 	storetest.OrderStoreContract(t, func(t *testing.T) storetest.OrderStore {
-		c, name := table(t, "orders", awstest.TableSpec{
-			HashKey: "order_id",
-			GSIs:    []awstest.GSISpec{{Name: dynamo.CustomerIndex, HashKey: "customer_id", RangeKey: "created_at"}},
-		})
+		c, name := ordersTable(t)
 		return dynamo.NewOrderStore(c, name)
 	})
 }
@@ -40,10 +45,18 @@ func TestInventoryStore(t *testing.T) {
 	})
 }
 
-func TestIdempotencyStore(t *testing.T) {
-	storetest.IdempotencyStoreContract(t, func(t *testing.T) storetest.IdempotencyStore {
-		c, name := table(t, "idempotency", awstest.TableSpec{HashKey: "pk"})
-		return dynamo.NewIdempotencyStore(c, name)
+func ordersTable(t *testing.T) (*dynamodb.Client, string) {
+	return table(t, "orders", awstest.TableSpec{
+		HashKey: "order_id",
+		GSIs:    []awstest.GSISpec{{Name: dynamo.CustomerIndex, HashKey: "customer_id", RangeKey: "created_at"}},
+	})
+}
+
+func TestIntakeStore(t *testing.T) {
+	storetest.IntakeStoreContract(t, func(t *testing.T) (storetest.IntakeStore, storetest.OrderStore) {
+		c, orders := ordersTable(t)
+		_, keys := table(t, "idempotency", awstest.TableSpec{HashKey: "pk"})
+		return dynamo.NewIntakeStore(c, orders, keys), dynamo.NewOrderStore(c, orders)
 	})
 }
 
@@ -59,4 +72,37 @@ func TestMetricsStore(t *testing.T) {
 		c, name := table(t, "metrics", awstest.TableSpec{HashKey: "pk"})
 		return dynamo.NewMetricsStore(c, name)
 	})
+}
+
+// A key left IN_PROGRESS by a version before the transactional intake (its request may
+// or may not have created an order) answers ErrInProgress until it expires, and is never
+// taken over: taking it over is how a retry used to create a second order.
+func TestIntakeStoreLegacyLock(t *testing.T) {
+	c, orders := ordersTable(t)
+	_, keys := table(t, "idempotency", awstest.TableSpec{HashKey: "pk"})
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	hash := idempotency.Hash([]byte(`{}`))
+	if _, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(keys), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: dynamo.IdempotencyKeyPrefix + "k"}, "body_hash": &types.AttributeValueMemberS{Value: hash},
+		"status":     &types.AttributeValueMemberS{Value: string(idempotency.InProgress)},
+		"locked_at":  &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10)},
+		"expires_at": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(time.Hour).Unix(), 10)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s := dynamo.NewIntakeStore(c, orders, keys)
+	o, err := order.New("o-1", order.Request{CustomerID: "c", Currency: "USD", Lines: []order.Line{{SKU: "A", Quantity: 1}}, PaymentToken: "tok_visa"}, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.IdempotencyKey = "k"
+	if _, err := s.Accept(context.Background(), o, hash, idempotency.Response{StatusCode: 202}, now); !errors.Is(err, idempotency.ErrInProgress) {
+		t.Fatalf("Accept on a legacy lock = %v, want ErrInProgress", err)
+	}
+	if _, err := dynamo.NewOrderStore(c, orders).Get(context.Background(), "o-1"); !errors.Is(err, order.ErrNotFound) {
+		t.Fatalf("Get = %v, want no order", err)
+	}
+	if got, err := s.Accept(context.Background(), o, hash, idempotency.Response{StatusCode: 202}, now.Add(time.Hour)); err != nil || got != nil {
+		t.Fatalf("Accept after expiry = %+v, %v, want the order stored", got, err)
+	}
 }

@@ -2,8 +2,8 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,14 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
-// IdempotencyAPI is the part of the DynamoDB client that IdempotencyStore uses.
-type IdempotencyAPI interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+// IntakeAPI is the part of the DynamoDB client that IntakeStore uses.
+type IntakeAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // IdempotencyKeyPrefix is put before every API idempotency key in the pk of
@@ -27,127 +26,141 @@ type IdempotencyAPI interface {
 // choosing a key that is one of them.
 const IdempotencyKeyPrefix = "api#"
 
-// beginAttempts bounds Begin's rounds of "create, else read and decide" when
-// other requests with the same key change the record in between.
-const beginAttempts = 4
-
-// IdempotencyStore keeps the records of the API's Idempotency-Key in the
-// idempotency table: a lock while the first request runs, then its response.
-type IdempotencyStore struct {
-	c     IdempotencyAPI
-	table string
+// IntakeStore accepts new orders: the order in the orders table and, when the request
+// carried an Idempotency-Key, the key's record (DONE, with the answer to replay and the
+// order id) in the idempotency table, in ONE TransactWriteItems. Whatever fails where,
+// either both items exist or neither does, so a client that retries with the same key
+// gets the first answer and never a second order.
+type IntakeStore struct {
+	c      IntakeAPI
+	orders string
+	keys   string
 }
 
-// NewIdempotencyStore returns an IdempotencyStore on table.
-func NewIdempotencyStore(c IdempotencyAPI, table string) *IdempotencyStore {
-	return &IdempotencyStore{c: c, table: table}
+// NewIntakeStore returns an IntakeStore on the orders and idempotency tables.
+func NewIntakeStore(c IntakeAPI, ordersTable, keysTable string) *IntakeStore {
+	return &IntakeStore{c: c, orders: ordersTable, keys: keysTable}
 }
 
-func (s *IdempotencyStore) key(key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": attrS(IdempotencyKeyPrefix + key)}
-}
-
-// Begin takes the lock of key for a request whose body hashes to bodyHash. It
-// returns (nil, nil) when the caller holds the lock and must run the request
-// (then Complete or Abandon); the stored response when a request with the same
-// body completed before (a replay); idempotency.ErrMismatch (wrapped) when the
-// key was used with another body; idempotency.ErrInProgress (wrapped) while
-// the first request still runs. An expired record or a stale lock (see
-// idempotency.Check) is taken over. Expiry is decided here, at now, not by
-// DynamoDB's TTL, which deletes items late or (in emulators) never.
-func (s *IdempotencyStore) Begin(ctx context.Context, key, bodyHash string, now time.Time) (*idempotency.Response, error) {
-	item := map[string]types.AttributeValue{
-		"pk":         attrS(IdempotencyKeyPrefix + key),
-		"body_hash":  attrS(bodyHash),
-		"status":     attrS(string(idempotency.InProgress)),
-		"locked_at":  attrN(now.UnixMilli()),
-		"expires_at": attrN(now.Add(idempotency.DefaultTTL).Unix()),
+// Accept stores the new order o. Without a key (o.IdempotencyKey empty) it is one
+// conditional PutItem. With a key it writes o and the key's record — bodyHash, o's id,
+// resp (the answer to replay) and an expiry idempotency.DefaultTTL after now — in one
+// transaction, on condition that the key has no record that is still valid at now
+// (DynamoDB's TTL deletes expired items late, so expiry is decided here). It returns
+// (nil, nil) when o was stored; when the key holds a record it stores nothing and
+// returns, as idempotency.Check decides, the recorded response (same body: a replay)
+// or idempotency.ErrMismatch or idempotency.ErrInProgress (wrapped). A transaction that
+// keeps conflicting with another one on the same key returns idempotency.ErrInProgress;
+// an order id that exists already returns order.ErrAlreadyExists (wrapped).
+func (s *IntakeStore) Accept(ctx context.Context, o *order.Order, bodyHash string, resp idempotency.Response, now time.Time) (*idempotency.Response, error) {
+	item, err := marshalOrder(o)
+	if err != nil {
+		return nil, fmt.Errorf("accept order %s: %w", o.ID, err)
 	}
-	for range beginAttempts {
-		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:           aws.String(s.table),
-			Item:                item,
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		})
+	putOrder := &types.Put{
+		TableName:           aws.String(s.orders),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(order_id)"),
+	}
+	key := o.IdempotencyKey
+	if key == "" {
+		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: putOrder.TableName, Item: item, ConditionExpression: putOrder.ConditionExpression})
+		switch {
+		case isConditionFailed(err):
+			return nil, fmt.Errorf("accept order %s: %w", o.ID, order.ErrAlreadyExists)
+		case err != nil:
+			return nil, fmt.Errorf("accept order %s: %w", o.ID, err)
+		}
+		return nil, nil
+	}
+	rec := keyItem(idempotency.Record{Key: key, BodyHash: bodyHash, Status: idempotency.Done, Response: resp,
+		OrderID: o.ID, ExpiresAt: now.Add(idempotency.DefaultTTL)})
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: putOrder},
+		{Put: &types.Put{
+			TableName:                 aws.String(s.keys),
+			Item:                      rec,
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expires_at <= :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
+			// The record that made the condition fail comes back in the cancellation
+			// reasons: a replay costs this one call, no second read.
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+	}}
+	for attempt := range conflictAttempts {
+		_, err := s.c.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil, nil
 		}
-		if !isConditionFailed(err) {
-			return nil, fmt.Errorf("begin idempotency key %s: %w", key, err)
+		var tce *types.TransactionCanceledException
+		switch {
+		case isTransactionConflict(err):
+			if attempt+1 < conflictAttempts {
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
+				}
+			}
+			continue
+		case !errors.As(err, &tce) || len(tce.CancellationReasons) != 2:
+			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
+		case aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed":
+			return nil, fmt.Errorf("accept order %s: %w", o.ID, order.ErrAlreadyExists)
+		case aws.ToString(tce.CancellationReasons[1].Code) != "ConditionalCheckFailed":
+			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
 		}
-		rec, raw, err := s.get(ctx, key)
+		old := tce.CancellationReasons[1].Item
+		if len(old) == 0 {
+			return nil, fmt.Errorf("accept order %s with key %s: the key's condition failed but DynamoDB did not return its record", o.ID, key)
+		}
+		found, err := readKey(key, old)
 		if err != nil {
-			return nil, fmt.Errorf("begin idempotency key %s: %w", key, err)
+			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
 		}
-		if rec == nil {
-			continue // abandoned in between: try to create it again
-		}
-		resp, err := idempotency.Check(rec, bodyHash, now)
+		replay, err := idempotency.Check(found, bodyHash, now)
 		switch {
 		case err != nil:
-			return nil, fmt.Errorf("begin idempotency key %s: %w", key, err)
-		case resp != nil:
-			return resp, nil
+			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
+		case replay == nil:
+			// The record expired between DynamoDB's check and ours (clock skew): the
+			// next attempt's condition sees it expired too.
+			continue
 		}
-		// Take over the expired or stale record, on condition that nobody
-		// else changed or took it over since we read it.
-		cond, names, values := unchanged(raw, "status", "locked_at", "expires_at")
-		_, err = s.c.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-		})
-		if err == nil {
-			return nil, nil
-		}
-		if !isConditionFailed(err) {
-			return nil, fmt.Errorf("begin idempotency key %s: %w", key, err)
-		}
+		return replay, nil
 	}
-	return nil, fmt.Errorf("begin idempotency key %s: record keeps changing: %w", key, idempotency.ErrInProgress)
+	return nil, fmt.Errorf("accept order %s with key %s: %d attempts conflicted: %w", o.ID, key, conflictAttempts, idempotency.ErrInProgress)
 }
 
-// unchanged builds a condition that holds while the named attributes still
-// have the values (or the absence) they have in item.
-func unchanged(item map[string]types.AttributeValue, attrs ...string) (string, map[string]string, map[string]types.AttributeValue) {
-	cond := "attribute_exists(pk)"
-	names := make(map[string]string, len(attrs))
-	values := make(map[string]types.AttributeValue, len(attrs))
-	for i, a := range attrs {
-		n := "#a" + strconv.Itoa(i)
-		names[n] = a
-		if v, ok := item[a]; ok {
-			values[":v"+strconv.Itoa(i)] = v
-			cond += " AND " + n + " = :v" + strconv.Itoa(i)
-		} else {
-			cond += " AND attribute_not_exists(" + n + ")"
-		}
+// keyItem is the item of an API idempotency record.
+func keyItem(r idempotency.Record) map[string]types.AttributeValue {
+	headers := make(map[string]types.AttributeValue, len(r.Response.Headers))
+	for k, v := range r.Response.Headers {
+		headers[k] = attrS(v)
 	}
-	return cond, names, values
+	return map[string]types.AttributeValue{
+		"pk":               attrS(IdempotencyKeyPrefix + r.Key),
+		"body_hash":        attrS(r.BodyHash),
+		"status":           attrS(string(r.Status)),
+		"order_id":         attrS(r.OrderID),
+		"response_status":  attrN(int64(r.Response.StatusCode)),
+		"response_body":    attrS(r.Response.Body),
+		"response_headers": &types.AttributeValueMemberM{Value: headers},
+		"expires_at":       attrN(r.ExpiresAt.Unix()),
+	}
 }
 
-// get returns the record of key and its raw item, or nils when there is none.
-func (s *IdempotencyStore) get(ctx context.Context, key string) (*idempotency.Record, map[string]types.AttributeValue, error) {
-	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            s.key(key),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil || len(out.Item) == 0 {
-		return nil, nil, err
-	}
-	it := out.Item
+// readKey reads the record of key from its item (written by keyItem, or an IN_PROGRESS
+// lock of an earlier version, which has no response).
+func readKey(key string, it map[string]types.AttributeValue) (*idempotency.Record, error) {
 	rec := &idempotency.Record{
 		Key:      key,
 		BodyHash: getS(it, "body_hash"),
 		Status:   idempotency.Status(getS(it, "status")),
+		OrderID:  getS(it, "order_id"),
 		Response: idempotency.Response{Body: getS(it, "response_body")},
 	}
 	code, err := getN(it, "response_status")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rec.Response.StatusCode = int(code)
 	if h, ok := it["response_headers"].(*types.AttributeValueMemberM); ok && len(h.Value) > 0 {
@@ -158,66 +171,12 @@ func (s *IdempotencyStore) get(ctx context.Context, key string) (*idempotency.Re
 			}
 		}
 	}
-	if ms, err := getN(it, "locked_at"); err != nil {
-		return nil, nil, err
-	} else if _, ok := it["locked_at"]; ok {
-		rec.LockedAt = time.UnixMilli(ms)
+	sec, err := getN(it, "expires_at")
+	if err != nil {
+		return nil, err
 	}
-	if sec, err := getN(it, "expires_at"); err != nil {
-		return nil, nil, err
-	} else if _, ok := it["expires_at"]; ok {
+	if _, ok := it["expires_at"]; ok {
 		rec.ExpiresAt = time.Unix(sec, 0)
 	}
-	return rec, it, nil
-}
-
-// Complete stores resp as the answer for key and marks the record DONE, to be
-// replayed until idempotency.DefaultTTL after now. It returns an error when
-// key is not IN_PROGRESS (never begun, abandoned or completed already).
-func (s *IdempotencyStore) Complete(ctx context.Context, key string, resp idempotency.Response, now time.Time) error {
-	headers := make(map[string]types.AttributeValue, len(resp.Headers))
-	for k, v := range resp.Headers {
-		headers[k] = attrS(v)
-	}
-	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table),
-		Key:       s.key(key),
-		UpdateExpression: aws.String("SET #s = :done, response_status = :code, response_body = :body, " +
-			"response_headers = :headers, expires_at = :exp"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND #s = :inprogress"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":done":       attrS(string(idempotency.Done)),
-			":inprogress": attrS(string(idempotency.InProgress)),
-			":code":       attrN(int64(resp.StatusCode)),
-			":body":       attrS(resp.Body),
-			":headers":    &types.AttributeValueMemberM{Value: headers},
-			":exp":        attrN(now.Add(idempotency.DefaultTTL).Unix()),
-		},
-	})
-	switch {
-	case isConditionFailed(err):
-		return fmt.Errorf("complete idempotency key %s: no request in progress", key)
-	case err != nil:
-		return fmt.Errorf("complete idempotency key %s: %w", key, err)
-	}
-	return nil
-}
-
-// Abandon deletes the IN_PROGRESS record of key, so that a retry of the
-// request can run (call it when the request failed without an answer worth
-// replaying). A missing or completed record is left as it is and Abandon
-// returns nil.
-func (s *IdempotencyStore) Abandon(ctx context.Context, key string) error {
-	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       s.key(key),
-		ConditionExpression:       aws.String("#s = :inprogress"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":inprogress": attrS(string(idempotency.InProgress))},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("abandon idempotency key %s: %w", key, err)
-	}
-	return nil
+	return rec, nil
 }

@@ -20,7 +20,7 @@ import (
 
 // marshalOrder returns o as a DynamoDB item.
 func marshalOrder(o *order.Order) (map[string]types.AttributeValue, error) {
-	item := make(map[string]types.AttributeValue, 13)
+	item := make(map[string]types.AttributeValue, 14)
 	item["order_id"] = attrS(o.ID)
 	item["customer_id"] = attrS(o.CustomerID)
 	item["lines"] = marshalLines(o.Lines)
@@ -31,6 +31,7 @@ func marshalOrder(o *order.Order) (map[string]types.AttributeValue, error) {
 	putNonEmpty(item, "correlation_id", o.CorrelationID)
 	putNonEmpty(item, "payment_token", o.PaymentToken)
 	putNonEmpty(item, "execution_id", o.ExecutionID)
+	putNonEmpty(item, "idempotency_key", o.IdempotencyKey)
 	item["created_at"] = attrS(o.CreatedAt.UTC().Format(timeLayout))
 	item["updated_at"] = attrS(o.UpdatedAt.UTC().Format(timeLayout))
 	item["version"] = attrN(o.Version)
@@ -60,6 +61,20 @@ func putNonEmpty(item map[string]types.AttributeValue, name, v string) {
 	}
 }
 
+// DecodeOrder reads an item of the orders table (as GetItem, Scan or a stream image
+// return it) into an order: the one decoder of the table's layout, for the tools and the
+// stream's publisher. It returns an error naming the attribute that is of the wrong type,
+// a malformed number or time.
+func DecodeOrder(item map[string]types.AttributeValue) (*order.Order, error) {
+	return unmarshalOrder(item)
+}
+
+// OrderID returns the order id of an item of the orders table (its key), "" when it has
+// none: for a reader that must name an item DecodeOrder cannot read.
+func OrderID(item map[string]types.AttributeValue) string {
+	return getS(item, "order_id")
+}
+
 // unmarshalOrder reads an order item. Absent and NULL attributes leave their field at
 // its zero value; an attribute of the wrong type, a malformed number or time is an error.
 func unmarshalOrder(item map[string]types.AttributeValue) (*order.Order, error) {
@@ -75,6 +90,7 @@ func unmarshalOrder(item map[string]types.AttributeValue) (*order.Order, error) 
 	o.CorrelationID = d.str("correlation_id")
 	o.PaymentToken = d.str("payment_token")
 	o.ExecutionID = d.str("execution_id")
+	o.IdempotencyKey = d.str("idempotency_key")
 	o.CreatedAt = d.time("created_at")
 	o.UpdatedAt = d.time("updated_at")
 	o.Version = d.num("version")

@@ -1,6 +1,12 @@
 // Package idempotency holds the rules of the API's Idempotency-Key: the same key with the
 // same body returns the first response; the same key with another body is a conflict.
 // It has no AWS dependency.
+//
+// A key's record is written once, DONE, with the answer to replay, in the same
+// transaction as the order it created (pkg/dynamo's IntakeStore): there is no moment at
+// which the order exists without its record or the record without its order, so a
+// retry after any crash either finds the record (and gets the first answer, the same
+// order id) or finds nothing (and creates the order once).
 package idempotency
 
 import (
@@ -13,8 +19,10 @@ import (
 // Status is the state of an idempotency record.
 type Status string
 
-// Record states: IN_PROGRESS while the first request runs (a lock), DONE once its
-// response is stored.
+// Record states. Records are written DONE, with their response. IN_PROGRESS is the lock
+// that versions before the transactional intake wrote first and completed later; such a
+// record may still be found until it expires, and whether its request created an order
+// cannot be known from it.
 const (
 	InProgress Status = "IN_PROGRESS"
 	Done       Status = "DONE"
@@ -23,13 +31,11 @@ const (
 // DefaultTTL is how long a key is remembered.
 const DefaultTTL = 24 * time.Hour
 
-// LockTimeout is how long an IN_PROGRESS record blocks the key before a retry may take
-// it over (the first request's Lambda must have died).
-const LockTimeout = 30 * time.Second
-
 // Errors returned by idempotency stores.
 var (
-	// ErrInProgress means the first request with this key is still running.
+	// ErrInProgress means another request with this key is being committed at this very
+	// moment (its transaction kept conflicting with ours), or the key holds a record left
+	// IN_PROGRESS by an earlier version: retry later.
 	ErrInProgress = errors.New("a request with this idempotency key is in progress")
 	// ErrMismatch means the key was used before with another body.
 	ErrMismatch = errors.New("idempotency key reused with a different request body")
@@ -44,11 +50,12 @@ type Response struct {
 
 // Record is what a store keeps per key.
 type Record struct {
-	Key       string
-	BodyHash  string
-	Status    Status
-	Response  Response
-	LockedAt  time.Time
+	Key      string
+	BodyHash string
+	Status   Status
+	Response Response
+	// OrderID is the order the first request created.
+	OrderID   string
 	ExpiresAt time.Time
 }
 
@@ -59,8 +66,8 @@ func Hash(body []byte) string {
 }
 
 // Check decides what an existing record means for a new request with bodyHash at now:
-// replay (the stored response, nil), ErrMismatch, ErrInProgress, or take-over (nil, nil)
-// when the record has expired or its lock is stale.
+// replay (the stored response, nil), ErrMismatch, ErrInProgress, or (nil, nil) when there
+// is no record or it has expired, so the request may run and write its own.
 func Check(rec *Record, bodyHash string, now time.Time) (*Response, error) {
 	switch {
 	case rec == nil, !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
@@ -70,8 +77,6 @@ func Check(rec *Record, bodyHash string, now time.Time) (*Response, error) {
 	case rec.Status == Done:
 		r := rec.Response
 		return &r, nil
-	case now.Sub(rec.LockedAt) >= LockTimeout:
-		return nil, nil
 	}
 	return nil, ErrInProgress
 }

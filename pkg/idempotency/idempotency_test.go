@@ -11,10 +11,11 @@ import (
 func TestCheck(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	h := idempotency.Hash([]byte(`{"a":1}`))
-	done := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.Done, LockedAt: now.Add(-time.Minute),
+	done := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.Done, OrderID: "o-1",
 		ExpiresAt: now.Add(time.Hour), Response: idempotency.Response{StatusCode: 202, Body: "first"}}
-	locked := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.InProgress, LockedAt: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}
-	stale := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.InProgress, LockedAt: now.Add(-idempotency.LockTimeout), ExpiresAt: now.Add(time.Hour)}
+	// A lock written by a version before the transactional intake: whether its request
+	// created an order cannot be known, so it is never taken over before it expires.
+	legacy := &idempotency.Record{Key: "k", BodyHash: h, Status: idempotency.InProgress, ExpiresAt: now.Add(time.Hour)}
 	expired := &idempotency.Record{Key: "k", BodyHash: "other", Status: idempotency.Done, ExpiresAt: now}
 	cases := []struct {
 		name       string
@@ -26,8 +27,8 @@ func TestCheck(t *testing.T) {
 		{"no record", nil, h, false, nil},
 		{"replay", done, h, true, nil},
 		{"other body", done, idempotency.Hash([]byte(`{"a":2}`)), false, idempotency.ErrMismatch},
-		{"in progress", locked, h, false, idempotency.ErrInProgress},
-		{"stale lock taken over", stale, h, false, nil},
+		{"legacy lock", legacy, h, false, idempotency.ErrInProgress},
+		{"legacy lock with another body", legacy, "other", false, idempotency.ErrMismatch},
 		{"expired taken over", expired, h, false, nil},
 	}
 	for _, tc := range cases {

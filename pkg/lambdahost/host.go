@@ -66,7 +66,15 @@ type Options struct {
 	// mid-invoke). OnKill, when set, is told of each kill. Both nil by default.
 	Kill   func(fn string) (after time.Duration, ok bool)
 	OnKill func(fn string)
+	// ProcessKeys gives every process its own AWS_ACCESS_KEY_ID (ProcessKeyPrefix and a
+	// number; the secret key stays the function's), so that an AWS endpoint in front of
+	// the emulator can tell which process, and through Running which invocation, made a
+	// call: the base of deterministic crash points (KillProcess after a given call).
+	ProcessKeys bool
 }
+
+// ProcessKeyPrefix starts every access key id Options.ProcessKeys gives a process.
+const ProcessKeyPrefix = "OFLH"
 
 func (o *Options) setDefaults() {
 	if o.Region == "" {
@@ -97,7 +105,9 @@ type Host struct {
 	mu     sync.Mutex
 	pools  map[string]*pool
 	live   map[*proc]struct{}
-	pids   []int // every process group ever started, checked by Close
+	byKey  map[string]*proc // live processes by access key id (Options.ProcessKeys)
+	keys   int              // access key ids given out
+	pids   []int            // every process group ever started, checked by Close
 	closed bool
 	work   sync.WaitGroup // invoke and async goroutines
 }
@@ -107,7 +117,7 @@ func New(opts Options) *Host {
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{opts: opts, ctx: ctx, cancel: cancel, closing: make(chan struct{}),
-		pools: map[string]*pool{}, live: map[*proc]struct{}{}}
+		pools: map[string]*pool{}, live: map[*proc]struct{}{}, byKey: map[string]*proc{}}
 }
 
 // Register adds a function. It returns Validate's error, an error for a name already
@@ -422,14 +432,66 @@ func (pl *pool) start() (*proc, error) {
 		h.mu.Unlock()
 		return nil, ErrClosed
 	}
+	key := ""
+	if h.opts.ProcessKeys {
+		h.keys++
+		key = fmt.Sprintf("%s%012d", ProcessKeyPrefix, h.keys)
+	}
 	// Started under the lock so that Close cannot miss it.
-	p, err := startProc(&pl.fn, pl.region, stream, &h.outMu)
+	p, err := startProc(&pl.fn, pl.region, stream, key, &h.outMu)
 	if err == nil {
 		h.live[p] = struct{}{}
 		h.pids = append(h.pids, p.cmd.Process.Pid)
+		if key != "" {
+			h.byKey[key] = p
+		}
 	}
 	h.mu.Unlock()
 	return p, err
+}
+
+// Running is what a process is doing: its function and the request id of the invoke
+// it is running ("" between invokes).
+type Running struct {
+	Function  string
+	RequestID string
+}
+
+// Running returns what the process with access key id key (Options.ProcessKeys) is
+// running, and false for a key of no live process.
+func (h *Host) Running(key string) (Running, bool) {
+	h.mu.Lock()
+	p, ok := h.byKey[key]
+	h.mu.Unlock()
+	if !ok {
+		return Running{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := Running{Function: p.fn.Name}
+	if p.current != nil {
+		r.RequestID = p.current.id
+	}
+	return r, true
+}
+
+// KillProcess kills the process with access key id key (its whole process group) and
+// returns once it has exited, so that it cannot act on anything that happens after: its
+// invoke ends as a crash (Runtime.ExitError) and the process is replaced. It returns
+// false for a key of no live process.
+func (h *Host) KillProcess(key string) bool {
+	h.mu.Lock()
+	p, ok := h.byKey[key]
+	h.mu.Unlock()
+	if !ok {
+		return false
+	}
+	killGroup(p.cmd.Process.Pid)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+	}
+	return true
 }
 
 // release returns a healthy process to the idle set.
@@ -447,6 +509,9 @@ func (pl *pool) discard(p *proc) {
 func (pl *pool) forget(p *proc) {
 	pl.h.mu.Lock()
 	delete(pl.h.live, p)
+	if p.key != "" {
+		delete(pl.h.byKey, p.key)
+	}
 	pl.h.mu.Unlock()
 }
 

@@ -557,3 +557,59 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		}
 	}
 }
+
+// With ProcessKeys every process has its own AWS_ACCESS_KEY_ID; Running names the
+// invoke a key's process is running, and KillProcess ends that invoke as a crash.
+func TestProcessKeysAndKill(t *testing.T) {
+	out := &syncBuffer{}
+	fn := testFunction("fn", out)
+	fn.Env = map[string]string{"AWS_ACCESS_KEY_ID": "function-key"}
+	fn.Concurrency = 2
+	h := newHost(t, Options{ProcessKeys: true}, fn)
+	keyOf := func(payload string) (string, Result) {
+		res, err := h.Invoke(context.Background(), "fn", []byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ Env map[string]string }
+		_ = json.Unmarshal(res.Payload, &r)
+		return r.Env["AWS_ACCESS_KEY_ID"], res
+	}
+	key, _ := keyOf(`{"op":"env","keys":["AWS_ACCESS_KEY_ID"]}`)
+	if !strings.HasPrefix(key, ProcessKeyPrefix) {
+		t.Fatalf("process key %q, want one starting with %s", key, ProcessKeyPrefix)
+	}
+	if r, ok := h.Running(key); !ok || r.Function != "fn" || r.RequestID != "" {
+		t.Fatalf("Running(%s) between invokes = %+v, %v", key, r, ok)
+	}
+	if _, ok := h.Running("function-key"); ok {
+		t.Error("Running knows a key no process has")
+	}
+
+	// A long invoke on that process: Running names it, KillProcess ends it.
+	done := make(chan Result, 1)
+	go func() {
+		res, _ := h.Invoke(context.Background(), "fn", []byte(`{"op":"sleep","ms":1500}`))
+		done <- res
+	}()
+	var running Running
+	waitFor(t, "the sleeping invoke", func() bool {
+		r, ok := h.Running(key)
+		running = r
+		return ok && r.RequestID != ""
+	})
+	if !h.KillProcess(key) {
+		t.Fatal("KillProcess found no process")
+	}
+	res := <-done
+	if res.FunctionError != "Unhandled" || res.ErrorType != "Runtime.ExitError" || res.RequestID != running.RequestID {
+		t.Fatalf("killed invoke: %+v, want Runtime.ExitError of %s", res, running.RequestID)
+	}
+	if _, ok := h.Running(key); ok {
+		t.Error("the killed process is still known")
+	}
+	again, _ := keyOf(`{"op":"env","keys":["AWS_ACCESS_KEY_ID"]}`)
+	if again == key || !strings.HasPrefix(again, ProcessKeyPrefix) {
+		t.Errorf("the replacement process has key %q (the killed one had %q)", again, key)
+	}
+}

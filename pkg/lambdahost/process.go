@@ -52,6 +52,7 @@ func newInvocation(payload []byte, arn string) *invocation {
 // proc is one bootstrap process and its own Runtime API server.
 type proc struct {
 	fn      *Function
+	key     string // its own AWS_ACCESS_KEY_ID, "" when it has the function's
 	cmd     *exec.Cmd
 	srv     *http.Server
 	ln      net.Listener
@@ -73,14 +74,16 @@ type proc struct {
 	initErr []byte
 }
 
-// startProc starts fn's bootstrap behind a new Runtime API listener on 127.0.0.1.
-func startProc(fn *Function, region, logStream string, out *sync.Mutex) (*proc, error) {
+// startProc starts fn's bootstrap behind a new Runtime API listener on 127.0.0.1, with
+// key as its AWS_ACCESS_KEY_ID when not empty.
+func startProc(fn *Function, region, logStream, key string, out *sync.Mutex) (*proc, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("runtime api for %s: %w", fn.Name, err)
 	}
 	p := &proc{
 		fn:       fn,
+		key:      key,
 		ln:       ln,
 		pending:  make(chan *invocation),
 		ready:    make(chan struct{}),
@@ -100,6 +103,9 @@ func startProc(fn *Function, region, logStream string, out *sync.Mutex) (*proc, 
 	cmd := exec.Command(fn.Path)
 	cmd.Dir = filepath.Dir(fn.Path)
 	cmd.Env = fn.environ(region, ln.Addr().String(), logStream)
+	if key != "" {
+		cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY_ID="+key) // the last value of a name wins
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
 	// A grandchild that keeps the output pipes open must not hang Wait.

@@ -8,71 +8,53 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
-// IdempotencyStore is an in-memory dynamo.IdempotencyStore.
-type IdempotencyStore struct {
+// IntakeStore is an in-memory dynamo.IntakeStore: it stores new orders in an OrderStore
+// and the records of their Idempotency-Keys, both under one lock (the transaction).
+type IntakeStore struct {
+	orders *OrderStore
+
 	mu      sync.Mutex
 	records map[string]idempotency.Record
 }
 
-// NewIdempotencyStore returns an empty IdempotencyStore.
-func NewIdempotencyStore() *IdempotencyStore {
-	return &IdempotencyStore{records: map[string]idempotency.Record{}}
+// NewIntakeStore returns an IntakeStore that stores orders in orders.
+func NewIntakeStore(orders *OrderStore) *IntakeStore {
+	return &IntakeStore{orders: orders, records: map[string]idempotency.Record{}}
 }
 
-// Begin behaves as dynamo.IdempotencyStore.Begin: (nil, nil) when the caller
-// holds the lock, the stored response for a replay, idempotency.ErrMismatch or
-// idempotency.ErrInProgress (wrapped); expired records and stale locks are
-// taken over. Times are kept at DynamoDB's precision (lock in milliseconds,
-// expiry in seconds).
-func (s *IdempotencyStore) Begin(_ context.Context, key, bodyHash string, now time.Time) (*idempotency.Response, error) {
+// Accept behaves as dynamo.IntakeStore.Accept: o alone without a key; o and the key's
+// record (DONE, with resp) together with one; nothing, and the replay,
+// idempotency.ErrMismatch or idempotency.ErrInProgress (wrapped), when the key holds a
+// record that has not expired at now; order.ErrAlreadyExists (wrapped) for a taken id.
+// Expiry is kept at DynamoDB's precision (seconds).
+func (s *IntakeStore) Accept(ctx context.Context, o *order.Order, bodyHash string, resp idempotency.Response, now time.Time) (*idempotency.Response, error) {
+	key := o.IdempotencyKey
+	if key == "" {
+		if err := s.orders.Create(ctx, o); err != nil {
+			return nil, fmt.Errorf("accept order %s: %w", o.ID, err)
+		}
+		return nil, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec, ok := s.records[key]; ok {
-		resp, err := idempotency.Check(&rec, bodyHash, now)
+		replay, err := idempotency.Check(&rec, bodyHash, now)
 		switch {
 		case err != nil:
-			return nil, fmt.Errorf("begin idempotency key %s: %w", key, err)
-		case resp != nil:
-			resp.Headers = maps.Clone(resp.Headers)
-			return resp, nil
+			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
+		case replay != nil:
+			replay.Headers = maps.Clone(replay.Headers)
+			return replay, nil
 		}
 	}
-	s.records[key] = idempotency.Record{
-		Key:       key,
-		BodyHash:  bodyHash,
-		Status:    idempotency.InProgress,
-		LockedAt:  time.UnixMilli(now.UnixMilli()),
-		ExpiresAt: time.Unix(now.Add(idempotency.DefaultTTL).Unix(), 0),
+	if err := s.orders.Create(ctx, o); err != nil {
+		return nil, fmt.Errorf("accept order %s: %w", o.ID, err)
 	}
+	resp.Headers = maps.Clone(resp.Headers)
+	s.records[key] = idempotency.Record{Key: key, BodyHash: bodyHash, Status: idempotency.Done, Response: resp,
+		OrderID: o.ID, ExpiresAt: time.Unix(now.Add(idempotency.DefaultTTL).Unix(), 0)}
 	return nil, nil
-}
-
-// Complete stores resp for key and marks it DONE until idempotency.DefaultTTL
-// after now. It returns an error when key is not IN_PROGRESS.
-func (s *IdempotencyStore) Complete(_ context.Context, key string, resp idempotency.Response, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok := s.records[key]
-	if !ok || rec.Status != idempotency.InProgress {
-		return fmt.Errorf("complete idempotency key %s: no request in progress", key)
-	}
-	rec.Status = idempotency.Done
-	rec.Response = resp
-	rec.Response.Headers = maps.Clone(resp.Headers)
-	rec.ExpiresAt = time.Unix(now.Add(idempotency.DefaultTTL).Unix(), 0)
-	s.records[key] = rec
-	return nil
-}
-
-// Abandon deletes the IN_PROGRESS record of key; a missing or completed
-// record is left as it is, and Abandon returns nil.
-func (s *IdempotencyStore) Abandon(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rec, ok := s.records[key]; ok && rec.Status == idempotency.InProgress {
-		delete(s.records, key)
-	}
-	return nil
 }

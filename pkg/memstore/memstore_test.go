@@ -10,16 +10,16 @@ import (
 
 // The fakes must be usable wherever the DynamoDB stores are.
 var (
-	_ storetest.OrderStore       = (*dynamo.OrderStore)(nil)
-	_ storetest.OrderStore       = (*memstore.OrderStore)(nil)
-	_ storetest.InventoryStore   = (*dynamo.InventoryStore)(nil)
-	_ storetest.InventoryStore   = (*memstore.InventoryStore)(nil)
-	_ storetest.IdempotencyStore = (*dynamo.IdempotencyStore)(nil)
-	_ storetest.IdempotencyStore = (*memstore.IdempotencyStore)(nil)
-	_ storetest.MarkerStore      = (*dynamo.MarkerStore)(nil)
-	_ storetest.MarkerStore      = (*memstore.MarkerStore)(nil)
-	_ storetest.MetricsStore     = (*dynamo.MetricsStore)(nil)
-	_ storetest.MetricsStore     = (*memstore.MetricsStore)(nil)
+	_ storetest.OrderStore     = (*dynamo.OrderStore)(nil)
+	_ storetest.OrderStore     = (*memstore.OrderStore)(nil)
+	_ storetest.InventoryStore = (*dynamo.InventoryStore)(nil)
+	_ storetest.InventoryStore = (*memstore.InventoryStore)(nil)
+	_ storetest.IntakeStore    = (*dynamo.IntakeStore)(nil)
+	_ storetest.IntakeStore    = (*memstore.IntakeStore)(nil)
+	_ storetest.MarkerStore    = (*dynamo.MarkerStore)(nil)
+	_ storetest.MarkerStore    = (*memstore.MarkerStore)(nil)
+	_ storetest.MetricsStore   = (*dynamo.MetricsStore)(nil)
+	_ storetest.MetricsStore   = (*memstore.MetricsStore)(nil)
 )
 
 func TestOrderStore(t *testing.T) {
@@ -30,8 +30,11 @@ func TestInventoryStore(t *testing.T) {
 	storetest.InventoryStoreContract(t, func(*testing.T) storetest.InventoryStore { return memstore.NewInventoryStore() })
 }
 
-func TestIdempotencyStore(t *testing.T) {
-	storetest.IdempotencyStoreContract(t, func(*testing.T) storetest.IdempotencyStore { return memstore.NewIdempotencyStore() })
+func TestIntakeStore(t *testing.T) {
+	storetest.IntakeStoreContract(t, func(*testing.T) (storetest.IntakeStore, storetest.OrderStore) {
+		orders := memstore.NewOrderStore()
+		return memstore.NewIntakeStore(orders), orders
+	})
 }
 
 func TestMarkerStore(t *testing.T) {

@@ -92,10 +92,14 @@ type Order struct {
 	// order is validated (Claim), checked by every later step (CheckOwner), so a second
 	// execution for the same order (EventBridge delivers at least once) changes nothing.
 	// Internal bookkeeping: in no response, event or schema.
-	ExecutionID string    `json:"-" dynamodbav:"execution_id,omitempty"`
-	CreatedAt   time.Time `json:"createdAt" dynamodbav:"created_at"`
-	UpdatedAt   time.Time `json:"updatedAt" dynamodbav:"updated_at"`
-	Version     int64     `json:"version" dynamodbav:"version"`
+	ExecutionID string `json:"-" dynamodbav:"execution_id,omitempty"`
+	// IdempotencyKey is the Idempotency-Key of the request that created the order, empty
+	// when it had none: stored with the order so that an audit can prove that one key
+	// created at most one order. Internal bookkeeping: in no response, event or schema.
+	IdempotencyKey string    `json:"-" dynamodbav:"idempotency_key,omitempty"`
+	CreatedAt      time.Time `json:"createdAt" dynamodbav:"created_at"`
+	UpdatedAt      time.Time `json:"updatedAt" dynamodbav:"updated_at"`
+	Version        int64     `json:"version" dynamodbav:"version"`
 }
 
 // New returns a PENDING order for a validated request. It returns a *ValidationError when

@@ -110,6 +110,15 @@ func functionError(orderID, action, errorType string, times int) *fault {
 	}
 }
 
+// lostAnswer is a fault that lets the process function's invoke for action on orderID
+// run and then answers as Lambda does when the function crashed (Runtime.ExitError): the
+// write landed, the answer did not.
+func lostAnswer(orderID, action string, times int) *fault {
+	f := functionError(orderID, action, "Runtime.ExitError", times)
+	f.Forward = true
+	return f
+}
+
 // invokeError is a fault failing the Invoke API call itself for action on orderID (the
 // Lambda service answered status with code, the function did not run).
 func invokeError(orderID, action string, status int, code string) *fault {

@@ -2,7 +2,6 @@ package saga_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -114,56 +113,6 @@ func sqsEvent(msgs []sqstypes.Message, queueARN string) events.SQSEvent {
 		}
 	}
 	return ev
-}
-
-// capturedEvent is one EventBridge event delivered to the capture queue.
-type capturedEvent struct {
-	Raw        []byte
-	DetailType string
-	Source     string
-	OrderID    string
-}
-
-// eventLog collects the events the bus delivers to the capture queue, by order id.
-type eventLog struct {
-	mu      sync.Mutex
-	byOrder map[string][]capturedEvent
-}
-
-// handle records every message of the batch; a body that is not an EventBridge event is
-// reported as a failure (and stays on the queue).
-func (l *eventLog) handle(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, r := range ev.Records {
-		var e struct {
-			DetailType string `json:"detail-type"`
-			Source     string `json:"source"`
-			Detail     struct {
-				Data struct {
-					OrderID string `json:"orderId"`
-				} `json:"data"`
-			} `json:"detail"`
-		}
-		if err := json.Unmarshal([]byte(r.Body), &e); err != nil || e.DetailType == "" {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
-			continue
-		}
-		l.mu.Lock()
-		if l.byOrder == nil {
-			l.byOrder = map[string][]capturedEvent{}
-		}
-		l.byOrder[e.Detail.Data.OrderID] = append(l.byOrder[e.Detail.Data.OrderID], capturedEvent{
-			Raw: []byte(r.Body), DetailType: e.DetailType, Source: e.Source, OrderID: e.Detail.Data.OrderID})
-		l.mu.Unlock()
-	}
-	return resp, nil
-}
-
-// of returns the events captured so far for orderID.
-func (l *eventLog) of(orderID string) []capturedEvent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]capturedEvent(nil), l.byOrder[orderID]...)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -18,15 +18,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/events/schemas"
 	"github.com/orderflow/orderflow/pkg/awstest"
-	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	invhandler "github.com/orderflow/orderflow/pkg/handler/inventory"
@@ -55,20 +52,20 @@ type stack struct {
 	inventory  *dynamo.InventoryStore
 	source     string
 	machineARN string
-	events     *eventLog
 }
 
-// newStack creates the tables, bus, queues and state machine for one test, registers the
-// process function on the Lambda endpoint and starts the inventory function's and the
-// event capture's pollers. Everything is removed when the test ends.
+// newStack creates the tables, queues and state machine for one test, registers the
+// process function on the Lambda endpoint and starts the inventory function's poller.
+// Everything is removed when the test ends. There is no bus: the saga only writes status,
+// and the events of those writes come from the orders table's stream (the publisher,
+// tested in pkg/handler/publisher and end to end in cmd/orderflow/internal/stack).
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	e := env(t)
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(e.Config)
-	eb := eventbridge.NewFromConfig(e.Config)
 	sq := sqs.NewFromConfig(e.Config)
-	s := &stack{sfn: sfn.NewFromConfig(e.Config), source: event.DefaultSource, events: &eventLog{}}
+	s := &stack{sfn: sfn.NewFromConfig(e.Config), source: event.DefaultSource}
 
 	ordersTable := e.Name(t, "orders")
 	e.CreateTable(t, awstest.TableSpec{Name: ordersTable, HashKey: "order_id",
@@ -79,8 +76,6 @@ func newStack(t *testing.T) *stack {
 	s.inventory = dynamo.NewInventoryStore(db, inventoryTable)
 
 	commands := e.CreateQueue(t, awstest.QueueSpec{Name: e.Name(t, "inventory-commands"), DLQ: true, VisibilityTimeout: 5})
-	capture := e.CreateQueue(t, awstest.QueueSpec{Name: e.Name(t, "capture")})
-	busName := createBus(t, eb, e.Name(t, "orders-bus"), s.source, capture.ARN)
 
 	logs := &syncBuffer{}
 	log := slog.New(logging.NewHandler(logs, slog.LevelDebug))
@@ -92,14 +87,8 @@ func newStack(t *testing.T) *stack {
 
 	fnName := e.Name(t, "process")
 	ph := &process.Handler{
-		Orders:  s.orders,
-		Catalog: s.inventory,
-		// The function's PutEvents calls go through lambdaAPI, like the state machine's task
-		// calls, so that a scenario can fail them; one attempt per call, so that each
-		// injected failure is one failed task.
-		Events: bus.NewPublisher(eventbridge.NewFromConfig(e.Config, func(o *eventbridge.Options) {
-			o.BaseEndpoint, o.RetryMaxAttempts = aws.String(lambdaURL), 1
-		}), busName, s.source),
+		Orders:   s.orders,
+		Catalog:  s.inventory,
 		Payments: payment.Gateway{Limit: payment.DefaultLimit},
 		Log:      log,
 	}
@@ -108,7 +97,6 @@ func newStack(t *testing.T) *stack {
 	}))
 	ih := &invhandler.Handler{Store: s.inventory, Tokens: tasktoken.NewClient(s.sfn), Log: log}
 	pollQueue(t, sq, commands.URL, commands.ARN, ih.Handle)
-	pollQueue(t, sq, capture.URL, capture.ARN, s.events.handle)
 
 	def := definition(t, map[string]string{
 		"ProcessFunctionArn":       fmt.Sprintf("arn:aws:lambda:us-east-1:%s:function:%s", account, fnName),
@@ -130,39 +118,6 @@ func newStack(t *testing.T) *stack {
 		}
 	})
 	return s
-}
-
-// createBus creates an event bus with a rule that sends every event of source to the
-// capture queue, and removes them when the test ends.
-func createBus(t *testing.T, eb *eventbridge.Client, name, source, captureARN string) string {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
-		t.Fatalf("CreateEventBus: %v", err)
-	}
-	rule := name + "-all"
-	pattern, _ := json.Marshal(map[string]any{"source": []string{source}})
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{
-		Name: aws.String(rule), EventBusName: aws.String(name), EventPattern: aws.String(string(pattern)),
-	}); err != nil {
-		t.Fatalf("PutRule: %v", err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule: aws.String(rule), EventBusName: aws.String(name),
-		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(captureARN)}},
-	}); err != nil {
-		t.Fatalf("PutTargets: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_, err1 := eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(name), Ids: []string{"capture"}})
-		_, err2 := eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(name)})
-		_, err3 := eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(name)})
-		if err := errors.Join(err1, err2, err3); err != nil {
-			t.Logf("delete bus %s: %v", name, err)
-		}
-	})
-	return name
 }
 
 // definition returns the state machine definition of template.yaml's
@@ -247,7 +202,6 @@ type scenario struct {
 	wantStatus      order.Status // "" when the order must not exist
 	wantReason      order.Reason
 	wantTotal       int64
-	wantEvent       string
 	wantStock       map[string]int64
 	wantReservation inventory.ReservationState // "" for none
 }
@@ -265,7 +219,6 @@ func TestOrderProcessing(t *testing.T) {
 			token:           "tok_visa",
 			wantStatus:      order.StatusConfirmed,
 			wantTotal:       2*1250 + 3*499,
-			wantEvent:       event.OrderConfirmed,
 			wantStock:       map[string]int64{"happy-widget": 8, "happy-gadget": 0},
 			wantReservation: inventory.Reserved,
 			wantStates:      happyStates,
@@ -278,7 +231,6 @@ func TestOrderProcessing(t *testing.T) {
 			wantStatus: order.StatusCancelled,
 			wantReason: order.ReasonOutOfStock,
 			wantTotal:  2*1250 + 3*499,
-			wantEvent:  event.OrderCancelled,
 			wantStock:  map[string]int64{"oos-widget": 10, "oos-gadget": 1},
 			wantStates: []string{"ValidateAndPrice", "ReserveInventory", "CancelOutOfStock", "MarkCancelled", "CancelledOutcome", "OrderCancelled"},
 		},
@@ -290,7 +242,6 @@ func TestOrderProcessing(t *testing.T) {
 			wantStatus:      order.StatusCancelled,
 			wantReason:      order.ReasonPaymentDeclined,
 			wantTotal:       2 * 1250,
-			wantEvent:       event.OrderCancelled,
 			wantStock:       map[string]int64{"declined-widget": 5},
 			wantReservation: inventory.Released,
 			wantStates: []string{"ValidateAndPrice", "ReserveInventory", "AuthorizePayment", "PaymentDeclined",
@@ -303,7 +254,6 @@ func TestOrderProcessing(t *testing.T) {
 			token:      "tok_visa",
 			wantStatus: order.StatusRejected,
 			wantReason: order.ReasonUnknownSKU,
-			wantEvent:  event.OrderRejected,
 			wantStock:  map[string]int64{"unknown-widget": 5},
 			wantStates: []string{"ValidateAndPrice", "RejectUnknownSKU", "MarkRejected", "OrderRejected"},
 		},
@@ -314,7 +264,6 @@ func TestOrderProcessing(t *testing.T) {
 			token:      "tok_visa",
 			wantStatus: order.StatusRejected,
 			wantReason: order.ReasonInvalidOrder,
-			wantEvent:  event.OrderRejected,
 			wantStock:  map[string]int64{"euro-widget": 5},
 			wantStates: []string{"ValidateAndPrice", "RejectInvalidOrder", "MarkRejected", "OrderRejected"},
 		},
@@ -418,7 +367,7 @@ func (s *stack) checkExecution(t *testing.T, tt scenario, arn string) {
 	}
 }
 
-// checkOrder checks the stored order, the stock, the reservation and the events.
+// checkOrder checks the stored order, the stock and the reservation.
 func (s *stack) checkOrder(t *testing.T, tt scenario, id, correlationID string) {
 	t.Helper()
 	ctx := context.Background()
@@ -426,9 +375,6 @@ func (s *stack) checkOrder(t *testing.T, tt scenario, id, correlationID string) 
 	if tt.wantStatus == "" {
 		if !errors.Is(err, order.ErrNotFound) {
 			t.Errorf("get order = %v, %v; want order.ErrNotFound", got, err)
-		}
-		if evs := s.events.of(id); len(evs) != 0 {
-			t.Errorf("events for the missing order = %s, want none", detailTypes(evs))
 		}
 		return
 	}
@@ -456,8 +402,6 @@ func (s *stack) checkOrder(t *testing.T, tt scenario, id, correlationID string) 
 	case tt.wantReservation != "" && (err != nil || state != tt.wantReservation):
 		t.Errorf("reservation = %q, %v; want %s", state, err, tt.wantReservation)
 	}
-
-	s.checkEvents(t, got, correlationID, tt.wantEvent)
 }
 
 // createdEvent returns the Order Created event for o as EventBridge delivers it to a
@@ -574,59 +518,6 @@ func (s *stack) history(arn string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// checkEvents waits for the order's event of detail-type want on the bus and checks that
-// it is the only business event published for the order, that it is valid against its
-// schema and that it announces the order as stored.
-func (s *stack) checkEvents(t *testing.T, o *order.Order, correlationID, want string) {
-	t.Helper()
-	awstest.Eventually(t, 15*time.Second, func() (bool, string) {
-		for _, e := range s.events.of(o.ID) {
-			if e.DetailType == want {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("no %s event for order %s on the bus; got %s", want, o.ID, detailTypes(s.events.of(o.ID)))
-	})
-	evs := s.events.of(o.ID)
-	if len(evs) != 1 {
-		t.Errorf("events for order %s = %s, want one %s", o.ID, detailTypes(evs), want)
-	}
-	for _, e := range evs {
-		if e.Source != s.source {
-			t.Errorf("%s: source = %q, want %q", e.DetailType, e.Source, s.source)
-		}
-		if err := schemas.ValidateEvent(e.Raw); err != nil {
-			t.Errorf("%s is not valid against its schema: %v\n%s", e.DetailType, err, e.Raw)
-		}
-		var got struct {
-			Detail event.Detail `json:"detail"`
-		}
-		if err := json.Unmarshal(e.Raw, &got); err != nil {
-			t.Errorf("decode %s: %v", e.DetailType, err)
-			continue
-		}
-		m, d := got.Detail.Metadata, got.Detail.Data
-		if m.CorrelationID != correlationID || m.EventID != event.ID(o.ID, o.Status) {
-			t.Errorf("%s metadata = %+v, want correlationId %q and eventId %q", e.DetailType, m, correlationID, event.ID(o.ID, o.Status))
-		}
-		if d.Status != o.Status || d.FailureReason != o.FailureReason || d.Total != o.Total ||
-			d.CustomerID != o.CustomerID || d.Currency != o.Currency || len(d.Lines) != len(o.Lines) {
-			t.Errorf("%s data = %+v, want the stored order %+v", e.DetailType, d, o)
-		}
-		if !d.UpdatedAt.Equal(o.UpdatedAt) {
-			t.Errorf("%s updatedAt = %s, want the stored %s", e.DetailType, d.UpdatedAt, o.UpdatedAt)
-		}
-	}
-}
-
-func detailTypes(evs []capturedEvent) string {
-	names := make([]string, len(evs))
-	for i, e := range evs {
-		names[i] = e.DetailType
-	}
-	return fmt.Sprintf("%q", names)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent handlers.

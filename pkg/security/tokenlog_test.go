@@ -16,9 +16,11 @@ import (
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/ingest"
 	"github.com/orderflow/orderflow/pkg/handler/process"
+	"github.com/orderflow/orderflow/pkg/handler/publisher"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/memstore"
+	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/payment"
 )
 
@@ -50,16 +52,30 @@ func TestPaymentTokenNotInHandlerLogs(t *testing.T) {
 	var mu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
 	log := slog.New(logging.NewHandler(w, slog.LevelDebug))
-	prev := slog.Default()
+	defaultLog := slog.Default()
 	slog.SetDefault(log) // anything that logs through the default logger is captured too
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	t.Cleanup(func() { slog.SetDefault(defaultLog) })
 
 	ctx := context.Background()
 	orders := memstore.NewOrderStore()
 	bus := &busRecorder{}
-	api := &ingest.Handler{Orders: orders, Keys: memstore.NewIdempotencyStore(), Events: bus, Log: log}
+	api := &ingest.Handler{Orders: orders, Intake: memstore.NewIntakeStore(orders), Log: log}
 	tasks := &process.Handler{Orders: orders, Catalog: memstore.NewInventoryStore(inventory.Item{SKU: "SKU-1", Price: 1250, Currency: "USD", Stock: 1_000_000}),
-		Events: bus, Payments: payment.Gateway{Limit: 10_000}, Log: log}
+		Payments: payment.Gateway{Limit: 10_000}, Log: log}
+	// The events are what the orders table's stream publishes for each stored change.
+	var prev *order.Order
+	announce := func(id string) {
+		cur, err := orders.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, ok := publisher.Change(prev, cur); ok {
+			if err := bus.Publish(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prev = cur
+	}
 
 	cases := []struct {
 		name     string
@@ -95,8 +111,11 @@ func TestPaymentTokenNotInHandlerLogs(t *testing.T) {
 				if err != nil || stored.PaymentToken != token {
 					t.Fatalf("the token is not stored for the payment step: %v", err)
 				}
+				prev = nil
+				announce(created.OrderID)
 				for _, action := range []string{"validate", "authorize"} {
 					o, err := tasks.Handle(ctx, process.Task{Action: action, OrderID: created.OrderID, CorrelationID: created.CorrelationID})
+					announce(created.OrderID)
 					b, _ := json.Marshal(o) // the task output Step Functions records
 					out.Write(b)
 					if err != nil {
@@ -111,6 +130,7 @@ func TestPaymentTokenNotInHandlerLogs(t *testing.T) {
 					if err != nil {
 						t.Fatalf("cancel: %v", err)
 					}
+					announce(created.OrderID)
 					b, _ := json.Marshal(o)
 					out.Write(b)
 				}
@@ -123,6 +143,9 @@ func TestPaymentTokenNotInHandlerLogs(t *testing.T) {
 			bus.mu.Unlock()
 			if len(logged) == 0 {
 				t.Fatal("nothing was logged; the capture does not work")
+			}
+			if tc.status == 202 && len(published) == 0 {
+				t.Fatal("nothing was published; the capture does not work")
 			}
 			for where, text := range map[string][]byte{"an answer or task output": out.Bytes(), "a log line": logged, "a published event": published} {
 				if bytes.Contains(text, []byte(token)) {

@@ -3,178 +3,149 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/idempotency"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
-// IdempotencyStoreContract checks an idempotency store: the first Begin takes
-// the lock, replays, mismatches, in-progress, take-over of expired records and
-// stale locks, Abandon, and one winner among concurrent Begins. newStore
-// returns an empty store for each case.
-func IdempotencyStoreContract(t *testing.T, newStore func(t *testing.T) IdempotencyStore) {
+// IntakeStoreContract checks an intake store together with the order store it writes to:
+// an order without a key, an order with its key in one write, replays of the first
+// answer with no second order, mismatches, take-over of expired records, an order id
+// that exists (nothing written, not even the key), and one winner among concurrent
+// requests with the same key. newStores returns empty stores for each case.
+func IntakeStoreContract(t *testing.T, newStores func(t *testing.T) (IntakeStore, OrderStore)) {
 	ctx := context.Background()
 	hash1, hash2 := idempotency.Hash([]byte(`{"a":1}`)), idempotency.Hash([]byte(`{"a":2}`))
-	first := idempotency.Response{StatusCode: 201, Headers: map[string]string{"Location": "/orders/o-1"}, Body: `{"orderId":"o-1"}`}
-	later := idempotency.Response{StatusCode: 201, Body: `{"orderId":"o-2"}`}
+	answer := func(id string) idempotency.Response {
+		return idempotency.Response{StatusCode: 202, Headers: map[string]string{"Location": "/orders/" + id}, Body: `{"orderId":"` + id + `"}`}
+	}
+	keyed := func(t *testing.T, id, key string) *order.Order {
+		o := newOrder(t, id, "c-1", t0)
+		o.IdempotencyKey = key
+		return o
+	}
 
-	// op is one call on the store; the cases are sequences of them.
+	// op is one Accept; the cases are sequences of them.
 	type op struct {
-		do       string // begin, complete, abandon
-		key      string // default "k"
-		hash     string
-		at       time.Duration // after t0
-		resp     idempotency.Response
-		wantResp *idempotency.Response // begin: the replayed response
-		wantErr  error                 // matched with errors.Is
-		anyErr   bool                  // any error is expected
+		id, key, hash string
+		at            time.Duration // after t0
+		wantReplayOf  string        // the order whose answer is replayed
+		wantErr       error         // matched with errors.Is
 	}
 	tests := []struct {
 		name string
 		ops  []op
+		// stored are the order ids that must exist afterwards, absent those that must not.
+		stored, absent []string
 	}{
-		{name: "first begin holds the lock", ops: []op{
-			{do: "begin", hash: hash1},
-		}},
-		{name: "same body while in progress", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "begin", hash: hash1, at: time.Second, wantErr: idempotency.ErrInProgress},
-		}},
-		{name: "other body while in progress", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "begin", hash: hash2, at: time.Second, wantErr: idempotency.ErrMismatch},
-		}},
-		{name: "same body after complete replays", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "complete", resp: first, at: time.Second},
-			{do: "begin", hash: hash1, at: time.Hour, wantResp: &first},
-			{do: "begin", hash: hash1, at: 2 * time.Hour, wantResp: &first},
-		}},
-		{name: "other body after complete mismatches", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "complete", resp: first},
-			{do: "begin", hash: hash2, at: time.Minute, wantErr: idempotency.ErrMismatch},
-		}},
+		{name: "without a key", ops: []op{{id: "o-1"}, {id: "o-2"}}, stored: []string{"o-1", "o-2"}},
+		{name: "with a key", ops: []op{{id: "o-1", key: "k", hash: hash1}}, stored: []string{"o-1"}},
+		{name: "same key and body replays the first answer and stores nothing", ops: []op{
+			{id: "o-1", key: "k", hash: hash1},
+			{id: "o-2", key: "k", hash: hash1, at: time.Second, wantReplayOf: "o-1"},
+			{id: "o-3", key: "k", hash: hash1, at: time.Hour, wantReplayOf: "o-1"},
+		}, stored: []string{"o-1"}, absent: []string{"o-2", "o-3"}},
+		{name: "same key with another body mismatches", ops: []op{
+			{id: "o-1", key: "k", hash: hash1},
+			{id: "o-2", key: "k", hash: hash2, at: time.Minute, wantErr: idempotency.ErrMismatch},
+		}, stored: []string{"o-1"}, absent: []string{"o-2"}},
 		{name: "keys are independent", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "begin", key: "k2", hash: hash2},
-			{do: "complete", key: "k2", resp: later},
-			{do: "begin", hash: hash1, wantErr: idempotency.ErrInProgress},
-			{do: "begin", key: "k2", hash: hash2, wantResp: &later},
-		}},
-		{name: "stale lock is taken over once", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "begin", hash: hash1, at: idempotency.LockTimeout - time.Second, wantErr: idempotency.ErrInProgress},
-			{do: "begin", hash: hash1, at: idempotency.LockTimeout},
-			{do: "begin", hash: hash1, at: idempotency.LockTimeout + time.Second, wantErr: idempotency.ErrInProgress},
-			{do: "complete", resp: first, at: idempotency.LockTimeout + time.Second},
-			{do: "begin", hash: hash1, at: time.Hour, wantResp: &first},
-		}},
-		{name: "stale lock with another body still mismatches", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "begin", hash: hash2, at: idempotency.LockTimeout, wantErr: idempotency.ErrMismatch},
-		}},
-		{name: "expired record is taken over by any body", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "complete", resp: first},
-			{do: "begin", hash: hash2, at: idempotency.DefaultTTL - time.Second, wantErr: idempotency.ErrMismatch},
-			{do: "begin", hash: hash2, at: idempotency.DefaultTTL},
-			{do: "complete", resp: later, at: idempotency.DefaultTTL},
-			{do: "begin", hash: hash2, at: idempotency.DefaultTTL + time.Hour, wantResp: &later},
-			{do: "begin", hash: hash1, at: idempotency.DefaultTTL + time.Hour, wantErr: idempotency.ErrMismatch},
-		}},
-		{name: "abandon lets a retry run", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "abandon"},
-			{do: "begin", hash: hash2, at: time.Second},
-			{do: "begin", hash: hash2, at: 2 * time.Second, wantErr: idempotency.ErrInProgress},
-		}},
-		{name: "abandon keeps a completed answer", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "complete", resp: first},
-			{do: "abandon"},
-			{do: "begin", hash: hash1, at: time.Second, wantResp: &first},
-		}},
-		{name: "abandon of an unknown key", ops: []op{
-			{do: "abandon"},
-			{do: "begin", hash: hash1},
-		}},
-		{name: "complete without begin fails", ops: []op{
-			{do: "complete", resp: first, anyErr: true},
-			{do: "begin", hash: hash1},
-		}},
-		{name: "complete twice fails and keeps the first answer", ops: []op{
-			{do: "begin", hash: hash1},
-			{do: "complete", resp: first},
-			{do: "complete", resp: later, anyErr: true},
-			{do: "begin", hash: hash1, wantResp: &first},
-		}},
+			{id: "o-1", key: "k", hash: hash1},
+			{id: "o-2", key: "k2", hash: hash1},
+			{id: "o-3", key: "k2", hash: hash1, wantReplayOf: "o-2"},
+		}, stored: []string{"o-1", "o-2"}, absent: []string{"o-3"}},
+		{name: "an expired key is taken over by any body", ops: []op{
+			{id: "o-1", key: "k", hash: hash1},
+			{id: "o-2", key: "k", hash: hash2, at: idempotency.DefaultTTL - time.Second, wantErr: idempotency.ErrMismatch},
+			{id: "o-3", key: "k", hash: hash2, at: idempotency.DefaultTTL},
+			{id: "o-4", key: "k", hash: hash2, at: idempotency.DefaultTTL + time.Hour, wantReplayOf: "o-3"},
+			{id: "o-5", key: "k", hash: hash1, at: idempotency.DefaultTTL + time.Hour, wantErr: idempotency.ErrMismatch},
+		}, stored: []string{"o-1", "o-3"}, absent: []string{"o-2", "o-4", "o-5"}},
+		{name: "a taken order id writes nothing, not even the key", ops: []op{
+			{id: "o-1"},
+			{id: "o-1", key: "k", hash: hash1, wantErr: order.ErrAlreadyExists},
+			{id: "o-2", key: "k", hash: hash1, at: time.Second},
+		}, stored: []string{"o-1", "o-2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStore(t)
+			intake, orders := newStores(t)
 			for i, o := range tt.ops {
-				key := o.key
-				if key == "" {
-					key = "k"
-				}
-				now := t0.Add(o.at)
-				var (
-					resp *idempotency.Response
-					err  error
-				)
-				switch o.do {
-				case "begin":
-					resp, err = s.Begin(ctx, key, o.hash, now)
-				case "complete":
-					err = s.Complete(ctx, key, o.resp, now)
-				case "abandon":
-					err = s.Abandon(ctx, key)
-				default:
-					t.Fatalf("op %d: unknown op %q", i, o.do)
-				}
+				ord := keyed(t, o.id, o.key)
+				got, err := intake.Accept(ctx, ord, o.hash, answer(o.id), t0.Add(o.at))
 				switch {
-				case o.anyErr:
-					if err == nil {
-						t.Fatalf("op %d %s %s: no error, want one", i, o.do, key)
-					}
 				case o.wantErr != nil:
 					if !errors.Is(err, o.wantErr) {
-						t.Fatalf("op %d %s %s: %v, want %v", i, o.do, key, err, o.wantErr)
+						t.Fatalf("op %d (%s, key %q): %v, want %v", i, o.id, o.key, err, o.wantErr)
 					}
 				case err != nil:
-					t.Fatalf("op %d %s %s: %v", i, o.do, key, err)
+					t.Fatalf("op %d (%s, key %q): %v", i, o.id, o.key, err)
 				}
-				if !reflect.DeepEqual(resp, o.wantResp) {
-					t.Fatalf("op %d %s %s: response %+v, want %+v", i, o.do, key, resp, o.wantResp)
+				var want *idempotency.Response
+				if o.wantReplayOf != "" {
+					r := answer(o.wantReplayOf)
+					want = &r
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("op %d (%s, key %q): replay %+v, want %+v", i, o.id, o.key, got, want)
+				}
+			}
+			for _, id := range tt.stored {
+				got, err := orders.Get(ctx, id)
+				if err != nil {
+					t.Fatalf("Get %s: %v", id, err)
+				}
+				for _, o := range tt.ops {
+					if o.id == id && o.wantErr == nil && o.wantReplayOf == "" && got.IdempotencyKey != o.key {
+						t.Errorf("order %s has key %q, want %q", id, got.IdempotencyKey, o.key)
+					}
+				}
+			}
+			for _, id := range tt.absent {
+				if _, err := orders.Get(ctx, id); !errors.Is(err, order.ErrNotFound) {
+					t.Errorf("Get %s = %v, want ErrNotFound (no second order)", id, err)
 				}
 			}
 		})
 	}
 
-	t.Run("one of concurrent begins holds the lock", func(t *testing.T) {
-		s := newStore(t)
+	t.Run("one of concurrent requests with one key creates the order", func(t *testing.T) {
+		intake, orders := newStores(t)
 		const n = 8
 		var mu sync.Mutex
-		locked, busy := 0, 0
-		concurrently(n, func(int) {
-			resp, err := s.Begin(ctx, "k", hash1, t0)
+		var created []string
+		replays := map[string]int{}
+		concurrently(n, func(i int) {
+			id := fmt.Sprintf("o-%d", i)
+			got, err := intake.Accept(ctx, keyed(t, id, "k"), hash1, answer(id), t0)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case err == nil && resp == nil:
-				locked++
-			case errors.Is(err, idempotency.ErrInProgress):
-				busy++
+			case err == nil && got == nil:
+				created = append(created, id)
+			case err == nil:
+				replays[got.Body]++
 			default:
-				t.Errorf("Begin = %+v, %v", resp, err)
+				t.Errorf("Accept %s = %+v, %v", id, got, err)
 			}
 		})
-		if locked != 1 || busy != n-1 {
-			t.Errorf("%d begins got the lock and %d were told in progress, want 1 and %d", locked, busy, n-1)
+		if len(created) != 1 {
+			t.Fatalf("%d requests created an order (%v), want 1", len(created), created)
+		}
+		if want := answer(created[0]).Body; replays[want] != n-1 || len(replays) != 1 {
+			t.Errorf("replays %v, want %d of %s", replays, n-1, want)
+		}
+		for i := range n {
+			id := fmt.Sprintf("o-%d", i)
+			_, err := orders.Get(ctx, id)
+			if id == created[0] && err != nil || id != created[0] && !errors.Is(err, order.ErrNotFound) {
+				t.Errorf("Get %s = %v", id, err)
+			}
 		}
 	})
 }

@@ -34,11 +34,9 @@ type InventoryStore interface {
 	Reservation(ctx context.Context, orderID string) (inventory.ReservationState, []inventory.Line, error)
 }
 
-// IdempotencyStore is the idempotency store under test.
-type IdempotencyStore interface {
-	Begin(ctx context.Context, key, bodyHash string, now time.Time) (*idempotency.Response, error)
-	Complete(ctx context.Context, key string, resp idempotency.Response, now time.Time) error
-	Abandon(ctx context.Context, key string) error
+// IntakeStore is the intake store under test: new orders with their Idempotency-Key.
+type IntakeStore interface {
+	Accept(ctx context.Context, o *order.Order, bodyHash string, resp idempotency.Response, now time.Time) (*idempotency.Response, error)
 }
 
 // MarkerStore is the processed-event marker store under test.

@@ -38,6 +38,7 @@ func Checks(makeDir string) map[string]Check {
 		"batch-failures":           CheckBatchFailures,
 		"queue-dlq":                CheckQueueDLQ,
 		"failure-destinations":     CheckFailureDestinations,
+		"stream-mappings":          CheckStreamMappings,
 		"iam":                      CheckIAM,
 		"encryption":               CheckEncryption,
 		"definition-substitutions": CheckDefinitionSubstitutions,
@@ -285,6 +286,118 @@ func CheckFailureDestinations(t *Template) []Problem {
 	return ps
 }
 
+// streamReads are the actions an event source mapping needs on its stream (it reads with
+// the function's role), by kind.
+var streamReads = map[string][]string{
+	"kinesis":  {"kinesis:DescribeStream", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},
+	"dynamodb": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+}
+
+// destinationWrites are the actions Lambda needs, with the function's role, to deliver a
+// discarded batch's record to an on-failure destination, by the destination's type.
+var destinationWrites = map[string][]string{
+	"AWS::SQS::Queue":      {"sqs:SendMessage"},
+	"AWS::SNS::Topic":      {"sns:Publish"},
+	"AWS::S3::Bucket":      {"s3:PutObject", "s3:ListBucket"},
+	"AWS::Kinesis::Stream": nil,
+}
+
+// CheckStreamMappings reports Kinesis and DynamoDB stream mappings that can block a shard
+// or lose what they discard: without BisectBatchOnFunctionError, with unbounded retries or
+// record age (AWS's default, -1, retries a poison record until it expires, blocking its
+// shard for a day or a week), a DynamoDB stream whose on-failure destination is not an S3
+// bucket (an SQS or SNS destination receives only the batch's position in the stream, and
+// the stream forgets its records after 24 hours; S3 receives the records), a DynamoDB
+// source table without a StreamSpecification, and a mapped function whose role lacks the
+// actions the mapping uses with it: reading the stream, writing to the destination. IAM is
+// not enforced by the local stack, so only this check sees a missing permission.
+func CheckStreamMappings(t *Template) []Problem {
+	var ps []Problem
+	for _, m := range t.mappings() {
+		if m.kind != "kinesis" && m.kind != "dynamodb" {
+			continue
+		}
+		bad := func(format string, args ...any) {
+			ps = append(ps, Problem{"stream-mappings", m.id, fmt.Sprintf(format, args...)})
+		}
+		if !truthy(m.props["BisectBatchOnFunctionError"]) {
+			bad("%s mapping without BisectBatchOnFunctionError: true (a poison record is retried with its whole batch)", m.kind)
+		}
+		for _, k := range []string{"MaximumRetryAttempts", "MaximumRecordAgeInSeconds"} {
+			if v, ok := Int(m.props[k]); !ok || v < 0 {
+				bad("%s mapping without a bounded %s (the default -1 retries a poison record until it expires)", m.kind, k)
+			}
+		}
+		dest, _ := Target(onFailureDestination(m.props))
+		destType := t.Resources[dest].Type
+		if m.kind == "dynamodb" {
+			if destType != "AWS::S3::Bucket" {
+				bad("the on-failure destination of a DynamoDB stream mapping must be an S3 bucket: an SQS or SNS destination gets only the batch's stream position, which the stream forgets after 24 h")
+			}
+			if spec, _ := t.Resources[m.source].Properties["StreamSpecification"].(map[string]any); spec["StreamViewType"] == nil {
+				bad("source table %s has no StreamSpecification.StreamViewType", m.source)
+			}
+		}
+		fid, ok := Target(m.props["FunctionName"])
+		if !ok || !t.isFunction(fid) {
+			fid, _, _ = strings.Cut(m.id, ".") // a SAM event: the function that declares it
+		}
+		if !t.isFunction(fid) {
+			continue
+		}
+		for _, a := range streamReads[m.kind] {
+			if !t.allows(fid, a, m.source) {
+				bad("function %s is not allowed %s on %s (the mapping reads with the function's role)", fid, a, m.source)
+			}
+		}
+		for _, a := range destinationWrites[destType] {
+			if !t.allows(fid, a, dest) {
+				bad("function %s is not allowed %s on %s (Lambda writes discarded batches with the function's role)", fid, a, dest)
+			}
+		}
+	}
+	sortProblems(ps)
+	return ps
+}
+
+// onFailureDestination returns DestinationConfig.OnFailure.Destination of a mapping.
+func onFailureDestination(props map[string]any) any {
+	dc, _ := props["DestinationConfig"].(map[string]any)
+	of, _ := dc["OnFailure"].(map[string]any)
+	return of["Destination"]
+}
+
+// Int returns the value of an integer property (YAML decodes it as int, JSON as
+// float64), and false for anything else.
+func Int(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case float64:
+		return int(x), true
+	}
+	return 0, false
+}
+
+// allows reports whether an Allow statement of resource id's policies grants action on
+// resource target (one of its Resource values points at target, or is "*").
+func (t *Template) allows(id, action, target string) bool {
+	for _, s := range statements(id, t.Resources[id]) {
+		if s.stmt["Effect"] != "Allow" || !contains(allStrings(s.stmt["Action"]), action) {
+			continue
+		}
+		for _, r := range list(s.stmt["Resource"]) {
+			if r == "*" {
+				return true
+			}
+			if got, ok := Target(r); ok && got == target {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // noResourceARN lists actions that cannot be scoped to a resource, so Resource "*" is
 // unavoidable for them.
 var noResourceARN = map[string]bool{
@@ -308,6 +421,7 @@ var noResourceARN = map[string]bool{
 	"ec2:AssignPrivateIpAddresses":       true,
 	"ec2:UnassignPrivateIpAddresses":     true,
 	"sts:GetCallerIdentity":              true,
+	"dynamodb:ListStreams":               true,
 }
 
 // statements returns the identity-policy statements of a resource (role, policy, SAM

@@ -50,6 +50,13 @@ func TestChecks(t *testing.T) {
 		{"failure-destinations missing", CheckFailureDestinations, "bad-failure-destinations.yaml",
 			[]string{"NoDestinationFunction", "Rule.NoDlq", "Rule.NoDlq", "RuleTargetFunction", "StreamMapping"}, ""},
 
+		{"stream-mappings good", CheckStreamMappings, "good.yaml", []string{}, ""},
+		// Kinesis: no bisection, retries -1, no record age (3). DynamoDB: SQS destination,
+		// no StreamSpecification, and none of the four stream reads allowed (6).
+		{"stream-mappings unbounded, unkept, unpermitted", CheckStreamMappings, "bad-stream-mappings.yaml",
+			[]string{"KinesisMapping", "KinesisMapping", "KinesisMapping",
+				"TableMapping", "TableMapping", "TableMapping", "TableMapping", "TableMapping", "TableMapping"}, ""},
+
 		{"iam good", CheckIAM, "good.yaml", []string{}, ""},
 		{"iam wildcards", CheckIAM, "bad-iam.yaml", []string{"Function", "Function", "Policy", "Policy", "Role"}, ""},
 

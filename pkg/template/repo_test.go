@@ -40,13 +40,14 @@ func loadRepo(t *testing.T) *Template {
 	return tpl
 }
 
-// TestRepositoryContracts pins what docs/CONTRACTS.md names: the five functions, their
+// TestRepositoryContracts pins what docs/CONTRACTS.md names: the six functions, their
 // environment variables, the table keys and the HTTP routes.
 func TestRepositoryContracts(t *testing.T) {
 	tpl := loadRepo(t)
 	env := map[string][]string{
-		"IngestFunction":    {"ORDERS_TABLE", "IDEMPOTENCY_TABLE", "EVENT_BUS_NAME", "EVENT_SOURCE"},
-		"ProcessFunction":   {"ORDERS_TABLE", "INVENTORY_TABLE", "EVENT_BUS_NAME", "EVENT_SOURCE", "PAYMENT_LIMIT"},
+		"IngestFunction":    {"ORDERS_TABLE", "IDEMPOTENCY_TABLE"},
+		"ProcessFunction":   {"ORDERS_TABLE", "INVENTORY_TABLE", "PAYMENT_LIMIT"},
+		"PublisherFunction": {"EVENT_BUS_NAME", "EVENT_SOURCE"},
 		"InventoryFunction": {"INVENTORY_TABLE"},
 		"NotifyFunction":    {"TOPIC_ARN", "IDEMPOTENCY_TABLE"},
 		"AnalyticsFunction": {"METRICS_TABLE", "DATA_LAKE_BUCKET"},
@@ -128,6 +129,38 @@ func TestRepositoryContracts(t *testing.T) {
 			t.Errorf("routes %+v, want %+v", got, want)
 		}
 	})
+}
+
+// TestOnlyThePublisherPublishes pins the outbox: the orders table streams both images of
+// every change to the publisher, and no other function may put events on the bus, so no
+// handler can write state and then publish in a second call (IAM, which the local stack
+// does not enforce, is where a second publisher would show).
+func TestOnlyThePublisherPublishes(t *testing.T) {
+	tpl := loadRepo(t)
+	var publishers []string
+	for _, id := range tpl.IDs("AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::IAM::Policy") {
+		if tpl.allows(id, "events:PutEvents", "OrdersBus") {
+			publishers = append(publishers, id)
+		}
+	}
+	if !reflect.DeepEqual(publishers, []string{"PublisherFunction"}) {
+		t.Errorf("roles allowed events:PutEvents on the orders bus: %v, want only PublisherFunction", publishers)
+	}
+	spec, _ := tpl.Resources["OrdersTable"].Properties["StreamSpecification"].(map[string]any)
+	if spec["StreamViewType"] != "NEW_AND_OLD_IMAGES" {
+		t.Errorf("OrdersTable StreamSpecification %v, want NEW_AND_OLD_IMAGES (an event is a change of status)", spec)
+	}
+	var fed []string
+	for _, m := range tpl.mappings() {
+		if m.kind == "dynamodb" && m.source == "OrdersTable" {
+			if fid, ok := Target(m.props["FunctionName"]); ok {
+				fed = append(fed, fid)
+			}
+		}
+	}
+	if !reflect.DeepEqual(fed, []string{"PublisherFunction"}) {
+		t.Errorf("functions mapped to the orders table's stream: %v, want PublisherFunction", fed)
+	}
 }
 
 // TestRepositoryNestedStacks checks that each nested application's Location exists and that

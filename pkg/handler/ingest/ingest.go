@@ -3,9 +3,14 @@
 // (GET /orders/{orderId}).
 //
 // Every answer is JSON. Client mistakes get a 4xx with
-// {"error":{"code","message","details":[{"field","issue"}]}}; failures of the stores or
-// the bus get a 503 UNAVAILABLE whose text names no internal detail. Handle never returns
-// a non-nil error, so API Gateway never answers a bare 500.
+// {"error":{"code","message","details":[{"field","issue"}]}}; failures of the stores get
+// a 503 UNAVAILABLE whose text names no internal detail. Handle never returns a non-nil
+// error, so API Gateway never answers a bare 500.
+//
+// A POST makes one write: the order, with the record of its Idempotency-Key when there is
+// one, in one transaction (Intake). Nothing is published here: Order Created comes from
+// the orders table's stream (pkg/handler/publisher), so an order that was stored is
+// always announced and an order that was not stored never is, whatever crashes where.
 //
 // GET /orders/{orderId} with an id that is not an order id (order.ValidID) answers 404
 // NOT_FOUND, like an unknown id: no order can exist under it, and a client cannot tell
@@ -25,7 +30,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/idempotency"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/metrics"
@@ -41,9 +45,6 @@ const (
 	HeaderLocation       = "Location"
 	HeaderAllow          = "Allow"
 )
-
-// compensationTimeout bounds the cancel and key release after a failed publish.
-const compensationTimeout = 3 * time.Second
 
 // MaxKeyLength is the longest Idempotency-Key or X-Correlation-Id accepted.
 const MaxKeyLength = 128
@@ -61,34 +62,25 @@ const (
 	CodeUnavailable          = "UNAVAILABLE"
 )
 
-// OrderStore stores and reads orders. Create returns order.ErrAlreadyExists for a taken
-// id, Get returns order.ErrNotFound; Update applies fn and writes conditionally.
+// OrderStore reads orders. Get returns order.ErrNotFound for an unknown id.
 type OrderStore interface {
-	Create(ctx context.Context, o *order.Order) error
 	Get(ctx context.Context, id string) (*order.Order, error)
-	Update(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error)
 }
 
-// IdempotencyStore remembers Idempotency-Keys. Begin returns (nil, nil) when the caller
-// holds the key, (resp, nil) for a replay, idempotency.ErrMismatch or
-// idempotency.ErrInProgress.
-type IdempotencyStore interface {
-	Begin(ctx context.Context, key, bodyHash string, now time.Time) (*idempotency.Response, error)
-	Complete(ctx context.Context, key string, resp idempotency.Response, now time.Time) error
-	Abandon(ctx context.Context, key string) error
+// Intake stores a new order and, when o.IdempotencyKey is set, the record of its key
+// (bodyHash and resp, the answer to replay) in one write (dynamo.IntakeStore). It returns
+// (nil, nil) when o was stored; the recorded response of an earlier request with the same
+// key and body (and stores nothing); idempotency.ErrMismatch for the same key with another
+// body; idempotency.ErrInProgress while another request with the key is being committed.
+type Intake interface {
+	Accept(ctx context.Context, o *order.Order, bodyHash string, resp idempotency.Response, now time.Time) (*idempotency.Response, error)
 }
 
-// Publisher publishes business events on the bus.
-type Publisher interface {
-	Publish(ctx context.Context, evs ...event.Event) error
-}
-
-// Handler serves the orders API. Orders, Keys and Events are required; NewID, Now, Log and
+// Handler serves the orders API. Orders and Intake are required; NewID, Now, Log and
 // Metrics are optional.
 type Handler struct {
 	Orders OrderStore
-	Keys   IdempotencyStore
-	Events Publisher
+	Intake Intake
 	// NewID returns a new order id; order.NewID when nil.
 	NewID func(time.Time) string
 	// Now is the clock; time.Now when nil.
@@ -152,50 +144,21 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 	now := h.now()
 	log := h.logger()
-	if hasKey {
-		replay, err := h.Keys.Begin(ctx, key, idempotency.Hash(body), now)
-		switch {
-		case errors.Is(err, idempotency.ErrMismatch):
-			return errorResponse(409, CodeKeyReused, "this Idempotency-Key was used with a different request body", nil)
-		case errors.Is(err, idempotency.ErrInProgress):
-			return errorResponse(409, CodeInProgress, "a request with this Idempotency-Key is still in progress; retry later", nil)
-		case err != nil:
-			log.ErrorContext(ctx, "idempotency begin failed", "error", err.Error())
-			return unavailable()
-		case replay != nil:
-			log.InfoContext(ctx, "idempotent replay", "status", replay.StatusCode)
-			return fromStored(*replay)
-		}
-	}
-
 	id := h.newID(now)
 	correlationID, ok := headerValue(req.Headers, HeaderCorrelationID)
 	if !ok || !validToken(correlationID, identifierChar) {
 		correlationID = id
 	}
-	ctx = logging.WithOrder(ctx, id, correlationID)
 	o, err := order.New(id, parsed, correlationID, now)
 	if err != nil { // DecodeRequest validated already; kept for safety
-		h.abandon(ctx, log, hasKey, key)
 		return errorResponse(400, CodeValidationFailed, "the order request is invalid", nil)
 	}
-	if err := h.Orders.Create(ctx, o); err != nil {
-		log.ErrorContext(ctx, "store order failed", "error", err.Error())
-		h.abandon(ctx, log, hasKey, key)
-		return unavailable()
+	var bodyHash string
+	if hasKey {
+		o.IdempotencyKey = key
+		bodyHash = idempotency.Hash(body)
 	}
-	ev, _ := event.FromOrder(o, now) // a PENDING order is always announced
-	if err := h.Events.Publish(ctx, ev); err != nil {
-		log.ErrorContext(ctx, "publish Order Created failed; cancelling the order", "error", err.Error())
-		// The publish may have failed because ctx ran out; the compensation must still run.
-		cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), compensationTimeout)
-		defer stop()
-		h.cancel(cctx, log, id)
-		h.abandon(cctx, log, hasKey, key)
-		return unavailable()
-	}
-
-	stored := idempotency.Response{
+	answer := idempotency.Response{
 		StatusCode: 202,
 		Headers: map[string]string{
 			HeaderContentType:   "application/json",
@@ -204,13 +167,20 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		},
 		Body: mustJSON(o),
 	}
-	if hasKey {
-		// On failure the key stays IN_PROGRESS: a retry gets 409 until the lock times
-		// out, which is better than abandoning it and letting a retry create a twin.
-		if err := h.Keys.Complete(ctx, key, stored, now); err != nil {
-			log.ErrorContext(ctx, "idempotency complete failed", "error", err.Error())
-		}
+	replay, err := h.Intake.Accept(ctx, o, bodyHash, answer, now)
+	switch {
+	case errors.Is(err, idempotency.ErrMismatch):
+		return errorResponse(409, CodeKeyReused, "this Idempotency-Key was used with a different request body", nil)
+	case errors.Is(err, idempotency.ErrInProgress):
+		return errorResponse(409, CodeInProgress, "a request with this Idempotency-Key is being processed right now; retry with the same key", nil)
+	case err != nil:
+		log.ErrorContext(ctx, "store order failed", "error", err.Error())
+		return unavailable()
+	case replay != nil:
+		log.InfoContext(ctx, "idempotent replay", "status", replay.StatusCode, "location", replay.Headers[HeaderLocation])
+		return fromStored(*replay)
 	}
+	ctx = logging.WithOrder(ctx, id, correlationID)
 	if h.Metrics != nil {
 		h.Metrics.Put(MetricOrdersAccepted, 1, metrics.Count)
 		if err := h.Metrics.Flush(); err != nil {
@@ -218,27 +188,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 	}
 	log.InfoContext(ctx, "order accepted", "lines", len(o.Lines), "currency", o.Currency)
-	return fromStored(stored)
-}
-
-// cancel makes sure no order stays PENDING without its Order Created event.
-func (h *Handler) cancel(ctx context.Context, log *slog.Logger, id string) {
-	now := h.now()
-	_, err := h.Orders.Update(ctx, id, func(o *order.Order) error {
-		return o.Cancel(order.ReasonProcessingFailed, now)
-	})
-	if err != nil {
-		log.ErrorContext(ctx, "cancel of an unannounced order failed; it stays PENDING", "error", err.Error())
-	}
-}
-
-func (h *Handler) abandon(ctx context.Context, log *slog.Logger, hasKey bool, key string) {
-	if !hasKey {
-		return
-	}
-	if err := h.Keys.Abandon(ctx, key); err != nil {
-		log.ErrorContext(ctx, "idempotency abandon failed", "error", err.Error())
-	}
+	return fromStored(answer)
 }
 
 func (h *Handler) get(ctx context.Context, id string) events.APIGatewayV2HTTPResponse {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/ingest"
 	"github.com/orderflow/orderflow/pkg/idempotency"
 	"github.com/orderflow/orderflow/pkg/logging"
@@ -33,8 +32,7 @@ func newHandler(w *world, logs *bytes.Buffer) *ingest.Handler {
 	}
 	return &ingest.Handler{
 		Orders: &w.fakeOrders,
-		Keys:   &w.fakeKeys,
-		Events: &w.fakePublisher,
+		Intake: &w.fakeIntake,
 		NewID: func(time.Time) string {
 			n++
 			return fmt.Sprintf("01956a1e-9c00-7abc-8def-%012d", n)
@@ -145,12 +143,12 @@ func TestCreateOrder(t *testing.T) {
 				t.Errorf("logs lack the orderId: %s", logs.String())
 			}
 			stored := w.orders[id]
-			if stored == nil || stored.PaymentToken != "tok_secret_visa" || stored.Status != order.StatusPending {
+			if stored == nil || stored.PaymentToken != "tok_secret_visa" || stored.Status != order.StatusPending ||
+				stored.CorrelationID != tt.wantCorrelation || stored.IdempotencyKey != "" {
 				t.Fatalf("stored %+v", stored)
 			}
-			if len(w.events) != 1 || w.events[0].DetailType != event.OrderCreated ||
-				w.events[0].Detail.Data.OrderID != id || w.events[0].Detail.Metadata.CorrelationID != tt.wantCorrelation {
-				t.Errorf("events %+v", w.events)
+			if w.accepts != 1 {
+				t.Errorf("%d writes, want 1", w.accepts)
 			}
 		})
 	}
@@ -241,10 +239,9 @@ func TestBadRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld()
 			touched := func(string) { t.Error("a store or the bus was called for a bad request") }
-			w.create = func(context.Context, *order.Order) error { touched("create"); return nil }
 			w.get = func(context.Context, string) (*order.Order, error) { touched("get"); return nil, order.ErrNotFound }
-			w.begin = func(context.Context, string, string, time.Time) (*idempotency.Response, error) {
-				touched("begin")
+			w.accept = func(context.Context, *order.Order, string, idempotency.Response, time.Time) (*idempotency.Response, error) {
+				touched("accept")
 				return nil, nil
 			}
 			resp := handle(t, newHandler(w, nil), tt.req)
@@ -267,15 +264,27 @@ func TestBadRequests(t *testing.T) {
 			if resp.Headers["Allow"] != tt.wantAllow {
 				t.Errorf("Allow = %q, want %q", resp.Headers["Allow"], tt.wantAllow)
 			}
-			if len(w.events) > 0 {
-				t.Error("an event was published for a bad request")
-			}
 		})
 	}
 }
 
 func TestIdempotency(t *testing.T) {
 	other := strings.Replace(validBody, `"quantity":2`, `"quantity":3`, 1)
+	t.Run("one write stores the order with its key", func(t *testing.T) {
+		w := newWorld()
+		resp := handle(t, newHandler(w, nil), post(validBody, "Idempotency-Key", "key-1"))
+		const id = "01956a1e-9c00-7abc-8def-000000000001"
+		if resp.StatusCode != 202 || w.accepts != 1 {
+			t.Fatalf("%d after %d writes", resp.StatusCode, w.accepts)
+		}
+		if o := w.orders[id]; o == nil || o.IdempotencyKey != "key-1" {
+			t.Fatalf("stored %+v, want the order with its key", o)
+		}
+		if rec := w.keys["key-1"]; rec == nil || rec.OrderID != id || !reflect.DeepEqual(rec.Response.Headers, resp.Headers) ||
+			rec.Response.Body != resp.Body || rec.BodyHash != idempotency.Hash([]byte(validBody)) {
+			t.Fatalf("key record %+v, want the answer %+v", rec, resp)
+		}
+	})
 	t.Run("same key and body replays the first response", func(t *testing.T) {
 		w := newWorld()
 		h := newHandler(w, nil)
@@ -284,8 +293,8 @@ func TestIdempotency(t *testing.T) {
 		if first.StatusCode != 202 || !reflect.DeepEqual(first, again) {
 			t.Fatalf("first %+v\nagain %+v", first, again)
 		}
-		if len(w.orders) != 1 || len(w.events) != 1 {
-			t.Errorf("%d orders, %d events, want 1 and 1", len(w.orders), len(w.events))
+		if len(w.orders) != 1 {
+			t.Errorf("%d orders, want 1", len(w.orders))
 		}
 	})
 	t.Run("same key and another body is a conflict", func(t *testing.T) {
@@ -296,20 +305,18 @@ func TestIdempotency(t *testing.T) {
 		if resp.StatusCode != 409 || decodeError(t, resp).Error.Code != "IDEMPOTENCY_KEY_REUSED" {
 			t.Fatalf("%d %s", resp.StatusCode, resp.Body)
 		}
-		if len(w.orders) != 1 || len(w.events) != 1 {
-			t.Errorf("%d orders, %d events, want 1 and 1", len(w.orders), len(w.events))
+		if len(w.orders) != 1 {
+			t.Errorf("%d orders, want 1", len(w.orders))
 		}
 	})
-	t.Run("same key while the first is in progress", func(t *testing.T) {
+	t.Run("same key while another request with it is being committed", func(t *testing.T) {
 		w := newWorld()
-		w.keys["key-1"] = &idempotency.Record{Key: "key-1", BodyHash: idempotency.Hash([]byte(validBody)),
-			Status: idempotency.InProgress, LockedAt: t0.Add(-time.Second), ExpiresAt: t0.Add(time.Hour)}
+		w.accept = func(context.Context, *order.Order, string, idempotency.Response, time.Time) (*idempotency.Response, error) {
+			return nil, fmt.Errorf("accept: %w", idempotency.ErrInProgress)
+		}
 		resp := handle(t, newHandler(w, nil), post(validBody, "Idempotency-Key", "key-1"))
 		if resp.StatusCode != 409 || decodeError(t, resp).Error.Code != "REQUEST_IN_PROGRESS" {
 			t.Fatalf("%d %s", resp.StatusCode, resp.Body)
-		}
-		if len(w.orders) != 0 || len(w.events) != 0 {
-			t.Error("an order was created while the key was locked")
 		}
 	})
 	t.Run("different keys make different orders", func(t *testing.T) {
@@ -321,13 +328,15 @@ func TestIdempotency(t *testing.T) {
 			t.Errorf("%d orders, want 2", len(w.orders))
 		}
 	})
-	t.Run("idempotency store failure", func(t *testing.T) {
+	t.Run("a retry after a lost answer gets the first order", func(t *testing.T) {
+		// The write committed, then the function died (or the answer was lost): the
+		// client saw a 5xx and retries with the same key and body.
 		w := newWorld()
-		w.begin = func(context.Context, string, string, time.Time) (*idempotency.Response, error) { return nil, errDown }
-		resp := handle(t, newHandler(w, nil), post(validBody, "Idempotency-Key", "key-1"))
-		assertUnavailable(t, resp)
-		if len(w.orders) != 0 {
-			t.Error("an order was created without the key lock")
+		h := newHandler(w, nil)
+		handle(t, h, post(validBody, "Idempotency-Key", "key-1"))
+		retry := handle(t, h, post(validBody, "Idempotency-Key", "key-1"))
+		if retry.StatusCode != 202 || retry.Headers["Location"] != "/orders/01956a1e-9c00-7abc-8def-000000000001" || len(w.orders) != 1 {
+			t.Fatalf("retry %d %v with %d orders, want the first order and no second", retry.StatusCode, retry.Headers, len(w.orders))
 		}
 	})
 }
@@ -342,82 +351,27 @@ func assertUnavailable(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
 	}
 }
 
-func TestPublishFailureCancelsTheOrder(t *testing.T) {
+// A failed write stores nothing and answers 503; the client retries with the same key
+// and gets the order, once.
+func TestStoreFailure(t *testing.T) {
 	w := newWorld()
 	var logs bytes.Buffer
 	h := newHandler(w, &logs)
-	fail := true
-	ok, update := w.publish, w.update
-	// The bus call used up the request's context; the compensation must run anyway.
-	ctx, cancel := context.WithCancel(context.Background())
-	w.publish = func(ctx context.Context, evs ...event.Event) error {
-		if fail {
-			cancel()
-			return ctx.Err()
-		}
-		return ok(ctx, evs...)
+	accept := w.accept
+	w.accept = func(context.Context, *order.Order, string, idempotency.Response, time.Time) (*idempotency.Response, error) {
+		return nil, errDown
 	}
-	w.update = func(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return update(ctx, id, fn)
-	}
-	resp, err := h.Handle(ctx, post(validBody, "Idempotency-Key", "key-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertUnavailable(t, resp)
-	first := w.orders["01956a1e-9c00-7abc-8def-000000000001"]
-	if first == nil || first.Status != order.StatusCancelled || first.FailureReason != order.ReasonProcessingFailed {
-		t.Fatalf("order after a failed publish: %+v", first)
-	}
-	if len(w.abandoned) != 1 || w.abandoned[0] != "key-1" {
-		t.Fatalf("abandoned keys %v", w.abandoned)
+	assertUnavailable(t, handle(t, h, post(validBody, "Idempotency-Key", "key-1")))
+	if len(w.orders) != 0 || len(w.keys) != 0 {
+		t.Fatalf("%d orders and %d keys after a failed write", len(w.orders), len(w.keys))
 	}
 	if strings.Contains(logs.String(), "tok_secret") {
 		t.Error("payment token in the logs")
 	}
-
-	// The client retries with the same key once the bus is back: a fresh order.
-	fail = false
-	resp = handle(t, h, post(validBody, "Idempotency-Key", "key-1"))
-	if resp.StatusCode != 202 || resp.Headers["Location"] != "/orders/01956a1e-9c00-7abc-8def-000000000002" {
-		t.Fatalf("retry: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
-	}
-	if len(w.events) != 1 {
-		t.Errorf("%d events, want 1", len(w.events))
-	}
-}
-
-func TestCreateFailures(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(w *world)
-		// wantOrders is the number of orders stored afterwards.
-		wantOrders int
-	}{
-		{"order store down", func(w *world) {
-			w.create = func(context.Context, *order.Order) error { return errDown }
-		}, 0},
-		{"order store down and cancel fails too", func(w *world) {
-			w.publish = func(context.Context, ...event.Event) error { return errDown }
-			w.update = func(context.Context, string, func(*order.Order) error) (*order.Order, error) { return nil, errDown }
-		}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld()
-			tt.setup(w)
-			resp := handle(t, newHandler(w, nil), post(validBody, "Idempotency-Key", "key-1"))
-			assertUnavailable(t, resp)
-			if len(w.orders) != tt.wantOrders {
-				t.Errorf("%d orders, want %d", len(w.orders), tt.wantOrders)
-			}
-			if _, held := w.keys["key-1"]; held {
-				t.Error("the idempotency key was not abandoned")
-			}
-		})
+	w.accept = accept
+	resp := handle(t, h, post(validBody, "Idempotency-Key", "key-1"))
+	if resp.StatusCode != 202 || len(w.orders) != 1 {
+		t.Fatalf("retry: %d with %d orders", resp.StatusCode, len(w.orders))
 	}
 }
 

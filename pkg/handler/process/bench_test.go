@@ -14,7 +14,7 @@ func BenchmarkValidateAndAuthorize(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		e := newEnv(pending(), usdCatalog, nil)
+		e := newEnv(pending(), usdCatalog)
 		if o, err := e.h.Handle(ctx, process.Task{Action: "validate", OrderID: orderID}); err != nil || o.Status != order.StatusValidated {
 			b.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
 )
@@ -27,14 +26,6 @@ type fakeCatalog struct {
 
 func (f *fakeCatalog) Items(ctx context.Context, skus []string) (map[string]inventory.Item, error) {
 	return f.items(ctx, skus)
-}
-
-type fakePublisher struct {
-	publish func(ctx context.Context, evs ...event.Event) error
-}
-
-func (f *fakePublisher) Publish(ctx context.Context, evs ...event.Event) error {
-	return f.publish(ctx, evs...)
 }
 
 // store is an in-memory order store built from function fields; writes counts the
@@ -77,24 +68,6 @@ func newStore(orders ...*order.Order) *store {
 		return c, nil
 	}
 	return s
-}
-
-// recorder records published events.
-type recorder struct {
-	fakePublisher
-	events []event.Event
-}
-
-func newRecorder(fail error) *recorder {
-	r := &recorder{}
-	r.publish = func(_ context.Context, evs ...event.Event) error {
-		if fail != nil {
-			return fail
-		}
-		r.events = append(r.events, evs...)
-		return nil
-	}
-	return r
 }
 
 func catalog(items ...inventory.Item) *fakeCatalog {

@@ -19,7 +19,7 @@ var validatePayload = []byte(`{"action":"validate","orderId":"` + orderID + `","
 // to response bytes: decode the task, load the PENDING order, price it from the catalog,
 // move it to VALIDATED, encode the order as the task's output.
 func BenchmarkHotpathValidateAndPrice(b *testing.B) {
-	e := newEnv(pending(), usdCatalog, nil)
+	e := newEnv(pending(), usdCatalog)
 	e.h.Log = slog.New(logging.NewHandler(io.Discard, slog.LevelInfo))
 	fresh := pending()
 	ctx := context.Background()

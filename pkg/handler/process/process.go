@@ -11,7 +11,12 @@
 // Every task names the execution that runs it (Task.ExecutionID). validate makes that
 // execution the order's owner; every other action refuses a non-owner with
 // *order.AlreadyProcessingError, so a duplicate execution for the same order (EventBridge
-// delivers at least once) ends without touching the order, the stock or the bus.
+// delivers at least once) ends without touching the order or the stock.
+//
+// Tasks only write the order's status, each in one conditional write. They publish
+// nothing: Order Confirmed, Cancelled and Rejected come from the orders table's stream
+// (pkg/handler/publisher), so a status that was written is always announced, once per
+// state change, whatever crashes after the write.
 package process
 
 import (
@@ -21,7 +26,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -34,13 +38,9 @@ const (
 	ActionAuthorize = "authorize"
 	ActionReject    = "reject"
 	ActionCancel    = "cancel"
-	// ActionAnnounce publishes the event of the order's current terminal status again
-	// (deterministic event id): for an operator whose execution failed after the order
-	// became terminal (aws lambda invoke with {"action":"announce","orderId":…}).
-	ActionAnnounce = "announce"
 	// ActionRecover is the state machine's catch-all after the reservation: it returns
-	// the order so the state machine decides. A CONFIRMED order (an authorize whose
-	// write landed but whose publish or answer was lost) is announced and must not be
+	// the order, unchanged, so the state machine decides. A CONFIRMED order (an authorize
+	// whose write landed but whose answer was lost, retries exhausted) must not be
 	// compensated; any other status is released and cancelled.
 	ActionRecover = "recover"
 )
@@ -56,8 +56,8 @@ type Task struct {
 	ExecutionID string `json:"executionId,omitempty"`
 }
 
-// TransientError is an infrastructure failure (a store, the catalog or the bus did not
-// answer, an optimistic lock was lost too often): the task may succeed when retried, and
+// TransientError is an infrastructure failure (a store or the catalog did not answer, an
+// optimistic lock was lost too often): the task may succeed when retried, and
 // every action is idempotent, so the state machine retries it (ErrorEquals
 // "TransientError"). Err is the cause.
 type TransientError struct {
@@ -93,24 +93,18 @@ type Catalog interface {
 	Items(ctx context.Context, skus []string) (map[string]inventory.Item, error)
 }
 
-// Publisher publishes business events on the bus.
-type Publisher interface {
-	Publish(ctx context.Context, evs ...event.Event) error
-}
-
 // Authorizer authorizes a payment; payment.Gateway satisfies it. It returns
 // *payment.PaymentDeclinedError when the payment is declined.
 type Authorizer interface {
 	Authorize(orderID, token string, total int64) error
 }
 
-// Handler runs process tasks. Orders, Catalog, Events and Payments are required; Now and
-// Log default to time.Now and slog.Default. The orderId and correlationId of the task go
+// Handler runs process tasks. Orders, Catalog and Payments are required; Now and Log
+// default to time.Now and slog.Default. The orderId and correlationId of the task go
 // on the context (logging.WithOrder), so a pkg/logging handler puts them on every line.
 type Handler struct {
 	Orders   OrderStore
 	Catalog  Catalog
-	Events   Publisher
 	Payments Authorizer
 	Now      func() time.Time
 	Log      *slog.Logger
@@ -139,10 +133,8 @@ func (h *Handler) Handle(ctx context.Context, t Task) (*order.Order, error) {
 		o, err = h.validate(ctx, t.OrderID, t.ExecutionID)
 	case ActionAuthorize:
 		o, err = h.authorize(ctx, t.OrderID, t.ExecutionID)
-	case ActionAnnounce:
-		o, err = h.announce(ctx, t.OrderID, t.ExecutionID, true)
 	case ActionRecover:
-		o, err = h.announce(ctx, t.OrderID, t.ExecutionID, false)
+		o, err = h.recover(ctx, t.OrderID, t.ExecutionID)
 	case ActionReject, ActionCancel:
 		reason, perr := order.ParseReason(t.Reason)
 		if perr != nil {
@@ -232,15 +224,13 @@ func priceLines(o *order.Order, items map[string]inventory.Item) (map[string]int
 }
 
 // authorize moves a VALIDATED order to RESERVED and, when the payment is authorized,
-// through PAID to CONFIRMED, in one conditional write, then publishes Order Confirmed.
-// It is the last state of a confirmed order's execution: confirming and publishing here
-// instead of in two more states of the state machine saves two state transitions (and
-// the Succeed state a third), half of the Standard workflow's bill per order.
+// through PAID to CONFIRMED, in one conditional write. It is the last state of a
+// confirmed order's execution: confirming here instead of in a state of its own saves
+// state transitions, which the Standard workflow bills one by one.
 //
 // On a decline the order is stored RESERVED, so the state machine's compensation
-// (release stock, cancel) starts from the true state. A retry finds the order CONFIRMED
-// (the write landed, the answer or the publish did not) and publishes again: the event
-// id is derived from the order id and status, so consumers drop a duplicate.
+// (release stock, cancel) starts from the true state. A retry that finds the order
+// CONFIRMED (the write landed, the answer did not) returns it unchanged.
 func (h *Handler) authorize(ctx context.Context, id, execution string) (*order.Order, error) {
 	now := h.now()
 	var (
@@ -276,13 +266,7 @@ func (h *Handler) authorize(ctx context.Context, id, execution string) (*order.O
 	if err == nil && declined != nil {
 		return nil, declined
 	}
-	if o, err = result(o, current, err); err != nil {
-		return nil, err
-	}
-	if err := h.publish(ctx, o, now); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return result(o, current, err)
 }
 
 // confirm moves a RESERVED order whose payment was authorized through PAID to CONFIRMED.
@@ -293,9 +277,8 @@ func confirm(o *order.Order, now time.Time) error {
 	return o.Confirm(now)
 }
 
-// finish rejects or cancels the order for reason and publishes the matching event. An
-// order already in that status is published again: the event id is derived from the
-// order id and status, so consumers drop the duplicate.
+// finish rejects or cancels the order for reason. An order already in that status (a
+// retry whose first write landed) is returned unchanged.
 func (h *Handler) finish(ctx context.Context, id, execution, action string, reason order.Reason) (*order.Order, error) {
 	target := order.StatusCancelled
 	if action == ActionReject {
@@ -316,23 +299,12 @@ func (h *Handler) finish(ctx context.Context, id, execution, action string, reas
 		}
 		return o.Cancel(reason, now)
 	})
-	o, err = result(o, current, err)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.publish(ctx, o, now); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return result(o, current, err)
 }
 
-// announce loads the order and, when it is terminal, publishes the event of its status
-// (the event id is derived from the order id and status, so it is the same event
-// authorize publishes, and consumers drop a duplicate). With mustBeTerminal a non-terminal order is a *BadTaskError; without it
-// (the recover action) the order is returned unannounced for the state machine to
-// compensate. Only CONFIRMED is announced by recover: a cancelled order is announced by
-// the cancel that follows.
-func (h *Handler) announce(ctx context.Context, id, execution string, mustBeTerminal bool) (*order.Order, error) {
+// recover returns the order as it is, for the state machine's catch-all to decide
+// whether to compensate (never a CONFIRMED order).
+func (h *Handler) recover(ctx context.Context, id, execution string) (*order.Order, error) {
 	o, err := h.Orders.Get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get order %s: %w", id, err)
@@ -340,28 +312,7 @@ func (h *Handler) announce(ctx context.Context, id, execution string, mustBeTerm
 	if err := o.CheckOwner(execution); err != nil {
 		return nil, err
 	}
-	switch {
-	case mustBeTerminal && !o.Status.Terminal():
-		return nil, &BadTaskError{Field: "orderId", Message: fmt.Sprintf("order %s is %s: nothing to announce", id, o.Status)}
-	case !mustBeTerminal && o.Status != order.StatusConfirmed:
-		return o, nil
-	}
-	if err := h.publish(ctx, o, h.now()); err != nil {
-		return nil, err
-	}
 	return o, nil
-}
-
-// publish publishes the event of o's status.
-func (h *Handler) publish(ctx context.Context, o *order.Order, now time.Time) error {
-	ev, ok := event.FromOrder(o, now)
-	if !ok {
-		return fmt.Errorf("order %s: no event for status %s", o.ID, o.Status)
-	}
-	if err := h.Events.Publish(ctx, ev); err != nil {
-		return fmt.Errorf("publish %s for order %s: %w", ev.DetailType, o.ID, err)
-	}
-	return nil
 }
 
 // result interprets an Update outcome: errUnchanged means the order as read is the answer.

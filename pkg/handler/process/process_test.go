@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/process"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -18,20 +17,18 @@ import (
 
 type env struct {
 	store *store
-	bus   *recorder
 	h     *process.Handler
 }
 
-func newEnv(o *order.Order, items []inventory.Item, publishErr error) *env {
+func newEnv(o *order.Order, items []inventory.Item) *env {
 	var orders []*order.Order
 	if o != nil {
 		orders = append(orders, o)
 	}
-	e := &env{store: newStore(orders...), bus: newRecorder(publishErr)}
+	e := &env{store: newStore(orders...)}
 	e.h = &process.Handler{
 		Orders:   e.store,
 		Catalog:  catalog(items...),
-		Events:   e.bus,
 		Payments: payment.Gateway{Limit: 10_000},
 		Now:      func() time.Time { return t1 },
 		Log:      slog.New(slog.DiscardHandler),
@@ -60,18 +57,16 @@ func TestHandle(t *testing.T) {
 	eur := []inventory.Item{{SKU: "SKU-1", Price: 1250, Currency: "EUR"}, {SKU: "SKU-2", Price: 500, Currency: "USD"}}
 	huge := []inventory.Item{{SKU: "SKU-1", Price: 1 << 62, Currency: "USD"}, {SKU: "SKU-2", Price: 500, Currency: "USD"}}
 	tests := []struct {
-		name       string
-		order      *order.Order // stored before the task; nil for none
-		items      []inventory.Item
-		publishErr error
-		task       process.Task
+		name  string
+		order *order.Order // stored before the task; nil for none
+		items []inventory.Item
+		task  process.Task
 		// wantType is the errorType aws-lambda-go reports; empty for success.
 		wantType   string
 		wantStatus order.Status // status returned (success) and stored
 		wantTotal  int64
 		wantReason order.Reason
 		wantWrites int
-		wantEvent  string // detail-type published, if any
 		wantOwner  string // stored ExecutionID
 	}{
 		{name: "validate prices and validates", order: pending(), items: usdCatalog,
@@ -95,12 +90,9 @@ func TestHandle(t *testing.T) {
 		{name: "validate a rejected order is an illegal transition", order: inStatus(order.StatusRejected, "tok_visa"), items: usdCatalog,
 			task:     process.Task{Action: "validate", OrderID: orderID},
 			wantType: "IllegalTransitionError", wantStatus: order.StatusRejected},
-		{name: "authorize pays, confirms in one write and publishes", order: inStatus(order.StatusValidated, "tok_visa"),
+		{name: "authorize pays and confirms in one write", order: inStatus(order.StatusValidated, "tok_visa"),
 			task:       process.Task{Action: "authorize", OrderID: orderID},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1, wantEvent: event.OrderConfirmed},
-		{name: "authorize whose publish fails is transient and keeps the order confirmed", order: inStatus(order.StatusValidated, "tok_visa"),
-			publishErr: errDown, task: process.Task{Action: "authorize", OrderID: orderID},
-			wantType: "TransientError", wantStatus: order.StatusConfirmed, wantWrites: 1},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1},
 		{name: "authorize declined token leaves the order reserved", order: inStatus(order.StatusValidated, payment.DeclineToken),
 			task:     process.Task{Action: "authorize", OrderID: orderID},
 			wantType: "PaymentDeclinedError", wantStatus: order.StatusReserved, wantWrites: 1},
@@ -109,28 +101,28 @@ func TestHandle(t *testing.T) {
 			wantType: "PaymentDeclinedError", wantStatus: order.StatusReserved},
 		{name: "authorize retry of a reserved order pays and confirms", order: inStatus(order.StatusReserved, "tok_visa"),
 			task:       process.Task{Action: "authorize", OrderID: orderID},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1, wantEvent: event.OrderConfirmed},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1},
 		{name: "authorize of an order an earlier definition left paid confirms it", order: inStatus(order.StatusPaid, "tok_visa"),
 			task:       process.Task{Action: "authorize", OrderID: orderID},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1, wantEvent: event.OrderConfirmed},
-		{name: "authorize retry of a confirmed order publishes again without a write", order: inStatus(order.StatusConfirmed, "tok_visa"),
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1},
+		{name: "authorize retry of a confirmed order returns it without a write", order: inStatus(order.StatusConfirmed, "tok_visa"),
 			task:       process.Task{Action: "authorize", OrderID: orderID},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantEvent: event.OrderConfirmed},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000},
 		{name: "authorize a pending order is an illegal transition", order: pending(),
 			task:     process.Task{Action: "authorize", OrderID: orderID},
 			wantType: "IllegalTransitionError", wantStatus: order.StatusPending},
-		{name: "reject publishes Order Rejected", order: pending(),
+		{name: "reject rejects in one write", order: pending(),
 			task:       process.Task{Action: "reject", OrderID: orderID, Reason: "UNKNOWN_SKU"},
-			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU, wantWrites: 1, wantEvent: event.OrderRejected},
-		{name: "reject retry publishes again without a write", order: inStatus(order.StatusRejected, "tok_visa"),
+			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU, wantWrites: 1},
+		{name: "reject retry returns the order without a write", order: inStatus(order.StatusRejected, "tok_visa"),
 			task:       process.Task{Action: "reject", OrderID: orderID, Reason: "UNKNOWN_SKU"},
-			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU, wantEvent: event.OrderRejected},
-		{name: "cancel publishes Order Cancelled", order: inStatus(order.StatusReserved, "tok_visa"),
+			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU},
+		{name: "cancel cancels in one write", order: inStatus(order.StatusReserved, "tok_visa"),
 			task:       process.Task{Action: "cancel", OrderID: orderID, Reason: "PAYMENT_DECLINED"},
-			wantStatus: order.StatusCancelled, wantTotal: 3000, wantReason: order.ReasonPaymentDeclined, wantWrites: 1, wantEvent: event.OrderCancelled},
-		{name: "cancel retry publishes again", order: inStatus(order.StatusCancelled, "tok_visa"),
+			wantStatus: order.StatusCancelled, wantTotal: 3000, wantReason: order.ReasonPaymentDeclined, wantWrites: 1},
+		{name: "cancel retry returns the order without a write", order: inStatus(order.StatusCancelled, "tok_visa"),
 			task:       process.Task{Action: "cancel", OrderID: orderID, Reason: "OUT_OF_STOCK"},
-			wantStatus: order.StatusCancelled, wantReason: order.ReasonOutOfStock, wantEvent: event.OrderCancelled},
+			wantStatus: order.StatusCancelled, wantReason: order.ReasonOutOfStock},
 		{name: "cancel a confirmed order is an illegal transition", order: inStatus(order.StatusConfirmed, "tok_visa"),
 			task:     process.Task{Action: "cancel", OrderID: orderID, Reason: "PROCESSING_FAILED"},
 			wantType: "IllegalTransitionError", wantStatus: order.StatusConfirmed, wantTotal: 3000},
@@ -146,9 +138,6 @@ func TestHandle(t *testing.T) {
 		{name: "missing order id", order: pending(),
 			task:     process.Task{Action: "validate"},
 			wantType: "BadTaskError", wantStatus: order.StatusPending},
-		{name: "cancel whose publication fails is transient", order: pending(), publishErr: errDown,
-			task:     process.Task{Action: "cancel", OrderID: orderID, Reason: "PROCESSING_FAILED"},
-			wantType: "TransientError", wantStatus: order.StatusCancelled, wantReason: order.ReasonProcessingFailed, wantWrites: 1},
 		{name: "unknown order is a bad task, not retried", items: usdCatalog,
 			task:     process.Task{Action: "validate", OrderID: orderID},
 			wantType: "BadTaskError"},
@@ -168,7 +157,7 @@ func TestHandle(t *testing.T) {
 			wantType: "AlreadyProcessingError", wantStatus: order.StatusConfirmed, wantOwner: execA},
 		{name: "authorize by the owner confirms", order: owned(order.StatusValidated, execA),
 			task:       process.Task{Action: "authorize", OrderID: orderID, ExecutionID: execA},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1, wantOwner: execA, wantEvent: event.OrderConfirmed},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantWrites: 1, wantOwner: execA},
 		{name: "authorize by a duplicate execution is refused", order: owned(order.StatusValidated, execA),
 			task:     process.Task{Action: "authorize", OrderID: orderID, ExecutionID: execB},
 			wantType: "AlreadyProcessingError", wantStatus: order.StatusValidated, wantOwner: execA},
@@ -177,27 +166,12 @@ func TestHandle(t *testing.T) {
 			wantType: "AlreadyProcessingError", wantStatus: order.StatusPaid, wantOwner: execA},
 		{name: "reject of an unowned order by any execution", order: pending(),
 			task:       process.Task{Action: "reject", OrderID: orderID, Reason: "UNKNOWN_SKU", ExecutionID: execB},
-			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU, wantWrites: 1, wantEvent: event.OrderRejected},
+			wantStatus: order.StatusRejected, wantReason: order.ReasonUnknownSKU, wantWrites: 1},
 
-		// announce and recover publish without writing.
-		{name: "announce a confirmed order publishes Order Confirmed", order: owned(order.StatusConfirmed, execA),
-			task:       process.Task{Action: "announce", OrderID: orderID, ExecutionID: execA},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantEvent: event.OrderConfirmed, wantOwner: execA},
-		{name: "announce a cancelled order publishes Order Cancelled", order: inStatus(order.StatusCancelled, "tok_visa"),
-			task:       process.Task{Action: "announce", OrderID: orderID},
-			wantStatus: order.StatusCancelled, wantReason: order.ReasonOutOfStock, wantEvent: event.OrderCancelled},
-		{name: "announce a paid order is a bad task", order: owned(order.StatusPaid, execA),
-			task:     process.Task{Action: "announce", OrderID: orderID, ExecutionID: execA},
-			wantType: "BadTaskError", wantStatus: order.StatusPaid, wantOwner: execA},
-		{name: "announce by a duplicate execution is refused", order: owned(order.StatusConfirmed, execA),
-			task:     process.Task{Action: "announce", OrderID: orderID, ExecutionID: execB},
-			wantType: "AlreadyProcessingError", wantStatus: order.StatusConfirmed, wantOwner: execA},
-		{name: "announce whose publication fails is transient", order: owned(order.StatusConfirmed, execA), publishErr: errDown,
-			task:     process.Task{Action: "announce", OrderID: orderID, ExecutionID: execA},
-			wantType: "TransientError", wantStatus: order.StatusConfirmed, wantOwner: execA},
-		{name: "recover a confirmed order announces it", order: owned(order.StatusConfirmed, execA),
+		// recover reads, never writes: the state machine decides on the status.
+		{name: "recover a confirmed order returns it, not to be compensated", order: owned(order.StatusConfirmed, execA),
 			task:       process.Task{Action: "recover", OrderID: orderID, ExecutionID: execA},
-			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantEvent: event.OrderConfirmed, wantOwner: execA},
+			wantStatus: order.StatusConfirmed, wantTotal: 3000, wantOwner: execA},
 		{name: "recover a paid order returns it for compensation", order: owned(order.StatusPaid, execA),
 			task:       process.Task{Action: "recover", OrderID: orderID, ExecutionID: execA},
 			wantStatus: order.StatusPaid, wantTotal: 3000, wantOwner: execA},
@@ -210,7 +184,7 @@ func TestHandle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(tt.order, tt.items, tt.publishErr)
+			e := newEnv(tt.order, tt.items)
 			got, errType, msg := run(t, e.h, tt.task)
 			if errType != tt.wantType {
 				t.Fatalf("errorType = %q (%s), want %q", errType, msg, tt.wantType)
@@ -235,19 +209,6 @@ func TestHandle(t *testing.T) {
 				}
 				if got.Version != stored.Version {
 					t.Errorf("returned version %d, stored %d", got.Version, stored.Version)
-				}
-			}
-			switch {
-			case tt.wantEvent == "" && len(e.bus.events) > 0:
-				t.Errorf("published %d events, want none", len(e.bus.events))
-			case tt.wantEvent != "":
-				if len(e.bus.events) != 1 {
-					t.Fatalf("published %d events, want 1", len(e.bus.events))
-				}
-				ev := e.bus.events[0]
-				if ev.DetailType != tt.wantEvent || ev.Detail.Data.Status != tt.wantStatus ||
-					ev.Detail.Metadata.EventID != event.ID(orderID, tt.wantStatus) {
-					t.Errorf("event = %s %s %s", ev.DetailType, ev.Detail.Data.Status, ev.Detail.Metadata.EventID)
 				}
 			}
 		})
@@ -287,7 +248,7 @@ func TestHandleReturnsTypedErrorsUnwrapped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(tt.order, tt.items, nil)
+			e := newEnv(tt.order, tt.items)
 			o, err := e.h.Handle(context.Background(), tt.task)
 			if o != nil || !tt.check(err) {
 				t.Fatalf("Handle = %v, %T %v", o, err, err)
@@ -305,11 +266,11 @@ func TestHandleStoreFailure(t *testing.T) {
 		fail   string // the store method that fails
 	}{
 		{"validate", "update"}, {"authorize", "update"}, {"cancel", "update"}, {"reject", "update"},
-		{"announce", "get"}, {"recover", "get"},
+		{"recover", "get"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action+" "+tt.fail, func(t *testing.T) {
-			e := newEnv(pending(), usdCatalog, nil)
+			e := newEnv(pending(), usdCatalog)
 			cause := fmt.Errorf("update order %s: %w", orderID, order.ErrConflict)
 			switch tt.fail {
 			case "update":
@@ -338,7 +299,7 @@ func TestHandleStoreFailure(t *testing.T) {
 // the order unowned, but found it claimed by the owner when writing, is refused and
 // writes nothing.
 func TestValidateLosesTheClaimRace(t *testing.T) {
-	e := newEnv(pending(), usdCatalog, nil)
+	e := newEnv(pending(), usdCatalog)
 	update := e.store.update
 	e.store.update = func(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
 		e.store.orders[id].ExecutionID = execA // the owner's validate won meanwhile

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	Bucket string
 	// DLQs are the dead-letter queue and on-failure destination URLs.
 	DLQs []string
+	// FailureBuckets are S3 on-failure destinations (the publisher's stream mapping):
+	// each object is a discarded batch, its records and its reason.
+	FailureBuckets []string
 	// EventCapture is a queue receiving every order event of the bus (a rule target);
 	// NotificationCapture a queue subscribed (raw delivery or not) to the topic. Both are
 	// drained by the audit. "" skips the exactly-once event/notification checks.
@@ -64,11 +68,19 @@ type Config struct {
 	Initial map[string]int64
 	// Grace: a non-terminal order younger than this is "in flight", not lost.
 	Grace time.Duration
+	// PendingBound: a PENDING order that no execution has claimed for longer than this
+	// is stranded, its Order Created never acted on (default DefaultPendingBound).
+	PendingBound time.Duration
 	// CaptureWait is how long the capture queues are drained after the last message
 	// (default 3 s).
 	CaptureWait time.Duration
 	Now         func() time.Time
 }
+
+// DefaultPendingBound is how long an order may stay PENDING without an execution: its
+// Order Created is published from the orders table's stream within seconds and starts
+// the saga, whose first task claims the order.
+const DefaultPendingBound = 2 * time.Minute
 
 // Report is the outcome of an audit.
 type Report struct {
@@ -81,17 +93,27 @@ type Report struct {
 	Lost     []Stuck `json:"lost"`
 	InDLQ    []Stuck `json:"inDlq"`
 	InFlight int     `json:"inFlight"`
+	// Stranded are PENDING orders that no execution claimed within PendingBound and that
+	// are in no DLQ: accepted, never processed.
+	Stranded []Stuck `json:"stranded"`
+	// Twins are Idempotency-Keys that created more than one order, with the orders.
+	Twins map[string][]string `json:"twins"`
 	// DLQMessages counts what each DLQ holds (poison inputs included).
 	DLQMessages map[string]int `json:"dlqMessages"`
 	// Oversold are units confirmed without stock; Stock lists per-SKU problems.
 	Oversold int64    `json:"oversold"`
 	Stock    []string `json:"stock"`
 	// Events: terminal events seen per order (when captured).
-	EventsChecked          bool     `json:"eventsChecked"`
-	EventCopies            int      `json:"eventCopies"`
-	EventDuplicates        int      `json:"eventDuplicatesRemovable"`
-	EventProblems          []string `json:"eventProblems"`
-	RefusedAtAPI           int      `json:"refusedAtApi"`
+	EventsChecked   bool     `json:"eventsChecked"`
+	EventCopies     int      `json:"eventCopies"`
+	EventDuplicates int      `json:"eventDuplicatesRemovable"`
+	EventProblems   []string `json:"eventProblems"`
+	// CreatedCopies and CreatedDuplicates count the Order Created events captured and the
+	// extra copies of one eventId among them; CreatedProblems say which orders were not
+	// announced exactly once, or announced without existing.
+	CreatedCopies          int      `json:"createdCopies"`
+	CreatedDuplicates      int      `json:"createdDuplicatesRemovable"`
+	CreatedProblems        []string `json:"createdProblems"`
 	NotificationsChecked   bool     `json:"notificationsChecked"`
 	Notifications          int      `json:"notifications"`
 	NotificationProblems   []string `json:"notificationProblems"`
@@ -141,6 +163,8 @@ type orderRow struct {
 	total                        int64
 	lines                        map[string]int64
 	created                      time.Time
+	key                          string // the Idempotency-Key that created it
+	executed                     bool   // an execution claimed it
 }
 
 func terminal(s string) bool { return s == "CONFIRMED" || s == "CANCELLED" || s == "REJECTED" }
@@ -153,8 +177,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if c.CaptureWait <= 0 {
 		c.CaptureWait = 3 * time.Second
 	}
+	if c.PendingBound <= 0 {
+		c.PendingBound = DefaultPendingBound
+	}
 	r := &Report{ByStatus: map[string]int{}, RevenueByCur: map[string]int64{}, DLQMessages: map[string]int{},
-		MetricsRevenue: map[string]int64{}}
+		MetricsRevenue: map[string]int64{}, Twins: map[string][]string{}}
 	orders, err := scanOrders(ctx, c)
 	if err != nil {
 		return nil, err
@@ -172,6 +199,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err := r.checkOrders(ctx, c, orders); err != nil {
 		return nil, err
 	}
+	r.checkTwins(orders)
 	if err := r.checkStock(ctx, c, orders); err != nil {
 		return nil, err
 	}
@@ -242,12 +270,23 @@ func lines(it map[string]ddbtypes.AttributeValue, k string) map[string]int64 {
 	return out
 }
 
+// scanOrders reads the orders table through its codec (pkg/dynamo), the one owner of its
+// layout.
 func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
 	var out []*orderRow
 	err := Scan(ctx, c.DynamoDB, c.OrdersTable, func(it map[string]ddbtypes.AttributeValue) error {
-		created, _ := time.Parse(time.RFC3339Nano, Str(it, "created_at"))
-		out = append(out, &orderRow{id: Str(it, "order_id"), status: Str(it, "status"), currency: Str(it, "currency"),
-			reason: Str(it, "failure_reason"), total: Int(it, "total"), lines: lines(it, "lines"), created: created})
+		o, err := dynamo.DecodeOrder(it)
+		if err != nil {
+			// Not an order (written by hand, or by a bug): listed as it is, never terminal.
+			out = append(out, &orderRow{id: dynamo.OrderID(it), status: "UNREADABLE", lines: map[string]int64{}, reason: err.Error()})
+			return nil
+		}
+		row := &orderRow{id: o.ID, status: string(o.Status), currency: o.Currency, reason: string(o.FailureReason),
+			total: o.Total, lines: map[string]int64{}, created: o.CreatedAt, key: o.IdempotencyKey, executed: o.ExecutionID != ""}
+		for _, l := range o.Lines {
+			row.lines[l.SKU] += l.Quantity
+		}
+		out = append(out, row)
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
@@ -257,6 +296,16 @@ func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
 // checkOrders: every accepted order is terminal, or its failure sits in a DLQ.
 func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) error {
 	inDLQ := map[string]string{} // orderId -> reason
+	if err := r.readFailureBuckets(ctx, c); err != nil {
+		return err
+	}
+	for _, m := range r.dlq {
+		for _, o := range orders {
+			if strings.Contains(m.body, o.id) {
+				inDLQ[o.id] = m.queue + ": " + m.reason
+			}
+		}
+	}
 	if c.SQS != nil {
 		admin := queue.NewAdmin(c.SQS)
 		admin.Hold = 5 * time.Second
@@ -287,6 +336,9 @@ func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) 
 		case ok:
 			st.Reason = why
 			r.InDLQ = append(r.InDLQ, st)
+		case o.status == "PENDING" && !o.executed && st.Age > c.PendingBound:
+			r.Stranded = append(r.Stranded, st)
+			r.violate("order %s is PENDING with no execution after %s (bound %s) and in no DLQ: accepted, never processed", o.id, st.Age, c.PendingBound)
 		case c.Grace > 0 && st.Age < c.Grace:
 			r.InFlight++
 		default:
@@ -295,6 +347,79 @@ func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) 
 		}
 	}
 	return nil
+}
+
+// checkTwins: one Idempotency-Key creates at most one order.
+func (r *Report) checkTwins(orders []*orderRow) {
+	byKey := map[string][]string{}
+	for _, o := range orders {
+		if o.key != "" {
+			byKey[o.key] = append(byKey[o.key], o.id)
+		}
+	}
+	for _, k := range sortedKeys(byKey) {
+		if ids := byKey[k]; len(ids) > 1 {
+			r.Twins[k] = ids
+			r.violate("Idempotency-Key %q created %d orders: %s", k, len(ids), strings.Join(ids, ", "))
+		}
+	}
+}
+
+// readFailureBuckets reads the S3 on-failure destinations: every object is a discarded
+// stream batch (Lambda's invocation record, with the batch as its payload).
+func (r *Report) readFailureBuckets(ctx context.Context, c Config) error {
+	if c.S3 == nil {
+		return nil
+	}
+	for _, b := range c.FailureBuckets {
+		var token *string
+		n := 0
+		for {
+			out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b), ContinuationToken: token})
+			if err != nil {
+				return fmt.Errorf("list %s: %w", b, err)
+			}
+			for _, obj := range out.Contents {
+				got, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b), Key: obj.Key})
+				if err != nil {
+					return fmt.Errorf("get %s/%s: %w", b, aws.ToString(obj.Key), err)
+				}
+				body, err := io.ReadAll(got.Body)
+				got.Body.Close()
+				if err != nil {
+					return err
+				}
+				n++
+				r.dlq = append(r.dlq, dlqMessage{queue: "s3://" + b, body: string(body), reason: recordReason(body)})
+			}
+			if !aws.ToBool(out.IsTruncated) {
+				break
+			}
+			token = out.NextContinuationToken
+		}
+		r.DLQMessages["s3://"+b] = n
+	}
+	return nil
+}
+
+// recordReason is the reason in a Lambda on-failure record: its condition and, when the
+// function failed, the function error.
+func recordReason(body []byte) string {
+	var rec struct {
+		RequestContext struct {
+			Condition string `json:"condition"`
+		} `json:"requestContext"`
+		ResponseContext struct {
+			FunctionError string `json:"functionError"`
+		} `json:"responseContext"`
+	}
+	if json.Unmarshal(body, &rec) != nil || rec.RequestContext.Condition == "" {
+		return "unreadable on-failure record"
+	}
+	if rec.ResponseContext.FunctionError != "" {
+		return rec.RequestContext.Condition + " (" + rec.ResponseContext.FunctionError + ")"
+	}
+	return rec.RequestContext.Condition
 }
 
 func reason(m queue.Message) string {
@@ -527,8 +652,14 @@ func (r *Report) checkCaptures(ctx context.Context, c Config, orders []*orderRow
 		}
 		r.EventsChecked = true
 		r.EventCopies = len(evs)
-		orders = announced(orders, evs, r)
-		r.EventDuplicates, r.EventProblems = perOrder(evs, orders, "terminal event")
+		r.checkCreated(evs, orders)
+		unkept := orders[:0:0]
+		for _, o := range orders {
+			if !r.keptRecord(o.id) { // a change kept in an on-failure bucket is announced on redrive
+				unkept = append(unkept, o)
+			}
+		}
+		r.EventDuplicates, r.EventProblems = perOrder(evs, unkept, "terminal event")
 		for _, p := range r.EventProblems {
 			r.violate("%s", p)
 		}
@@ -579,34 +710,72 @@ func (r *Report) notificationsInDLQ(orders []*orderRow, ns []captured, now time.
 	return out
 }
 
-// dlqHolding returns the first DLQ message that names eventID.
-func (r *Report) dlqHolding(eventID string) (dlqMessage, bool) {
+// keptRecord reports whether an S3 on-failure destination holds a stream record of
+// order id: its change was discarded by the publisher's mapping, with the reason, and is
+// published when the record is redriven.
+func (r *Report) keptRecord(id string) bool {
 	for _, m := range r.dlq {
-		if strings.Contains(m.body, `"`+eventID+`"`) {
+		if strings.HasPrefix(m.queue, "s3://") && strings.Contains(m.body, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// dlqHolding returns the first DLQ message that names s (an eventId, or an order id in
+// a kept stream record).
+func (r *Report) dlqHolding(s string) (dlqMessage, bool) {
+	for _, m := range r.dlq {
+		if strings.Contains(m.body, s) {
 			return m, true
 		}
 	}
 	return dlqMessage{}, false
 }
 
-// announced drops the orders the API refused after storing them: ingest stores the order,
-// fails to publish Order Created, cancels it (PROCESSING_FAILED) and answers 503, so the
-// client retries under its Idempotency-Key and no event or notification is owed for it.
-// They are counted in the report.
-func announced(orders []*orderRow, evs []captured, r *Report) []*orderRow {
-	seen := map[string]bool{}
+// checkCreated: every order of the table was announced by exactly one Order Created
+// (one distinct eventId, <orderId>:PENDING; copies of it are counted, not violations),
+// unless its stream record sits in an on-failure destination; and no Order Created
+// announced an order that does not exist (a write that never committed).
+func (r *Report) checkCreated(evs []captured, orders []*orderRow) {
+	copies := map[string]int{}
+	byOrder := map[string]map[string]bool{}
 	for _, e := range evs {
-		seen[e.OrderID] = true
-	}
-	out := orders[:0:0]
-	for _, o := range orders {
-		if !seen[o.id] && o.status == "CANCELLED" && o.reason == "PROCESSING_FAILED" {
-			r.RefusedAtAPI++
+		if e.Status != "PENDING" {
 			continue
 		}
-		out = append(out, o)
+		r.CreatedCopies++
+		copies[e.EventID]++
+		if byOrder[e.OrderID] == nil {
+			byOrder[e.OrderID] = map[string]bool{}
+		}
+		byOrder[e.OrderID][e.EventID] = true
 	}
-	return out
+	for _, k := range copies {
+		r.CreatedDuplicates += k - 1
+	}
+	exists := map[string]bool{}
+	for _, o := range orders {
+		exists[o.id] = true
+		switch got := byOrder[o.id]; {
+		case len(got) == 1:
+		case len(got) == 0:
+			if r.keptRecord(o.id) {
+				continue // its record is kept with the reason; redrive publishes it
+			}
+			r.CreatedProblems = append(r.CreatedProblems, fmt.Sprintf("order %s (%s) was never announced by an Order Created", o.id, o.status))
+		default:
+			r.CreatedProblems = append(r.CreatedProblems, fmt.Sprintf("order %s was announced by %d different Order Created events %v", o.id, len(got), keys(got)))
+		}
+	}
+	for _, id := range sortedKeys(byOrder) {
+		if !exists[id] {
+			r.CreatedProblems = append(r.CreatedProblems, fmt.Sprintf("an Order Created announced order %s, which does not exist", id))
+		}
+	}
+	for _, p := range r.CreatedProblems {
+		r.violate("%s", p)
+	}
 }
 
 // perOrder checks one terminal item per terminal order, of the order's status; it
@@ -726,9 +895,17 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "  %s %d", st, r.ByStatus[st])
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "lost (not terminal, not in a DLQ): %d; in a DLQ: %d; in flight: %d\n", len(r.Lost), len(r.InDLQ), r.InFlight)
+	fmt.Fprintf(w, "lost (not terminal, not in a DLQ): %d; stranded (PENDING, no execution): %d; in a DLQ: %d; in flight: %d\n",
+		len(r.Lost), len(r.Stranded), len(r.InDLQ), r.InFlight)
 	for _, st := range r.Lost {
 		fmt.Fprintf(w, "  lost %s %s age %s\n", st.OrderID, st.Status, st.Age)
+	}
+	for _, st := range r.Stranded {
+		fmt.Fprintf(w, "  stranded %s %s age %s\n", st.OrderID, st.Status, st.Age)
+	}
+	fmt.Fprintf(w, "orders created twice for one Idempotency-Key: %d\n", len(r.Twins))
+	for _, k := range sortedKeys(r.Twins) {
+		fmt.Fprintf(w, "  key %q: %s\n", k, strings.Join(r.Twins[k], ", "))
 	}
 	for _, st := range r.InDLQ {
 		fmt.Fprintf(w, "  dlq  %s %s age %s: %s\n", st.OrderID, st.Status, st.Age, st.Reason)
@@ -738,9 +915,10 @@ func (r *Report) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "oversold units: %d\n", r.Oversold)
 	if r.EventsChecked {
+		fmt.Fprintf(w, "Order Created: %d captured, %d duplicate copies (removable by eventId), %d problems\n",
+			r.CreatedCopies, r.CreatedDuplicates, len(r.CreatedProblems))
 		fmt.Fprintf(w, "terminal events: %d copies captured, %d duplicate copies (removable by eventId), %d problems\n",
-			r.EventCopies, r.EventDuplicates, len(r.EventProblems))
-		fmt.Fprintf(w, "refused at the API (stored, publish failed, cancelled, 503 to the client): %d\n", r.RefusedAtAPI)
+			r.EventCopies-r.CreatedCopies, r.EventDuplicates, len(r.EventProblems))
 	}
 	if r.NotificationsChecked {
 		fmt.Fprintf(w, "notifications: %d captured, %d copies of an eventId (deduplicated by subscribers), %d problems, %d failed for good and in a DLQ\n",

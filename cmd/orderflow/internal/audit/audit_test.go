@@ -98,22 +98,66 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// An order the API stored but refused (publish failed, cancelled PROCESSING_FAILED, 503)
-// owes no event; an announced order that was cancelled the same way does.
-func TestAnnouncedSkipsOrdersRefusedAtTheAPI(t *testing.T) {
-	orders := []*orderRow{
-		{id: "refused", status: "CANCELLED", reason: "PROCESSING_FAILED"},
-		{id: "announced", status: "CANCELLED", reason: "PROCESSING_FAILED"},
-		{id: "declined", status: "CANCELLED", reason: "PAYMENT_DECLINED"},
+// Every order is announced by exactly one Order Created: copies of its eventId are
+// counted, a missing one is a violation unless the order's stream record is kept in an
+// on-failure bucket, and a Created for an order that does not exist is a violation.
+func TestCheckCreated(t *testing.T) {
+	orders := []*orderRow{{id: "once", status: "CONFIRMED"}, {id: "twice", status: "CONFIRMED"},
+		{id: "never", status: "PENDING"}, {id: "kept", status: "PENDING"}}
+	evs := []captured{
+		{EventID: "once:PENDING", OrderID: "once", Status: "PENDING"},
+		{EventID: "twice:PENDING", OrderID: "twice", Status: "PENDING"},
+		{EventID: "twice:PENDING", OrderID: "twice", Status: "PENDING"},
+		{EventID: "ghost:PENDING", OrderID: "ghost", Status: "PENDING"},
+		{EventID: "once:CONFIRMED", OrderID: "once", Status: "CONFIRMED"},
 	}
-	evs := []captured{{EventID: "announced:PENDING", OrderID: "announced", Status: "PENDING"}}
-	r := &Report{}
-	got := announced(orders, evs, r)
-	if r.RefusedAtAPI != 1 || len(got) != 2 || got[0].id != "announced" || got[1].id != "declined" {
-		t.Fatalf("refused %d, kept %v", r.RefusedAtAPI, got)
+	r := &Report{dlq: []dlqMessage{{queue: "s3://stream-failures", body: `{"payload":"{\"Records\":[{\"order_id\":{\"S\":\"kept\"}}]}"}`, reason: "RetryAttemptsExhausted"}}}
+	r.checkCreated(evs, orders)
+	if r.CreatedCopies != 4 || r.CreatedDuplicates != 1 {
+		t.Errorf("copies %d duplicates %d, want 4 and 1", r.CreatedCopies, r.CreatedDuplicates)
 	}
-	if _, problems := perOrder(evs, got, "terminal event"); len(problems) != 2 {
-		t.Fatalf("problems %v: want the announced and the declined order flagged for their missing terminal events", problems)
+	got := strings.Join(r.CreatedProblems, "\n")
+	if len(r.CreatedProblems) != 2 || !strings.Contains(got, "order never (PENDING) was never announced") || !strings.Contains(got, "order ghost, which does not exist") {
+		t.Fatalf("problems:\n%s", got)
+	}
+}
+
+// One Idempotency-Key creates one order; a PENDING order that no execution claimed within
+// the bound is stranded (unless it is in a DLQ), listed with its age.
+func TestTwinsAndStranded(t *testing.T) {
+	keyed := func(id, key, status string, executed bool, age time.Duration) map[string]ddbtypes.AttributeValue {
+		it := orderItem(id, status, "0")
+		it["idempotency_key"] = sv(key)
+		it["created_at"] = sv(now.Add(-age).Format(time.RFC3339Nano))
+		if executed {
+			it["execution_id"] = sv("arn:aws:states:us-east-1:123456789012:execution:x:" + id)
+		}
+		return it
+	}
+	orders := []map[string]ddbtypes.AttributeValue{
+		keyed("first", "k1", "CANCELLED", true, time.Hour),
+		keyed("twin", "k1", "CANCELLED", true, time.Hour),
+		keyed("alone", "k2", "CANCELLED", true, time.Hour),
+		keyed("stranded", "k3", "PENDING", false, 10*time.Minute),
+		keyed("young", "k4", "PENDING", false, 30*time.Second),
+	}
+	r, err := Run(context.Background(), Config{
+		DynamoDB: fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue {
+			return map[string][]map[string]ddbtypes.AttributeValue{"orders": orders}[table]
+		}},
+		OrdersTable: "orders", Grace: time.Minute, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Twins) != 1 || strings.Join(r.Twins["k1"], ",") != "first,twin" {
+		t.Errorf("twins %v, want k1: first, twin", r.Twins)
+	}
+	if len(r.Stranded) != 1 || r.Stranded[0].OrderID != "stranded" || r.Stranded[0].Age != 10*time.Minute || r.InFlight != 1 {
+		t.Errorf("stranded %+v in flight %d, want the 10-minute-old order and one in flight", r.Stranded, r.InFlight)
+	}
+	joined := strings.Join(r.Violations, "\n")
+	if !strings.Contains(joined, `Idempotency-Key "k1" created 2 orders`) || !strings.Contains(joined, "order stranded is PENDING with no execution after 10m0s") {
+		t.Errorf("violations:\n%s", joined)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
+	"github.com/orderflow/orderflow/pkg/lambdahost"
 )
 
 // maxInspect bounds how much of a request body is read to match ErrorRule.Resource.
@@ -24,6 +25,24 @@ type Injector struct {
 	spec  Spec
 	rng   *rand.Rand
 	stats Stats
+
+	procs  Processes
+	invoke map[string]*invokeCalls // by the calling process's access key id
+	hits   []int                   // matches per spec.CrashAt rule since the spec was set
+}
+
+// Processes tells which function process made an AWS call, and what it is running, from
+// the call's access key id, and kills it: *lambdahost.Host with ProcessKeys.
+type Processes interface {
+	Running(key string) (lambdahost.Running, bool)
+	KillProcess(key string) bool
+}
+
+// invokeCalls counts the AWS calls of the invoke a process is running.
+type invokeCalls struct {
+	requestID string
+	calls     int
+	byOp      map[string]int
 }
 
 // Stats counts the faults injected so far.
@@ -33,9 +52,11 @@ type Stats struct {
 	// Throttles and ServerErrors split Errors by kind.
 	Throttles    int64 `json:"throttles"`
 	ServerErrors int64 `json:"serverErrors"`
-	// Crashes by function name.
+	// Crashes by function name (random kills and crash points).
 	Crashes map[string]int64 `json:"crashes"`
-	// Duplicates by source (sqs, kinesis, eventbridge).
+	// CrashPoints counts the kills of each CrashAt rule, by its String.
+	CrashPoints map[string]int64 `json:"crashPoints"`
+	// Duplicates by source (sqs, kinesis, eventbridge, dynamodb).
 	Duplicates map[string]int64 `json:"duplicates"`
 	// Delayed is the number of calls that got added latency.
 	Delayed int64 `json:"delayed"`
@@ -56,20 +77,33 @@ func New(spec Spec) *Injector {
 	if seed == 0 {
 		seed = 1
 	}
-	return &Injector{spec: spec, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), stats: newStats()}
+	return &Injector{spec: spec, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), stats: newStats(),
+		invoke: map[string]*invokeCalls{}, hits: make([]int, len(spec.CrashAt))}
 }
 
 func newStats() Stats {
-	return Stats{Errors: map[string]int64{}, Crashes: map[string]int64{}, Duplicates: map[string]int64{}}
+	return Stats{Errors: map[string]int64{}, Crashes: map[string]int64{}, CrashPoints: map[string]int64{}, Duplicates: map[string]int64{}}
 }
 
-// Set replaces the spec from now on (a test removes a fault this way); counts are kept.
+// Set replaces the spec from now on (a test removes a fault this way, or sets the next
+// crash point); counts are kept, the crash points' matches start again from zero.
 func (in *Injector) Set(spec Spec) {
 	if in == nil {
 		return
 	}
 	in.mu.Lock()
 	in.spec = spec
+	in.hits = make([]int, len(spec.CrashAt))
+	in.mu.Unlock()
+}
+
+// SetProcesses gives the injector the function processes, which crash points need.
+func (in *Injector) SetProcesses(p Processes) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	in.procs = p
 	in.mu.Unlock()
 }
 
@@ -98,6 +132,9 @@ func (in *Injector) Stats() Stats {
 	for k, v := range in.stats.Crashes {
 		out.Crashes[k] = v
 	}
+	for k, v := range in.stats.CrashPoints {
+		out.CrashPoints[k] = v
+	}
 	for k, v := range in.stats.Duplicates {
 		out.Duplicates[k] = v
 	}
@@ -107,8 +144,8 @@ func (in *Injector) Stats() Stats {
 // chance draws a number and reports whether it falls under p. Call with mu held.
 func (in *Injector) chance(p float64) bool { return p > 0 && in.rng.Float64() < p }
 
-// Duplicate reports whether this delivery from source (sqs, kinesis, eventbridge) is to
-// be made twice, and counts it.
+// Duplicate reports whether this delivery from source (sqs, kinesis, eventbridge,
+// dynamodb) is to be made twice, and counts it.
 func (in *Injector) Duplicate(source string) bool {
 	if in == nil {
 		return false
@@ -123,6 +160,8 @@ func (in *Injector) Duplicate(source string) bool {
 		p = in.spec.Duplicate.Kinesis
 	case "eventbridge":
 		p = in.spec.Duplicate.EventBridge
+	case "dynamodb":
+		p = in.spec.Duplicate.DynamoDB
 	}
 	if !in.chance(p) {
 		return false
@@ -169,10 +208,15 @@ func (in *Injector) Killed(function string) {
 	in.mu.Unlock()
 }
 
-// Middleware is the edge middleware: added latency, then an injected error or the call.
+// Middleware is the edge middleware: added latency, then an injected error or the call;
+// a call that is a crash point is served, then its process is killed before the answer.
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := edge.CallFrom(r)
+		if key, point, ok := in.crashPoint(r, call); ok {
+			in.crash(next, r, key, point)
+			return
+		}
 		delay, fault := in.decide(r, call)
 		if delay > 0 {
 			select {
@@ -188,6 +232,74 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// crashPoint counts r as a call of the invoke its process is running and reports whether
+// it is a crash point: the calling process's key and the rule's String.
+func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string, bool) {
+	if in == nil {
+		return "", "", false
+	}
+	key := edge.AccessKeyID(r)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.procs == nil || len(in.spec.CrashAt) == 0 || !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
+		return "", "", false
+	}
+	running, ok := in.procs.Running(key)
+	if !ok || running.RequestID == "" {
+		return "", "", false
+	}
+	c := in.invoke[key]
+	if c == nil || c.requestID != running.RequestID {
+		c = &invokeCalls{requestID: running.RequestID, byOp: map[string]int{}}
+		in.invoke[key] = c
+	}
+	c.calls++
+	c.byOp[call.Operation]++
+	for i, p := range in.spec.CrashAt {
+		if !strings.Contains(running.Function, p.Function) {
+			continue
+		}
+		n, at := c.calls, max(p.AfterCall, 1)
+		if p.Operation != "" {
+			if p.Operation != call.Operation {
+				continue
+			}
+			n = c.byOp[call.Operation]
+		}
+		if n != at {
+			continue
+		}
+		in.hits[i]++
+		if in.hits[i] <= p.Skip || (p.Times > 0 && in.hits[i] > p.Skip+p.Times) {
+			continue
+		}
+		delete(in.invoke, key) // the process dies with this call
+		in.stats.Crashes[running.Function]++
+		in.stats.CrashPoints[p.String()]++
+		return key, p.String(), true
+	}
+	return "", "", false
+}
+
+// crash serves the call, so that it takes effect, then kills the calling process before
+// it sees the answer, and drops the connection as a dead process's is.
+func (in *Injector) crash(next http.Handler, r *http.Request, key, point string) {
+	next.ServeHTTP(discard{header: http.Header{}}, r)
+	in.mu.Lock()
+	procs := in.procs
+	in.mu.Unlock()
+	procs.KillProcess(key)
+	panic(http.ErrAbortHandler) // net/http closes the connection without an answer
+}
+
+// discard is a ResponseWriter that keeps nothing: the answer of a call whose caller is
+// killed.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d discard) WriteHeader(int)             {}
 
 // fault is one injected error answer.
 type fault struct {
@@ -361,6 +473,9 @@ func (s Stats) Summary() []string {
 	out = append(out, fmt.Sprintf("function crashes: %d", Sum(s.Crashes)))
 	for _, k := range sortedKeys(s.Crashes) {
 		out = append(out, fmt.Sprintf("  %-60s %d", k, s.Crashes[k]))
+	}
+	for _, k := range sortedKeys(s.CrashPoints) {
+		out = append(out, fmt.Sprintf("  crash point %-48s %d", k, s.CrashPoints[k]))
 	}
 	out = append(out, fmt.Sprintf("duplicate deliveries: %d", Sum(s.Duplicates)))
 	for _, k := range sortedKeys(s.Duplicates) {

@@ -1,8 +1,9 @@
 // Package chaos injects faults into the local stack, off unless a Spec asks for them: the
 // edge answers a chosen share of AWS calls with throttling or server errors (in the body
 // format of each service's protocol, so the SDKs classify and retry them as they would on
-// AWS), adds latency, kills a function process mid-invoke, and duplicates SQS, Kinesis and
-// EventBridge deliveries. Every injected fault is counted (Stats).
+// AWS), adds latency, kills a function process mid-invoke (at random, or deterministically
+// right after a given AWS call: CrashAt), and duplicates SQS, Kinesis, EventBridge and
+// DynamoDB stream deliveries. Every injected fault is counted (Stats).
 package chaos
 
 import (
@@ -27,8 +28,11 @@ type Spec struct {
 	Seed uint64 `json:"seed,omitempty"`
 	// Errors are the AWS error rules; the first rule that matches a call decides.
 	Errors []ErrorRule `json:"errors,omitempty"`
-	// Crash kills function processes mid-invoke.
+	// Crash kills function processes mid-invoke, at random.
 	Crash Crash `json:"crash,omitempty"`
+	// CrashAt are deterministic crash points: each kills a function's process right
+	// after a given AWS call of an invoke.
+	CrashAt []CrashPoint `json:"crashAt,omitempty"`
 	// Duplicate is the probability that a delivery is made twice, per source.
 	Duplicate Duplicate `json:"duplicate,omitempty"`
 	// Latency delays AWS calls through the edge.
@@ -63,11 +67,51 @@ type Crash struct {
 	MaxDelay Duration `json:"maxDelay,omitempty"`
 }
 
-// Duplicate holds the probability of a second delivery per source.
+// CrashPoint kills the process running an invoke of Function right after its AfterCall-th
+// AWS call of that invoke (1-based; with Operation, its AfterCall-th call of that
+// operation, default the first): the call reaches the emulator and takes effect, and the
+// process is killed before it sees the answer, so its invoke ends as a crash
+// (Runtime.ExitError) and whoever invoked it retries as on AWS. The call is never answered
+// with an injected error. It needs the function processes' own access keys
+// (lambdahost.Options.ProcessKeys) and the injector's Processes; without them no crash
+// point fires. Matches are counted per rule from the moment the spec is Set: the first
+// Skip of them pass, then at most Times (0: every one) kill.
+//
+// For example {"function": "ingest", "afterCall": 1, "times": 1} kills the next ingest
+// invoke right after its first call (its one write), and {"function": "process",
+// "operation": "PutItem", "skip": 1, "times": 1} kills the process invoke that makes the
+// second PutItem of process from now on, right after that write.
+type CrashPoint struct {
+	// Function is the function name, or a part of it ("ingest" matches
+	// "orderflow-dev-ingest").
+	Function  string `json:"function"`
+	AfterCall int    `json:"afterCall,omitempty"`
+	Operation string `json:"operation,omitempty"`
+	Skip      int    `json:"skip,omitempty"`
+	Times     int    `json:"times,omitempty"`
+}
+
+// String names the crash point in reports: "ingest after call 1", "process after
+// PutItem 1 (skip 1)".
+func (p CrashPoint) String() string {
+	s := fmt.Sprintf("%s after call %d", p.Function, max(p.AfterCall, 1))
+	if p.Operation != "" {
+		s = fmt.Sprintf("%s after %s %d", p.Function, p.Operation, max(p.AfterCall, 1))
+	}
+	if p.Skip > 0 {
+		s += fmt.Sprintf(" (skip %d)", p.Skip)
+	}
+	return s
+}
+
+// Duplicate holds the probability of a second delivery per source. DynamoDB is the
+// orders table's stream (a batch delivered to the publisher again publishes its events
+// again, under the same eventIds).
 type Duplicate struct {
 	SQS         float64 `json:"sqs,omitempty"`
 	Kinesis     float64 `json:"kinesis,omitempty"`
 	EventBridge float64 `json:"eventbridge,omitempty"`
+	DynamoDB    float64 `json:"dynamodb,omitempty"`
 }
 
 // Latency delays a share of the AWS calls through the edge by a uniform [Min, Max].
@@ -109,8 +153,8 @@ func (s Spec) Enabled() bool {
 			return true
 		}
 	}
-	return s.Crash.Rate > 0 || s.Duplicate.SQS > 0 || s.Duplicate.Kinesis > 0 ||
-		s.Duplicate.EventBridge > 0 || s.Latency.Rate > 0
+	return s.Crash.Rate > 0 || len(s.CrashAt) > 0 || s.Duplicate.SQS > 0 || s.Duplicate.Kinesis > 0 ||
+		s.Duplicate.EventBridge > 0 || s.Duplicate.DynamoDB > 0 || s.Latency.Rate > 0
 }
 
 // Validate returns an error naming the first invalid setting.
@@ -130,9 +174,20 @@ func (s Spec) Validate() error {
 		}
 	}
 	rate("crash", s.Crash.Rate)
+	for i, p := range s.CrashAt {
+		switch {
+		case p.Function == "":
+			errs = append(errs, fmt.Errorf("crashAt[%d]: no function", i))
+		case p.AfterCall < 0 || p.Skip < 0 || p.Times < 0:
+			errs = append(errs, fmt.Errorf("crashAt[%d]: afterCall, skip and times must not be negative", i))
+		case p.AfterCall == 0 && p.Operation == "":
+			errs = append(errs, fmt.Errorf("crashAt[%d]: afterCall or operation is required", i))
+		}
+	}
 	rate("duplicate.sqs", s.Duplicate.SQS)
 	rate("duplicate.kinesis", s.Duplicate.Kinesis)
 	rate("duplicate.eventbridge", s.Duplicate.EventBridge)
+	rate("duplicate.dynamodb", s.Duplicate.DynamoDB)
 	rate("latency", s.Latency.Rate)
 	if s.Latency.Max < s.Latency.Min {
 		errs = append(errs, errors.New("latency: max is below min"))
@@ -165,7 +220,7 @@ func Load(path string) (Spec, error) {
 func Standard(seed uint64) Spec {
 	services := []string{"dynamodb", "events", "sns", "s3", "states", "sqs", "kinesis"}
 	s := Spec{Seed: seed, Crash: Crash{Rate: 0.02},
-		Duplicate: Duplicate{SQS: 0.05, Kinesis: 0.05, EventBridge: 0.05},
+		Duplicate: Duplicate{SQS: 0.05, Kinesis: 0.05, EventBridge: 0.05, DynamoDB: 0.05},
 		Latency:   Latency{Rate: 0.1, Max: Duration(20 * time.Millisecond)}}
 	for _, svc := range services {
 		s.Errors = append(s.Errors, ErrorRule{Service: svc, Rate: 0.1})

@@ -26,6 +26,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 type auditOptions struct {
 	OrdersTable, MetricsTable, Bucket string
 	DLQs                              listFlag
+	FailureBuckets                    listFlag
 	EventCapture, NotifyCapture       string
 	Catalog                           string
 	Grace                             time.Duration
@@ -42,6 +43,7 @@ func (e *env) auditCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&o.MetricsTable, "metrics-table", e.getenv("METRICS_TABLE"), "metrics table (default metrics-<stage>)")
 	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "data-lake bucket (default: the bucket whose name has data-lake/datalake)")
 	fs.Var(&o.DLQs, "dlq", "DLQ or on-failure queue name or URL (repeatable; default the template's four)")
+	fs.Var(&o.FailureBuckets, "failure-bucket", "S3 on-failure destination of a stream mapping (repeatable; default the bucket whose name has stream-failures)")
 	fs.StringVar(&o.EventCapture, "event-capture", "", "queue URL receiving every order event of the bus (drained): checks one terminal event per order")
 	fs.StringVar(&o.NotifyCapture, "notification-capture", "", "queue URL subscribed to the topic (drained): checks one notification per order")
 	fs.StringVar(&o.Catalog, "catalog", "", `initial stock per SKU: a catalog file ({"items":[{"sku":..,"stock":..}]})`)
@@ -62,6 +64,12 @@ func (e *env) auditCmd(ctx context.Context, args []string) error {
 		EventCapture: o.EventCapture, NotificationCapture: o.NotifyCapture, Grace: o.Grace}
 	if c.Bucket == "" {
 		c.Bucket = findLakeBucket(ctx, s3c, sf.Stage)
+	}
+	c.FailureBuckets = o.FailureBuckets
+	if len(c.FailureBuckets) == 0 {
+		if b := findBucket(ctx, s3c, sf.Stage, "stream-failures"); b != "" {
+			c.FailureBuckets = []string{b}
+		}
 	}
 	dlqs := []string(o.DLQs)
 	if len(dlqs) == 0 {
@@ -134,6 +142,12 @@ func readInitial(path string) (map[string]int64, error) {
 // findLakeBucket returns the one bucket whose name mentions the data lake (and the stage,
 // when several do); "" when none.
 func findLakeBucket(ctx context.Context, c *s3.Client, stage string) string {
+	return findBucket(ctx, c, stage, "data-lake", "datalake")
+}
+
+// findBucket returns the one bucket whose name contains one of marks (and the stage, when
+// several do); "" when none.
+func findBucket(ctx context.Context, c *s3.Client, stage string, marks ...string) string {
 	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err != nil {
 		return ""
@@ -141,8 +155,11 @@ func findLakeBucket(ctx context.Context, c *s3.Client, stage string) string {
 	var found []string
 	for _, b := range out.Buckets {
 		n := strings.ToLower(aws.ToString(b.Name))
-		if strings.Contains(n, "data-lake") || strings.Contains(n, "datalake") {
-			found = append(found, aws.ToString(b.Name))
+		for _, m := range marks {
+			if strings.Contains(n, m) {
+				found = append(found, aws.ToString(b.Name))
+				break
+			}
 		}
 	}
 	if len(found) == 1 {

@@ -70,7 +70,7 @@ commands:
   stock set SKU QTY [--price MINOR] [--currency USD]
   stock get SKU
   dlq list [--peek N] [--prefix P]
-  dlq redrive QUEUE [--to QUEUE]
+  dlq redrive QUEUE [--to QUEUE] | s3://BUCKET
   load --orders N --concurrency C --seed S [--mix default] [--histogram FILE.svg]
                 [--timeout 60s] [--poll 100ms] [--no-catalog]
   local up                      run the whole stack on this machine (orderflow local up -h)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -164,7 +165,26 @@ func (e *env) dlqList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return listDLQs(ctx, c, queue.NewAdmin(c), sf.Stage, *o, e.stdout, time.Now)
+	if err := listDLQs(ctx, c, queue.NewAdmin(c), sf.Stage, *o, e.stdout, time.Now); err != nil {
+		return err
+	}
+	if o.Prefix != "" {
+		return nil
+	}
+	s3c, err := e.s3Client(sf)
+	if err != nil {
+		return err
+	}
+	_, err = listFailureBuckets(ctx, s3c, sf.Stage, *o, e.stdout, time.Now)
+	return err
+}
+
+func (e *env) s3Client(sf *stackFlags) (*s3.Client, error) {
+	cfg, err := e.awsConfig(sf)
+	if err != nil {
+		return nil, err
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = sf.Endpoint != "aws" }), nil
 }
 
 // peeker reads messages without consuming them; *queue.Admin satisfies it.
@@ -306,7 +326,7 @@ func (e *env) parseDLQRedrive(args []string) (*stackFlags, *dlqRedriveOptions, e
 	sf := &stackFlags{}
 	o := &dlqRedriveOptions{}
 	fs := e.newFlagSet("dlq redrive", sf)
-	fs.StringVar(&o.To, "to", "", "target queue (name or URL); default: the queue whose redrive policy names QUEUE")
+	fs.StringVar(&o.To, "to", "", "target queue (name or URL); default: the queue whose redrive policy names QUEUE (not for s3://BUCKET)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, nil, err
@@ -322,6 +342,16 @@ func (e *env) dlqRedrive(ctx context.Context, args []string) error {
 	sf, o, err := e.parseDLQRedrive(args)
 	if err != nil {
 		return err
+	}
+	if bucket, ok := strings.CutPrefix(o.Queue, "s3://"); ok {
+		// A stream mapping's S3 on-failure destination: the batches go back to the
+		// function they were for.
+		cfg, err := e.awsConfig(sf)
+		if err != nil {
+			return err
+		}
+		s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = sf.Endpoint != "aws" })
+		return redriveFailures(ctx, s3c, lambdaInvoker{cfg: cfg}, bucket, e.stdout)
 	}
 	c, err := e.sqsClient(sf)
 	if err != nil {

@@ -64,17 +64,37 @@ func Identify(r *http.Request) Call {
 }
 
 func serviceOf(auth string) string {
-	_, cred, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return unknown
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(strings.TrimSpace(cred), "/")
-	// AKID/date/region/service/aws4_request
-	if len(parts) < 5 || parts[len(parts)-1] != "aws4_request" {
+	parts := credential(auth)
+	if parts == nil {
 		return unknown
 	}
 	return parts[len(parts)-2]
+}
+
+// AccessKeyID returns the access key id that signed r (SigV4's Credential=AKID/...), ""
+// when r is not signed. With lambdahost's per-process keys it names the function process
+// that made the call.
+func AccessKeyID(r *http.Request) string {
+	parts := credential(r.Header.Get("Authorization"))
+	if parts == nil {
+		return ""
+	}
+	return strings.Join(parts[:len(parts)-4], "/")
+}
+
+// credential returns the parts of a SigV4 Authorization header's credential scope,
+// AKID/date/region/service/aws4_request, or nil.
+func credential(auth string) []string {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return nil
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(strings.TrimSpace(cred), "/")
+	if len(parts) < 5 || parts[len(parts)-1] != "aws4_request" {
+		return nil
+	}
+	return parts
 }
 
 func lambdaOperation(r *http.Request) string {

@@ -51,6 +51,17 @@ func TestIdentify(t *testing.T) {
 	}
 }
 
+func TestAccessKeyID(t *testing.T) {
+	r := httptest.NewRequest("POST", "/", nil)
+	if got := AccessKeyID(r); got != "" {
+		t.Errorf("unsigned request: %q", got)
+	}
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=OFLH000000000007/20261130/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc")
+	if got := AccessKeyID(r); got != "OFLH000000000007" {
+		t.Errorf("AccessKeyID = %q", got)
+	}
+}
+
 func TestFunctionName(t *testing.T) {
 	cases := map[string]string{
 		"f":                       "f",

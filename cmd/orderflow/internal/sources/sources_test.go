@@ -182,10 +182,10 @@ func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
 		}
 		return must(json.Marshal(resp)), "", nil
 	})
-	m := &sources.KinesisMapping{Client: kc, Stream: stream, StreamARN: arn, Function: "f", Invoker: inv,
-		BatchSize: 100, StartingPosition: "TRIM_HORIZON", BisectOnError: true, MaxRetries: 2,
-		ReportBatchItemFailures: true, OnFailure: c, OnFailureURL: dest.URL, RetryDelay: time.Millisecond,
-		PollInterval: 50 * time.Millisecond}
+	m := &sources.KinesisMapping{Client: kc, Stream: stream, StreamARN: arn, StreamConfig: sources.StreamConfig{
+		Function: "f", Invoker: inv, BatchSize: 100, StartingPosition: "TRIM_HORIZON", BisectOnError: true, MaxRetries: 2,
+		ReportBatchItemFailures: true, OnFailure: sources.SQSDestination{Client: c, QueueURL: dest.URL}, RetryDelay: time.Millisecond,
+		PollInterval: 50 * time.Millisecond}}
 	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
 	var body string
 	awstest.Eventually(t, 30*time.Second, func() (bool, string) {

@@ -247,7 +247,7 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	res.Audit, err = audit.Run(ctx, audit.Config{DynamoDB: ddb, SQS: sq,
 		S3:          s3.NewFromConfig(s.Config, func(o *s3.Options) { o.UsePathStyle = true }),
 		OrdersTable: s.Tables["OrdersTable"], InventoryTable: inv, MetricsTable: s.Tables["MetricsTable"], Bucket: s.Bucket,
-		DLQs: dlqs, EventCapture: evCapture, NotificationCapture: nCapture, Initial: initial})
+		DLQs: dlqs, FailureBuckets: s.failureBuckets(), EventCapture: evCapture, NotificationCapture: nCapture, Initial: initial})
 	res.Duration = time.Since(began)
 	if err != nil {
 		return res, err
@@ -258,6 +258,18 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 		res.Errors = append(res.Errors, fmt.Sprintf("%d orders accepted, %d in the orders table", len(accepted), seen))
 	}
 	return res, nil
+}
+
+// failureBuckets are the stack's S3 on-failure destinations: every root-template bucket
+// other than the data lake.
+func (s *Stack) failureBuckets() []string {
+	var out []string
+	for _, id := range sortedKeys(s.Buckets) {
+		if b := s.Buckets[id]; b != s.Bucket {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 type chaosBody struct {

@@ -194,19 +194,27 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 		}
 		p.sqsMaps = append(p.sqsMaps, &sources.SQSMapping{QueueURL: url, QueueARN: src, Function: fn,
 			BatchSize: intOf(props, "BatchSize", 10), Window: window, ReportBatchItemFailures: report, Pollers: pollers, Region: Region})
-	case "kinesis":
-		m := &sources.KinesisMapping{StreamARN: src, Stream: arnResource(src), Function: fn,
+	case "kinesis", "dynamodb":
+		cfg := sources.StreamConfig{Function: fn, FunctionARN: arn("lambda", "function:"+fn), Region: Region, MappingID: id,
 			BatchSize: intOf(props, "BatchSize", 100), Window: window, StartingPosition: str(props, "StartingPosition"),
 			BisectOnError: boolOf(props, "BisectBatchOnFunctionError"), MaxRetries: intOf(props, "MaximumRetryAttempts", -1),
-			ReportBatchItemFailures: report, FunctionARN: arn("lambda", "function:"+fn), Region: Region}
+			MaxRecordAge:            time.Duration(intOf(props, "MaximumRecordAgeInSeconds", -1)) * time.Second,
+			ReportBatchItemFailures: report}
 		if dest := str(mapOf(mapOf(props, "DestinationConfig"), "OnFailure"), "Destination"); dest != "" {
-			if arnService(dest) != "sqs" || p.queues[dest] == "" {
-				p.note("%s: on-failure destination %s is not delivered locally (SQS only)", id, dest)
-			} else {
-				m.OnFailureURL = p.queues[dest]
+			switch {
+			case arnService(dest) == "sqs" && p.queues[dest] != "":
+				cfg.OnFailure = sources.SQSDestination{Client: p.c.sqs, QueueURL: p.queues[dest]}
+			case arnService(dest) == "s3":
+				cfg.OnFailure = sources.S3Destination{Client: p.c.s3, Bucket: arnResource(dest), Mapping: id}
+			default:
+				p.note("%s: on-failure destination %s is not delivered locally (SQS and S3 only)", id, dest)
 			}
 		}
-		p.kinMaps = append(p.kinMaps, m)
+		if arnService(src) == "kinesis" {
+			p.kinMaps = append(p.kinMaps, &sources.KinesisMapping{StreamConfig: cfg, StreamARN: src, Stream: arnResource(src)})
+		} else {
+			p.ddbMaps = append(p.ddbMaps, &sources.DynamoDBMapping{StreamConfig: cfg, StreamARN: src})
+		}
 	default:
 		p.note("%s: event source %s is not supported locally", id, src)
 	}

@@ -5,16 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/pkg/awstest"
@@ -43,6 +48,10 @@ func TestPoisonAndCrashPaths(t *testing.T) {
 			t.Parallel()
 			pathsMalformedNotifyEvent(t, p, run)
 		})
+		t.Run("a poison orders-table record reaches the S3 on-failure destination and does not block the stream", func(t *testing.T) {
+			t.Parallel()
+			pathsPoisonOrderChange(t, p, run)
+		})
 	})
 	// The next two change the faults of the whole stack: one after the other.
 	if t.Failed() {
@@ -54,6 +63,136 @@ func TestPoisonAndCrashPaths(t *testing.T) {
 	t.Run("dlq redrive after the cause is fixed finishes the orders", func(t *testing.T) {
 		pathsRedrive(t, p, run)
 	})
+	t.Run("a bus outage sends stream batches to S3; dlq redrive s3:// publishes them", func(t *testing.T) {
+		pathsPublisherRedrive(t, p, run)
+	})
+}
+
+// pathsPoisonOrderChange writes an item into the orders table that the publisher cannot
+// read as an order (its total is not a number): the publisher reports it as a batch item
+// failure, the mapping retries it alone and puts it, with its reason and the record
+// itself, in the S3 on-failure destination; the orders after it are announced and
+// processed; the audit lists the item as in a DLQ, not lost.
+func pathsPoisonOrderChange(t *testing.T, p *pathsStack, run string) {
+	ctx := context.Background()
+	id := "0195" + run + "-0000-7000-8000-" + randomHex(t, 6)
+	if _, err := p.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(p.Tables["OrdersTable"]), Item: map[string]ddbtypes.AttributeValue{
+		"order_id": &ddbtypes.AttributeValueMemberS{Value: id}, "status": &ddbtypes.AttributeValueMemberS{Value: "PENDING"},
+		"customer_id": &ddbtypes.AttributeValueMemberS{Value: "paths"}, "total": &ddbtypes.AttributeValueMemberS{Value: "lots"},
+		"created_at": &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339Nano)}}}); err != nil {
+		t.Fatal(err)
+	}
+	after := p.placeOrders(t, "stream", "SKU-MUG-001", 1, 2)
+	p.waitStatus(t, after, "CONFIRMED", 60*time.Second)
+
+	bucket := p.Buckets["StreamFailureBucket"]
+	var kept string
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		out, err := p.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, o := range out.Contents {
+			got, err := p.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				return false, err.Error()
+			}
+			b, _ := io.ReadAll(got.Body)
+			got.Body.Close()
+			if strings.Contains(string(b), id) {
+				kept = string(b)
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no object with order %s in s3://%s (%d objects)", id, bucket, len(out.Contents))
+	})
+	var rec struct {
+		RequestContext struct {
+			Condition   string `json:"condition"`
+			FunctionArn string `json:"functionArn"`
+		} `json:"requestContext"`
+		DDBStreamBatchInfo struct {
+			BatchSize int    `json:"batchSize"`
+			StreamArn string `json:"streamArn"`
+		}
+		Payload string `json:"payload"`
+	}
+	if err := json.Unmarshal([]byte(kept), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || rec.DDBStreamBatchInfo.BatchSize != 1 ||
+		!strings.Contains(rec.DDBStreamBatchInfo.StreamArn, "table/"+p.Tables["OrdersTable"]+"/stream/") ||
+		!strings.HasSuffix(rec.RequestContext.FunctionArn, p.Functions["PublisherFunction"]) || !strings.Contains(rec.Payload, `"lots"`) {
+		t.Errorf("on-failure record %s, want the poison record alone, with its payload, after the retries", kept)
+	}
+	// The reason is in the publisher's log, next to the sequence number.
+	if lines := p.logLines(func(m map[string]any) bool {
+		return strings.Contains(fmt.Sprint(m["message"]), "poison stream record") && strings.Contains(fmt.Sprint(m["error"]), "total")
+	}); len(lines) == 0 {
+		t.Error("no publisher log line with the poison record's reason")
+	}
+	// Listed, with the reason, by `orderflow dlq list` and by the audit.
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run(ctx, []string{"dlq", "list", "--peek", "5", "--aws-endpoint", p.EdgeURL, "--region", Region}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "s3://"+bucket) || !strings.Contains(stdout.String(), "RetryAttemptsExhausted") {
+		t.Errorf("orderflow dlq list: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	r, err := audit.Run(ctx, audit.Config{DynamoDB: p.ddb, S3: p.s3, OrdersTable: p.Tables["OrdersTable"], FailureBuckets: []string{bucket}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, st := range r.InDLQ {
+		found = found || (st.OrderID == id && strings.Contains(st.Reason, "RetryAttemptsExhausted"))
+	}
+	if !found {
+		t.Errorf("the audit does not list order %s as in a DLQ with its reason: in DLQ %+v, lost %+v", id, r.InDLQ, r.Lost)
+	}
+}
+
+// pathsPublisherRedrive makes the bus refuse every PutEvents: the publisher hands its
+// records back until the mapping gives up and keeps them, with the records, in S3; the
+// order stays PENDING, in a DLQ. With the bus back, `orderflow dlq redrive s3://BUCKET`
+// publishes them, and the order is processed.
+func pathsPublisherRedrive(t *testing.T, p *pathsStack, run string) {
+	ctx := context.Background()
+	bucket := p.Buckets["StreamFailureBucket"]
+	before := map[string]bool{}
+	out, err := p.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Contents {
+		before[aws.ToString(o.Key)] = true
+	}
+	p.Faults.Set(chaos.Spec{Errors: []chaos.ErrorRule{{Service: "events", Operation: "PutEvents", Rate: 1, Kind: "5xx"}}})
+	defer p.Faults.Set(chaos.Spec{})
+	ids := p.placeOrders(t, "outage", "SKU-MUG-001", 1, 1)
+	var keys []string
+	awstest.Eventually(t, 2*time.Minute, func() (bool, string) {
+		out, err := p.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		if err != nil {
+			return false, err.Error()
+		}
+		keys = keys[:0]
+		for _, o := range out.Contents {
+			if !before[aws.ToString(o.Key)] {
+				keys = append(keys, aws.ToString(o.Key))
+			}
+		}
+		return len(keys) > 0, "no new object in s3://" + bucket
+	})
+	if status, _ := p.orderStatus(t, ids[0]); status != "PENDING" {
+		t.Fatalf("order %s is %s while its Order Created could not be published", ids[0], status)
+	}
+
+	p.Faults.Set(chaos.Spec{})
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(ctx, []string{"dlq", "redrive", "s3://" + bucket, "--aws-endpoint", p.EdgeURL, "--region", Region}, &stdout, &stderr)
+	if !strings.Contains(stdout.String(), fmt.Sprintf("redrove %d batch(es)", len(keys))) {
+		t.Fatalf("orderflow dlq redrive s3://%s: exit %d, stdout %q, stderr %q; want %d batch(es) redriven", bucket, code, stdout.String(), stderr.String(), len(keys))
+	}
+	p.waitStatus(t, ids, "CONFIRMED", 60*time.Second)
 }
 
 // pathsMalformedCommands sends bodies the inventory function can never process straight

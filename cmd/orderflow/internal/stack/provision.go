@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -30,6 +31,7 @@ import (
 // clients are the SDK clients provisioning and the event sources use.
 type clients struct {
 	ddb     *dynamodb.Client
+	streams *dynamodbstreams.Client
 	sqs     *sqs.Client
 	sns     *sns.Client
 	kinesis *kinesis.Client
@@ -41,6 +43,7 @@ type clients struct {
 func newClients(cfg aws.Config) *clients {
 	return &clients{
 		ddb:     dynamodb.NewFromConfig(cfg),
+		streams: dynamodbstreams.NewFromConfig(cfg),
 		sqs:     sqs.NewFromConfig(cfg),
 		sns:     sns.NewFromConfig(cfg),
 		kinesis: kinesis.NewFromConfig(cfg),
@@ -100,6 +103,7 @@ type provisioner struct {
 	targets   []sources.Target
 	sqsMaps   []*sources.SQSMapping
 	kinMaps   []*sources.KinesisMapping
+	ddbMaps   []*sources.DynamoDBMapping
 }
 
 func newProvisioner(ctx context.Context, c *clients, t *template.Template, stack string, params map[string]string, notes *[]string, queues map[string]string) (*provisioner, error) {
@@ -308,6 +312,11 @@ func (p *provisioner) table(ctx context.Context, id string) (*Physical, error) {
 		return nil, err
 	}
 	in.SSESpecification = nil // CloudFormation's SSEEnabled is not the API's shape; moto ignores it anyway
+	// CloudFormation enables the stream by naming its view type; the API also wants
+	// StreamEnabled.
+	if view := str(mapOf(props, "StreamSpecification"), "StreamViewType"); view != "" {
+		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(view)}
+	}
 	if in.TableName == nil || *in.TableName == "" {
 		in.TableName = aws.String(p.defaultName(id))
 	}

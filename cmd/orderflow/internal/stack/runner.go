@@ -50,6 +50,9 @@ func startHostRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOpti
 	hostOpts := lambdahost.Options{Region: Region, AccountID: AccountID}
 	if opts.Faults != nil {
 		hostOpts.Kill, hostOpts.OnKill = opts.Faults.KillAfter, opts.Faults.Killed
+		// Each process signs with its own access key, so that the injector's crash
+		// points can tell which invoke made a call (chaos.CrashPoint).
+		hostOpts.ProcessKeys = true
 	}
 	h := lambdahost.New(hostOpts)
 	for _, f := range specs {
@@ -72,6 +75,7 @@ func startHostRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOpti
 			return nil, err
 		}
 	}
+	opts.Faults.SetProcesses(h)
 	return h, nil
 }
 

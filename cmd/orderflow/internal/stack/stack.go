@@ -91,12 +91,15 @@ type Stack struct {
 	HTTPURL     string
 	EdgeURL     string
 	EmulatorURL string
-	// Tables, Queues (URLs), Functions (names) by logical ID.
+	// Tables, Queues (URLs), Functions (names) and the root template's Buckets by
+	// logical ID.
 	Tables    map[string]string
 	Queues    map[string]string
 	Functions map[string]string
+	Buckets   map[string]string
 	// The orders bus, stream, topic, data-lake bucket and state machine (by their role:
-	// the template's only resource of each type).
+	// the template's only resource of each type; the data lake is the bucket the
+	// functions know as DATA_LAKE_BUCKET).
 	Bus             string
 	Stream          string
 	Topic           string
@@ -278,6 +281,8 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.Faults = chaos.New(*opts.Faults)
 		s.Edge.Use(s.Faults.Middleware)
 	}
+	gate := &txGate{}
+	s.Edge.Use(gate.Middleware)
 	edgeSrv.Handler = s.Edge
 	s.serve(edgeSrv, edgeL)
 
@@ -341,12 +346,18 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		for _, m := range p.kinMaps {
 			m.Client, m.Invoker, m.Log = c.kinesis, inv, opts.Log
 			m.Duplicate = s.duplicate("kinesis")
-			if m.OnFailureURL != "" {
-				m.OnFailure = c.sqs
-			}
 			s.goRun(func() {
 				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
 					opts.Log.Error("kinesis mapping stopped", "stream", m.Stream, "error", err)
+				}
+			})
+		}
+		for _, m := range p.ddbMaps {
+			m.Client, m.Invoker, m.Log, m.ReadGate = c.streams, inv, opts.Log, gate.Reader()
+			m.Duplicate = s.duplicate("dynamodb")
+			s.goRun(func() {
+				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
+					opts.Log.Error("dynamodb stream mapping stopped", "stream", m.StreamARN, "error", err)
 				}
 			})
 		}
@@ -407,6 +418,7 @@ func (s *Stack) routes(t *template.Template, p *provisioner) []httpapi.Route {
 // collect records the resolved names of the root template.
 func (s *Stack) collect(p *provisioner) {
 	s.Tables, s.Queues, s.Functions, s.Outputs = map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
+	s.Buckets = map[string]string{}
 	for id, res := range p.t.Resources {
 		ph := p.phys[id]
 		if ph == nil || ph.Ref == "" {
@@ -426,7 +438,7 @@ func (s *Stack) collect(p *provisioner) {
 		case "AWS::SNS::Topic":
 			s.Topic = ph.Ref
 		case "AWS::S3::Bucket":
-			s.Bucket = ph.Ref
+			s.Buckets[id] = ph.Ref
 		case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
 			s.StateMachineARN = ph.Ref
 		}
@@ -448,6 +460,7 @@ func (s *Stack) collect(p *provisioner) {
 			s.Bucket = b
 		}
 	}
+
 	s.Notes = append(s.Notes, *p.notes...)
 }
 

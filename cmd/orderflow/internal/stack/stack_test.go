@@ -87,6 +87,12 @@ func TestUpProvisionsTheTemplate(t *testing.T) {
 	if err != nil || len(out.Table.GlobalSecondaryIndexes) != 1 || aws.ToString(out.Table.GlobalSecondaryIndexes[0].IndexName) != "customer-index" {
 		t.Errorf("orders table: %v, %+v", err, out)
 	}
+	if err == nil && (out.Table.StreamSpecification == nil || out.Table.StreamSpecification.StreamViewType != "NEW_AND_OLD_IMAGES" || aws.ToString(out.Table.LatestStreamArn) == "") {
+		t.Errorf("orders table stream: %+v, want NEW_AND_OLD_IMAGES (the publisher's source)", out.Table.StreamSpecification)
+	}
+	if s.Buckets["StreamFailureBucket"] == "" || s.Buckets["StreamFailureBucket"] == s.Bucket {
+		t.Errorf("buckets %v, data lake %q: want the stream-failures bucket apart from the data lake", s.Buckets, s.Bucket)
+	}
 	ttl, err := db.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("idempotency-dev")})
 	if err != nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "expires_at" {
 		t.Errorf("idempotency TTL: %v, %+v", err, ttl)

@@ -1,0 +1,350 @@
+package sources
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// StreamConfig is how a stream event source mapping (Kinesis, DynamoDB Streams) is set
+// up, as template.yaml declares it. Both kinds deliver with AWS's per-shard semantics,
+// implemented once here: one poller per shard delivers batches in order; a record the
+// function reports as failed (by SequenceNumber) is retried with the records after it;
+// a batch that keeps failing is bisected until the failing record stands alone; after
+// MaxRetries, or once a record is older than MaxRecordAge, the batch goes to the
+// on-failure destination and the shard moves on.
+type StreamConfig struct {
+	Function    string
+	FunctionARN string
+	Invoker     Invoker
+	Region      string
+	// BatchSize (default 100) and Window (MaximumBatchingWindowInSeconds).
+	BatchSize int
+	Window    time.Duration
+	// StartingPosition is TRIM_HORIZON or LATEST.
+	StartingPosition string
+	// BisectOnError mirrors BisectBatchOnFunctionError.
+	BisectOnError bool
+	// MaxRetries mirrors MaximumRetryAttempts (-1 = infinite, not recommended).
+	MaxRetries int
+	// MaxRecordAge mirrors MaximumRecordAgeInSeconds (0 or less = infinite): an older
+	// record is not delivered again but discarded to the on-failure destination.
+	MaxRecordAge time.Duration
+	// ReportBatchItemFailures mirrors FunctionResponseTypes.
+	ReportBatchItemFailures bool
+	// OnFailure, when set, keeps the record of each discarded batch.
+	OnFailure FailureDestination
+	// MappingID names the mapping in on-failure records (AWS uses the mapping's UUID).
+	MappingID string
+	// PollInterval is how long a shard waits between reads that leave no batch to
+	// deliver (default DefaultKinesisPollInterval).
+	PollInterval time.Duration
+	// RetryDelay is the pause before a retry (default 100 ms).
+	RetryDelay time.Duration
+	Log        *slog.Logger
+	// Duplicate, when set and true for a batch, delivers a processed batch a second
+	// time, as a retried checkpoint would (fault injection).
+	Duplicate func() bool
+}
+
+// DefaultKinesisPollInterval is AWS Lambda's polling rate of a Kinesis shard: one
+// GetRecords per second. Faster polling only loads the emulator: records already wait for
+// the batching window (5 s for order-stream) before they are delivered.
+const DefaultKinesisPollInterval = time.Second
+
+func (c *StreamConfig) logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+// streamRecord is one record of a shard, as the shard loop needs it.
+type streamRecord struct {
+	seq     string
+	arrival time.Time
+	raw     any // the service's own record type
+}
+
+// shardInfo is one shard of a stream; parent is "" for a shard without a parent (or whose
+// parent has expired).
+type shardInfo struct {
+	id, parent string
+}
+
+// streamSource is what differs between Kinesis and DynamoDB Streams.
+type streamSource interface {
+	// name is the stream, for logs.
+	name() string
+	// shards lists the stream's shards.
+	shards(ctx context.Context) ([]shardInfo, error)
+	// iterator returns an iterator at position (TRIM_HORIZON or LATEST) of shardID.
+	iterator(ctx context.Context, shardID, position string) (*string, error)
+	// read returns up to limit records at iter and the next iterator (nil once a closed
+	// shard is read to its end). last is the sequence number of the last record read
+	// from the shard ("" for none yet), for a source that positions each read itself.
+	read(ctx context.Context, shardID string, iter *string, last string, limit int) ([]streamRecord, *string, error)
+	// event returns the invocation payload of a batch of shardID (events.KinesisEvent,
+	// events.DynamoDBEvent).
+	event(shardID string, recs []streamRecord) any
+	// batchInfo returns the name and the contents of the on-failure record's batch
+	// description (KinesisBatchInfo, DDBStreamBatchInfo).
+	batchInfo(shardID string, recs []streamRecord) (string, map[string]any)
+}
+
+// run polls every shard of src until ctx is done. With refresh > 0 it lists the shards
+// again every refresh and starts pollers for new ones; a child shard is read once its
+// parent has been read to its end, so that the changes of one item stay in order.
+func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.Duration) error {
+	var wg sync.WaitGroup
+	done := map[string]chan struct{}{} // closed when the shard has been read to its end
+	start := func(sh shardInfo) {
+		if _, ok := done[sh.id]; ok {
+			return
+		}
+		finished := make(chan struct{})
+		done[sh.id] = finished
+		parent := done[sh.parent] // nil when unknown: nothing to wait for
+		position := c.StartingPosition
+		if parent != nil {
+			position = "TRIM_HORIZON" // a child starts where its parent ended
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if parent != nil {
+				select {
+				case <-parent:
+				case <-ctx.Done():
+					return
+				}
+			}
+			for ctx.Err() == nil {
+				closed, err := c.runShard(ctx, src, sh.id, position)
+				if closed {
+					close(finished)
+					return
+				}
+				if err != nil && ctx.Err() == nil {
+					c.logger().Warn("shard poller restarts", "stream", src.name(), "shard", sh.id, "error", err)
+					sleep(ctx, time.Second)
+				}
+			}
+		}()
+	}
+	list := func() error {
+		shards, err := src.shards(ctx)
+		if err != nil {
+			return fmt.Errorf("list shards of %s: %w", src.name(), err)
+		}
+		for _, sh := range shards { // parents first: AWS lists them before their children
+			start(sh)
+		}
+		return nil
+	}
+	err := list()
+	for err == nil && refresh > 0 && ctx.Err() == nil {
+		sleep(ctx, refresh)
+		if ctx.Err() == nil {
+			if lerr := list(); lerr != nil {
+				c.logger().Warn("listing shards failed; retrying", "stream", src.name(), "error", lerr)
+			}
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+// runShard reads one shard from position and delivers its batches. It returns true once
+// a closed shard has been read and delivered to its end.
+func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, position string) (bool, error) {
+	iter, err := src.iterator(ctx, shardID, position)
+	if err != nil {
+		return false, err
+	}
+	last := "" // sequence number of the last record read
+	size := c.BatchSize
+	if size <= 0 {
+		size = 100
+	}
+	idle := c.PollInterval
+	if idle <= 0 {
+		idle = DefaultKinesisPollInterval
+	}
+	var batch []streamRecord
+	var first time.Time
+	for ctx.Err() == nil {
+		if iter == nil { // closed and read to its end
+			if len(batch) > 0 {
+				c.deliver(ctx, src, shardID, batch, c.MaxRetries)
+			}
+			return ctx.Err() == nil, nil
+		}
+		recs, next, err := src.read(ctx, shardID, iter, last, size-len(batch))
+		if err != nil {
+			return false, err
+		}
+		iter = next
+		if len(recs) > 0 {
+			last = recs[len(recs)-1].seq
+		}
+		if len(recs) > 0 && len(batch) == 0 {
+			first = time.Now()
+		}
+		batch = append(batch, recs...)
+		full := len(batch) >= size
+		windowOver := len(batch) > 0 && time.Since(first) >= c.Window
+		if full || windowOver {
+			c.deliver(ctx, src, shardID, batch, c.MaxRetries)
+			batch = nil
+			continue
+		}
+		if iter != nil {
+			sleep(ctx, idle)
+		}
+	}
+	return false, nil
+}
+
+// deliver runs records through the function until each is processed or discarded.
+func (c *StreamConfig) deliver(ctx context.Context, src streamSource, shardID string, records []streamRecord, retries int) {
+	attempts := 1
+	for len(records) > 0 && ctx.Err() == nil {
+		if n := c.expired(records); n > 0 {
+			c.discard(ctx, src, shardID, records[:n], attempts, "", "RecordAgeExceeded")
+			records = records[n:]
+			continue
+		}
+		failedAt, fnErr := c.invoke(ctx, src, shardID, records)
+		switch {
+		case failedAt < 0 && fnErr == "":
+			if c.Duplicate != nil && c.Duplicate() {
+				_, _ = c.invoke(ctx, src, shardID, records)
+			}
+			return
+		case failedAt > 0:
+			records = records[failedAt:] // progress: the records before the failure are done
+			continue
+		}
+		if c.BisectOnError && len(records) > 1 {
+			half := len(records) / 2
+			c.deliver(ctx, src, shardID, records[:half], c.MaxRetries)
+			c.deliver(ctx, src, shardID, records[half:], c.MaxRetries)
+			return
+		}
+		if retries == 0 {
+			c.discard(ctx, src, shardID, records, attempts, fnErr, "RetryAttemptsExhausted")
+			return
+		}
+		if retries > 0 {
+			retries--
+		}
+		attempts++
+		delay := c.RetryDelay
+		if delay <= 0 {
+			delay = 100 * time.Millisecond
+		}
+		sleep(ctx, delay)
+	}
+}
+
+// expired returns how many records at the start of records are older than MaxRecordAge.
+func (c *StreamConfig) expired(records []streamRecord) int {
+	if c.MaxRecordAge <= 0 {
+		return 0
+	}
+	n := 0
+	for n < len(records) && time.Since(records[n].arrival) > c.MaxRecordAge {
+		n++
+	}
+	return n
+}
+
+// invoke returns the index of the first failed record (-1 when none) and the function
+// error ("" when the function answered).
+func (c *StreamConfig) invoke(ctx context.Context, src streamSource, shardID string, records []streamRecord) (int, string) {
+	payload, err := json.Marshal(src.event(shardID, records))
+	if err != nil {
+		return 0, "Runtime.MarshalError"
+	}
+	out, fnErr, err := c.Invoker.InvokeSync(ctx, c.Function, payload)
+	if err != nil {
+		return 0, "InvokeError"
+	}
+	if fnErr != "" {
+		return 0, fnErr
+	}
+	if !c.ReportBatchItemFailures {
+		return -1, ""
+	}
+	trimmed := strings.TrimSpace(string(out))
+	if trimmed == "" || trimmed == "null" {
+		return -1, ""
+	}
+	// KinesisEventResponse and DynamoDBEventResponse have this one shape.
+	var resp struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return 0, "InvalidResponse"
+	}
+	first := -1
+	for _, f := range resp.BatchItemFailures {
+		found := false
+		for i, r := range records {
+			if r.seq == f.ItemIdentifier {
+				found = true
+				if first < 0 || i < first {
+					first = i
+				}
+			}
+		}
+		if !found { // an identifier that is not in the batch: AWS retries the whole batch
+			return 0, "InvalidResponse"
+		}
+	}
+	if first == 0 {
+		return 0, "BatchItemFailure"
+	}
+	return first, ""
+}
+
+// discard sends the record of a discarded batch to the on-failure destination, as AWS
+// does: the invocation's context and the batch's position in the stream; an S3
+// destination also keeps the batch itself (the payload), which the stream forgets.
+func (c *StreamConfig) discard(ctx context.Context, src streamSource, shardID string, records []streamRecord, attempts int, fnErr, condition string) {
+	first, last := records[0], records[len(records)-1]
+	key, info := src.batchInfo(shardID, records)
+	info["shardId"] = shardID
+	info["startSequenceNumber"] = first.seq
+	info["endSequenceNumber"] = last.seq
+	info["batchSize"] = len(records)
+	record := map[string]any{
+		"requestContext": map[string]any{
+			"requestId": fmt.Sprintf("local-%d", time.Now().UnixNano()), "functionArn": c.FunctionARN,
+			"condition": condition, "approximateInvokeCount": attempts,
+		},
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": fnErr},
+		"version":         "1.0",
+		"timestamp":       time.Now().UTC().Format(time.RFC3339Nano),
+		key:               info,
+	}
+	c.logger().Error("stream records discarded", "function", c.Function, "stream", src.name(), "shard", shardID,
+		"first", first.seq, "last", last.seq, "condition", condition, "functionError", fnErr)
+	if c.OnFailure == nil {
+		return
+	}
+	payload, err := json.Marshal(src.event(shardID, records))
+	if err != nil {
+		payload = nil
+	}
+	if err := c.OnFailure.Keep(ctx, shardID, record, payload); err != nil {
+		c.logger().Error("on-failure destination unreachable; batch record lost", "destination", c.OnFailure.String(), "error", err)
+	}
+}
