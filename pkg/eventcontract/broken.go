@@ -30,8 +30,8 @@ func BrokenDetails() ([]Broken, error) {
 	}
 	cases := []struct {
 		name, example string
-		set          map[string]any // JSON pointer -> new value; nil deletes
-		detailType   string         // "" = the example's
+		set           map[string]any // JSON pointer -> new value; nil deletes
+		detailType    string         // "" = the example's
 	}{
 		{"missing event id", "created", map[string]any{"/metadata/eventId": nil}, ""},
 		{"empty event id", "created", map[string]any{"/metadata/eventId": ""}, ""},

@@ -16,7 +16,7 @@ import (
 func envelope(detailType string, detail any) map[string]any {
 	str := map[string]any{"type": "string", "minLength": 1}
 	return map[string]any{
-		"type": "object",
+		"type":     "object",
 		"required": []any{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"},
 		"properties": map[string]any{
 			"version":     map[string]any{"type": "string", "description": "EventBridge's envelope version, \"0\"."},
