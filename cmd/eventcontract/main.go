@@ -40,6 +40,19 @@ func run(args []string) error {
 			fmt.Println("wrote", f.Path)
 		}
 		return nil
+	case "release":
+		ps, err := eventcontract.Release(".")
+		if err != nil {
+			return err
+		}
+		if len(ps) > 0 {
+			for _, p := range ps {
+				fmt.Fprintln(os.Stderr, p)
+			}
+			return fmt.Errorf("not released: %d problem(s)", len(ps))
+		}
+		fmt.Println("released: the schemas in", eventcontract.SchemasDir, "are now the baseline in", eventcontract.ReleasedDir)
+		return nil
 	}
 	return fmt.Errorf("unknown command %q (want generate or release)", cmd)
 }
