@@ -21,5 +21,9 @@ func Generate() ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []File{{RegistryTemplatePath, reg}}, nil
+	doc, err := AsyncAPI(event.DetailTypes)
+	if err != nil {
+		return nil, err
+	}
+	return []File{{AsyncAPIPath, doc}, {RegistryTemplatePath, reg}}, nil
 }
