@@ -3,6 +3,7 @@ package eventcontract
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,7 +57,7 @@ func CheckAsyncAPI(name string, doc []byte, dir string) []Problem {
 		}
 	}
 	seen := map[string]bool{}
-	for _, cid := range sortedKeys(mapOf(d["channels"])) {
+	for _, cid := range slices.Sorted(maps.Keys(mapOf(d["channels"]))) {
 		ch := mapOf(mapOf(d["channels"])[cid])
 		if !sendsTo["#/channels/"+cid] {
 			add("channel %s: no operation sends to it", cid)
@@ -65,7 +66,7 @@ func CheckAsyncAPI(name string, doc []byte, dir string) []Problem {
 		if len(msgs) != 1 {
 			add("channel %s: %d messages, want one (its detail-type's)", cid, len(msgs))
 		}
-		for _, mid := range sortedKeys(msgs) {
+		for _, mid := range slices.Sorted(maps.Keys(msgs)) {
 			m := mapOf(resolve(d, msgs[mid]))
 			payload := mapOf(resolve(d, m["payload"]))
 			props := mapOf(payload["properties"])
@@ -187,15 +188,6 @@ func refOf(v any) string {
 func mapOf(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // jsonNormal returns v as encoding/json would decode it (YAML's ints become float64).

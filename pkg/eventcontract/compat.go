@@ -80,19 +80,7 @@ func compareNode(o, n map[string]any, path string, out *[]Change) {
 	add := func(breaking bool, format string, args ...any) {
 		*out = append(*out, Change{path, breaking, fmt.Sprintf(format, args...)})
 	}
-	keys := map[string]bool{}
-	for k := range o {
-		keys[k] = true
-	}
-	for k := range n {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
+	for _, k := range unionKeys(o, n) {
 		ov, inOld := o[k]
 		nv, inNew := n[k]
 		if reflect.DeepEqual(ov, nv) && k != "properties" && k != "items" {
@@ -106,8 +94,8 @@ func compareNode(o, n map[string]any, path string, out *[]Change) {
 			if path == versionPath {
 				continue // the gate's version rules judge it
 			}
-			if k == "const" && keys["enum"] || k == "enum" && keys["const"] {
-				add(true, "const and enum changed together (%v → %v)", show(ov, inOld), show(nv, inNew))
+			if (has(o, "const") || has(n, "const")) && (has(o, "enum") || has(n, "enum")) {
+				add(true, "%s %v became %v beside an enum or const", k, show(ov, inOld), show(nv, inNew))
 				continue
 			}
 			ovals, nvals := values(k, ov, inOld), values(k, nv, inNew)
@@ -135,17 +123,7 @@ func compareNode(o, n map[string]any, path string, out *[]Change) {
 		case k == "properties":
 			op, _ := ov.(map[string]any)
 			np, _ := nv.(map[string]any)
-			names := make([]string, 0, len(op)+len(np))
-			for m := range op {
-				names = append(names, m)
-			}
-			for m := range np {
-				if _, ok := op[m]; !ok {
-					names = append(names, m)
-				}
-			}
-			sort.Strings(names)
-			for _, m := range names {
+			for _, m := range unionKeys(op, np) {
 				os, inO := op[m].(map[string]any)
 				ns, inN := np[m].(map[string]any)
 				switch {
@@ -239,6 +217,26 @@ func minus(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+func has(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// unionKeys returns the keys of a and b, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // joinChanges formats changes one per line, for a gate message.

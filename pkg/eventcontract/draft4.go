@@ -112,20 +112,12 @@ func draft4Object(s map[string]any, path, refBase string) (any, error) {
 			out[bound] = n
 			out[k] = true
 		case k == "$defs":
-			defs, ok := v.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: want an object", at)
-			}
 			if path != "#" {
 				return nil, fmt.Errorf("%s: $defs below the root", at)
 			}
-			conv := map[string]any{}
-			for name, d := range defs {
-				c, err := draft4(d, at+"/"+name, refBase)
-				if err != nil {
-					return nil, err
-				}
-				conv[name] = c
+			conv, err := draft4Map(v, at, refBase)
+			if err != nil {
+				return nil, err
 			}
 			out["definitions"] = conv
 		case k == "$ref":
@@ -147,17 +139,9 @@ func draft4Object(s map[string]any, path, refBase string) (any, error) {
 				out[k] = v
 			}
 		case k == "properties" || k == "patternProperties":
-			props, ok := v.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: want an object", at)
-			}
-			conv := map[string]any{}
-			for name, p := range props {
-				c, err := draft4(p, at+"/"+name, refBase)
-				if err != nil {
-					return nil, err
-				}
-				conv[name] = c
+			conv, err := draft4Map(v, at, refBase)
+			if err != nil {
+				return nil, err
 			}
 			out[k] = conv
 		case k == "additionalProperties":
@@ -196,6 +180,23 @@ func draft4Object(s map[string]any, path, refBase string) (any, error) {
 		default:
 			return nil, fmt.Errorf("%s: draft 4 has no equivalent of %q", at, k)
 		}
+	}
+	return out, nil
+}
+
+// draft4Map converts an object whose values are schemas ($defs, properties).
+func draft4Map(v any, at, refBase string) (map[string]any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: want an object", at)
+	}
+	out := make(map[string]any, len(m))
+	for name, s := range m {
+		c, err := draft4(s, at+"/"+name, refBase)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = c
 	}
 	return out, nil
 }

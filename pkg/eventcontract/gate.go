@@ -93,17 +93,7 @@ func Gate(released, current fs.FS) ([]Problem, error) {
 		}
 		releasedMajor[m[1]] = max(releasedMajor[m[1]], v.major)
 	}
-	names := make([]string, 0, len(cur))
-	for n := range cur {
-		names = append(names, n)
-	}
-	for n := range rel {
-		if _, ok := cur[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range unionKeys(cur, rel) {
 		old, wasReleased := rel[name]
 		raw, exists := cur[name]
 		if !exists {
