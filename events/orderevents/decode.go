@@ -83,18 +83,18 @@ func decodeDetail(dt DetailType, raw json.RawMessage) (Detail, error) {
 	}
 	var head struct {
 		Metadata struct {
-			SchemaVersion *string `json:"schemaVersion"`
+			SchemaVersion any `json:"schemaVersion"`
 		} `json:"metadata"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return Detail{}, &SchemaError{DetailType: dt, Violations: []Violation{{Path: "", Message: "detail is not a JSON object: " + err.Error()}}}
+		return Detail{}, &SchemaError{DetailType: dt, Violations: []Violation{{Path: "", Message: "detail is not a JSON object with an object metadata: " + err.Error()}}}
 	}
-	exact := true
-	if v := head.Metadata.SchemaVersion; v != nil {
-		if major(*v) == "" || major(*v) != major(supported) {
-			return Detail{}, &UnsupportedVersionError{DetailType: dt, Version: *v, Supported: supported}
+	exact := true // a missing or non-string version is the schema's to report
+	if v, ok := head.Metadata.SchemaVersion.(string); ok {
+		if major(v) == "" || major(v) != major(supported) {
+			return Detail{}, &UnsupportedVersionError{DetailType: dt, Version: v, Supported: supported}
 		}
-		exact = *v == supported
+		exact = v == supported
 	}
 	if err := schemas.Validate(string(dt), raw); err != nil {
 		var ve *jsonschema.ValidationError

@@ -153,6 +153,7 @@ func TestDecodeVersions(t *testing.T) {
 		{"next major", "created", func(m map[string]any) { meta(m)["schemaVersion"] = "2.0" }, "version"},
 		{"not MAJOR.MINOR", "created", func(m map[string]any) { meta(m)["schemaVersion"] = "v1" }, "version"},
 		{"missing version", "created", func(m map[string]any) { delete(meta(m), "schemaVersion") }, "schema /metadata/schemaVersion"},
+		{"version not a string", "created", func(m map[string]any) { meta(m)["schemaVersion"] = 1.0 }, "schema /metadata/schemaVersion"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

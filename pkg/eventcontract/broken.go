@@ -36,6 +36,8 @@ func BrokenDetails() ([]Broken, error) {
 		{"missing event id", "created", map[string]any{"/metadata/eventId": nil}, ""},
 		{"empty event id", "created", map[string]any{"/metadata/eventId": ""}, ""},
 		{"other schema version", "created", map[string]any{"/metadata/schemaVersion": "0.9"}, ""},
+		// jsonschema v6.0.2 took the number 1 for the const "1.0" (fixed in v6.0.3).
+		{"schema version as a number", "created", map[string]any{"/metadata/schemaVersion": 1}, ""},
 		{"bad occurredAt", "created", map[string]any{"/metadata/occurredAt": "yesterday"}, ""},
 		{"unknown metadata member", "created", map[string]any{"/metadata/traceId": "x"}, ""},
 		{"float total", "confirmed", map[string]any{"/data/total": 12.5}, ""},
