@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,6 +19,8 @@ import (
 var files embed.FS
 
 // File returns the schema file name for a detail-type: "Order Created" → "order-created.json".
+// That is the file of major 1; a later major N lives beside it as "order-created.vN.json"
+// (the breaking-change gate in pkg/eventcontract holds the files to these names).
 func File(detailType string) string {
 	return strings.ToLower(strings.ReplaceAll(detailType, " ", "-")) + ".json"
 }
@@ -60,14 +64,56 @@ func load() {
 	}
 }
 
-// Names returns the schema file names.
+// Names returns the schema file names, sorted.
 func Names() []string {
 	once.Do(load)
 	out := make([]string, 0, len(compiled))
 	for n := range compiled {
 		out = append(out, n)
 	}
+	slices.Sort(out)
 	return out
+}
+
+// Read returns the schema file name as committed (draft 2020-12 JSON). It returns an
+// error for a name that is not one of Names.
+func Read(name string) ([]byte, error) {
+	return files.ReadFile(name)
+}
+
+// Version returns the schemaVersion the schema of a detail-type pins (the `const` of
+// metadata.schemaVersion, e.g. "1.0"). It returns an error for an unknown detail-type or a
+// schema that does not pin one.
+func Version(detailType string) (string, error) {
+	raw, err := Read(File(detailType))
+	if err != nil {
+		return "", fmt.Errorf("no schema for detail-type %q", detailType)
+	}
+	return VersionOf(raw)
+}
+
+// VersionOf returns the schemaVersion a schema document pins (the `const` of
+// properties.metadata.properties.schemaVersion), or an error when it pins none.
+func VersionOf(schema []byte) (string, error) {
+	var doc struct {
+		Properties struct {
+			Metadata struct {
+				Properties struct {
+					SchemaVersion struct {
+						Const string `json:"const"`
+					} `json:"schemaVersion"`
+				} `json:"properties"`
+			} `json:"metadata"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(schema, &doc); err != nil {
+		return "", fmt.Errorf("schema is not JSON: %w", err)
+	}
+	v := doc.Properties.Metadata.Properties.SchemaVersion.Const
+	if v == "" {
+		return "", errors.New("schema pins no metadata.schemaVersion const")
+	}
+	return v, nil
 }
 
 // Validate checks an event detail (the JSON of the `detail` member) against the schema of

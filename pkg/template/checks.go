@@ -42,6 +42,7 @@ func Checks(makeDir string) map[string]Check {
 		"iam":                      CheckIAM,
 		"encryption":               CheckEncryption,
 		"definition-substitutions": CheckDefinitionSubstitutions,
+		"bus-policy":               CheckBusPolicy,
 	}
 }
 

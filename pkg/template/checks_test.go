@@ -146,3 +146,81 @@ func TestMakeTargets(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckBusPolicy(t *testing.T) {
+	if ps := CheckBusPolicy(load(t, "good.yaml")); len(ps) != 0 {
+		t.Fatalf("good fixture: %v", ps)
+	}
+	ps := CheckBusPolicy(load(t, "bad-bus-policy.yaml"))
+	var all []string
+	for _, p := range ps {
+		all = append(all, p.String())
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{
+		`AnyonePublishes: Statement: grants events:PutEvents ("events:PutEvents")`,
+		`AnyonePublishes: Statement: Resource {"Fn::GetAtt":["Bus","Arn"]} is not the rules of a bus`,
+		"AnyonePublishes: Statement: no events:creatorAccount",
+		"AnyonePublishes: Statement: granted to other accounts unconditionally",
+		`ConsumersDoAnything: Statement: grants events:PutEvents ("events:Put*")`,
+		"ConsumersDoAnything: Statement: PutRule without a StringEquals events:source",
+		"ConsumersDoAnything: Statement: Condition HasConsumers is true with every parameter at its default",
+		`LegacyPermission: Statement: grants events:PutEvents ("events:PutEvents")`,
+		"LegacyPermission: Statement: granted to other accounts unconditionally",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no problem %q; got:\n%s", want, joined)
+		}
+	}
+}
+
+func TestConditionValue(t *testing.T) {
+	tpl, err := Parse([]byte(`
+Parameters:
+  Ids: {Type: CommaDelimitedList, Default: ''}
+  Org: {Type: String, Default: ''}
+  Stage: {Type: String}
+Conditions:
+  HasIds: !Not [!Equals [!Join ['', !Ref Ids], '']]
+  HasOrg: !Not [!Equals [!Ref Org, '']]
+  Any: !Or [!Condition HasIds, !Condition HasOrg]
+  Both: !And [!Condition HasIds, !Condition HasOrg]
+  FirstIsOne: !Equals [!Select [0, !Ref Ids], '1']
+  IsProd: !Equals [!Ref Stage, prod]
+  Loop: !Not [!Condition Loop]
+  Region: !Equals [!Ref AWS::Region, us-east-1]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		cond   string
+		params map[string]string
+		want   bool
+		err    string
+	}{
+		{"HasIds", nil, false, ""},
+		{"HasIds", map[string]string{"Ids": "1,2"}, true, ""},
+		{"Any", map[string]string{"Org": "o-1"}, true, ""},
+		{"Both", map[string]string{"Org": "o-1"}, false, ""},
+		{"Both", map[string]string{"Org": "o-1", "Ids": "1"}, true, ""},
+		{"FirstIsOne", map[string]string{"Ids": "1, 2"}, true, ""},
+		{"IsProd", nil, false, "no value and no default"},
+		{"IsProd", map[string]string{"Stage": "prod"}, true, ""},
+		{"Loop", nil, false, "refers to itself"},
+		{"Region", nil, false, "not a parameter"},
+		{"Missing", nil, false, "no condition Missing"},
+	}
+	for _, tc := range tests {
+		got, err := tpl.ConditionValue(tc.cond, tc.params)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s %v: err %v, want %q", tc.cond, tc.params, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s %v = %v, %v; want %v", tc.cond, tc.params, got, err, tc.want)
+		}
+	}
+}
