@@ -23,13 +23,19 @@ type apiClient struct {
 }
 
 func (e *env) apiClient(sf *stackFlags) (*apiClient, error) {
-	u, err := url.Parse(sf.API)
+	return newAPIClient(sf.API, e.getenv("ORDERFLOW_AUTHORIZATION"))
+}
+
+// newAPIClient returns a client of the API at base, sending auth as the Authorization
+// header when it is not empty. base must be an absolute http(s) URL (a usage error).
+func newAPIClient(base, auth string) (*apiClient, error) {
+	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageError("--api %q must be an absolute http(s) URL", sf.API)
+		return nil, usageError("--api %q must be an absolute http(s) URL", base)
 	}
 	return &apiClient{
-		base: strings.TrimRight(sf.API, "/"),
-		auth: e.getenv("ORDERFLOW_AUTHORIZATION"),
+		base: strings.TrimRight(base, "/"),
+		auth: auth,
 		http: &http.Client{
 			Timeout:   30 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
