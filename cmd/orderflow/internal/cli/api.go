@@ -128,9 +128,9 @@ var minorDigits = map[string]int{
 	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
 }
 
-// formatMoney renders an amount in minor units of currency: 1234 USD is "12.34 USD",
+// FormatMoney renders an amount in minor units of currency: 1234 USD is "12.34 USD",
 // 1234 JPY is "1234 JPY".
-func formatMoney(minor int64, currency string) string {
+func FormatMoney(minor int64, currency string) string {
 	digits, ok := minorDigits[currency]
 	if !ok {
 		digits = 2

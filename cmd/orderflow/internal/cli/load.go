@@ -337,7 +337,7 @@ func (l *loader) one(ctx context.Context, p plannedOrder, key string) outcome {
 // print writes the report.
 func (r *LoadReport) print(w io.Writer) {
 	fmt.Fprintf(w, "orders      %d in %v (%.1f orders/s)\n", r.Orders, roundDuration(r.Elapsed), r.Rate)
-	fmt.Fprintf(w, "latency     %s\n", summarize(r.Latencies))
+	fmt.Fprintf(w, "latency     %s\n", Summarize(r.Latencies))
 	fmt.Fprintf(w, "results     %s\n", countLine(r.Results))
 	if len(r.Unexpected) == 0 {
 		fmt.Fprintf(w, "expected    all %d orders ended as their kind must\n", r.Orders)
