@@ -74,6 +74,8 @@ commands:
   load --orders N --concurrency C --seed S [--mix default] [--histogram FILE.svg]
                 [--timeout 60s] [--poll 100ms] [--no-catalog]
   local up                      run the whole stack on this machine (orderflow local up -h)
+  console [--stage S] [--allow-actions]
+                                serve the web console for a stack (orderflow console -h)
 
 where the stack is (flags of every command; env in brackets):
   --api URL            HTTP API base URL [ORDERFLOW_API] (default http://127.0.0.1:3000)

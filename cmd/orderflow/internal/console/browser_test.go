@@ -61,7 +61,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1560, 1000),
+		chromedp.WindowSize(1760, 1000),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
@@ -177,7 +177,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	sm := f.NodesOf(KindStateMachine)[0].ID
 
 	// The flow picture, before any order: the API's counter says 0.
-	counter := func(id string) string { return fmt.Sprintf(`((document.getElementById("c-%s")||{}).textContent||"")`, id) }
+	counter := func(id string) string {
+		return fmt.Sprintf(`((document.getElementById("c-%s")||{}).textContent||"")`, id)
+	}
 	run(t, tab, 30*time.Second, "open the flow", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible("#flow"))
 	waitJS(t, tab, 20*time.Second, "the API counter", counter(api)+` === "0 orders accepted"`)
 

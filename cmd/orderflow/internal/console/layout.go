@@ -6,8 +6,8 @@ import (
 
 // Geometry of the picture, in SVG units.
 const (
-	nodeW, nodeH = 164.0, 62.0
-	colGap       = 214.0
+	nodeW, nodeH = 196.0, 62.0
+	colGap       = 240.0
 	rowGap       = 84.0
 	margin       = 24.0
 	laneGap      = 40.0 // between the flow and the DLQ lane
@@ -138,7 +138,7 @@ func (f *Flow) layout() {
 	for _, n := range f.Nodes {
 		n.W, n.H = nodeW, nodeH
 		n.X = margin + float64(n.Col)*colGap
-		n.Y = margin + 20 + float64(n.Row)*rowGap
+		n.Y = margin + 34 + float64(n.Row)*rowGap
 		if n.Kind == KindDLQ {
 			n.Y += laneGap
 		}
@@ -147,5 +147,5 @@ func (f *Flow) layout() {
 		f.Edges[i].Back = f.byID[e.To].Col <= f.byID[e.From].Col && !e.Failure
 	}
 	f.W = margin*2 + float64(maxCol)*colGap + nodeW
-	f.H = margin*2 + 20 + float64(rows+dlqRows)*rowGap + laneGap
+	f.H = margin*2 + 34 + float64(rows+dlqRows)*rowGap + laneGap
 }

@@ -39,6 +39,7 @@ func renderFlowSVG(f *Flow) template.HTML {
 			break
 		}
 	}
+	back := 0
 	for _, e := range f.Edges {
 		from, to := f.byID[e.From], f.byID[e.To]
 		var d string
@@ -47,11 +48,25 @@ func renderFlowSVG(f *Flow) template.HTML {
 			x1, y1 := from.X+from.W/2, from.Y+from.H
 			x2, y2 := to.X+to.W/2, to.Y
 			d = fmt.Sprintf("M%.0f,%.0f C%.0f,%.0f %.0f,%.0f %.0f,%.0f", x1, y1, x1, y1+40, x2, y2-40, x2, y2)
+		case e.Back && from.Col == to.Col:
+			x := to.X + to.W/2
+			if to.Row > from.Row {
+				d = fmt.Sprintf("M%.0f,%.0f L%.0f,%.0f", x, from.Y+from.H, x, to.Y)
+			} else {
+				d = fmt.Sprintf("M%.0f,%.0f L%.0f,%.0f", x, from.Y, x, to.Y+to.H)
+			}
 		case e.Back:
-			x1, y1 := from.X+from.W*0.65, from.Y
-			x2, y2 := to.X+to.W*0.35, to.Y
-			top := min(y1, y2) - 26 - 10*float64(from.Col-to.Col)
-			d = fmt.Sprintf("M%.0f,%.0f C%.0f,%.0f %.0f,%.0f %.0f,%.0f", x1, y1, x1, top, x2, top, x2, y2)
+			// Out of the source's right side, up the gap after its column to a channel
+			// above every node, left to the gap before the target's column, down and into
+			// the target's left side: across edges, never across a box.
+			back++
+			x1, y1 := from.X+from.W, from.Y+from.H*0.75
+			gs := from.X + from.W + 12 + float64(back%3)*5
+			ch := margin + 4 + float64(back%5)*5
+			gx := to.X - 10 - float64(back%3)*5
+			y2 := to.Y + to.H*0.3
+			d = fmt.Sprintf("M%.0f,%.0f L%.0f,%.0f Q%.0f,%.0f %.0f,%.0f L%.0f,%.0f Q%.0f,%.0f %.0f,%.0f L%.0f,%.0f Q%.0f,%.0f %.0f,%.0f L%.0f,%.0f Q%.0f,%.0f %.0f,%.0f",
+				x1, y1, gs-8, y1, gs, y1, gs, y1-8, gs, ch+8, gs, ch, gs-8, ch, gx+8, ch, gx, ch, gx, ch+8, gx, y2-8, gx, y2, gx+8, y2)
 		default:
 			x1, y1 := from.X+from.W, from.Y+from.H/2
 			x2, y2 := to.X, to.Y+to.H/2
@@ -78,10 +93,10 @@ func renderFlowSVG(f *Flow) template.HTML {
 		fmt.Fprintf(&b, `<rect class="box" x="%.0f" y="%.0f" width="%.0f" height="%.0f" rx="8"/>`, n.X, n.Y, n.W, n.H)
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="5" height="%.0f" rx="2" fill="%s"/>`, n.X, n.Y, n.H, st.color)
 		fmt.Fprintf(&b, `<text class="kind" x="%.0f" y="%.0f" fill="%s">%s</text>`, n.X+13, n.Y+14, st.color, html.EscapeString(strings.ToUpper(st.word)))
-		fmt.Fprintf(&b, `<text class="name" x="%.0f" y="%.0f">%s</text>`, n.X+13, n.Y+30, html.EscapeString(clip(n.Label, 24)))
+		fmt.Fprintf(&b, `<text class="name" x="%.0f" y="%.0f">%s</text>`, n.X+13, n.Y+30, html.EscapeString(clip(n.Label, 27)))
 		if n.Detail != "" {
 			fmt.Fprintf(&b, `<text class="detail" x="%.0f" y="%.0f"><title>%s</title>%s</text>`, n.X+13, n.Y+43,
-				html.EscapeString(n.Detail), html.EscapeString(clip(n.Detail, 30)))
+				html.EscapeString(n.Detail), html.EscapeString(clip(n.Detail, 36)))
 		}
 		fmt.Fprintf(&b, `<text class="counter" id="c-%s" x="%.0f" y="%.0f"></text>`, n.ID, n.X+13, n.Y+n.H-6)
 		b.WriteString(`</g>`)
