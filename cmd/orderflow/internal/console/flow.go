@@ -3,10 +3,11 @@ package console
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/orderflow/orderflow/pkg/template"
@@ -238,14 +239,7 @@ func dig(v any, keys ...string) any {
 	return v
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 var wordBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
 
