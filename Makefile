@@ -62,7 +62,7 @@ test-unit: ## unit tests only (no emulator)
 	$(GO) test -short -count=1 ./...
 
 .PHONY: test-integration
-test-integration: tools-py ## tests over the wire against moto server (started by the tests)
+test-integration: tools-py tools-browser ## tests over the wire against moto server (started by the tests) and in headless Chromium
 	$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: test

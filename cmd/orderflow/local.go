@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/console"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
+	"github.com/orderflow/orderflow/pkg/template"
 )
 
 const localUsage = `usage: orderflow local up [flags]
@@ -59,6 +61,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.Build, "build", false, "go build the functions before starting them")
 	fs.StringVar(&opts.Catalog, "catalog", "local/catalog.json", "demo catalog loaded into the inventory table (- for none)")
 	fs.Var(params, "param", "template parameter override Key=Value (repeatable; Stage defaults to dev)")
+	consolePort := fs.Int("console-port", console.DefaultPort, "web console port on 127.0.0.1 (0 = a free port, -1 = no console)")
 	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
 	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
 	faults := fs.String("faults", "", "inject faults from this JSON spec (AWS errors, latency, crashes, duplicate deliveries; see cmd/orderflow/internal/chaos); \"standard\" is the chaos run's mix")
@@ -97,11 +100,22 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer s.Close()
+	consoleURL := "(off)"
+	if *consolePort >= 0 {
+		srv, err := startLocalConsole(s, opts, *consolePort)
+		if err != nil {
+			fmt.Fprintf(stderr, "orderflow local up: %v\n", err)
+			return 1
+		}
+		defer srv.Close()
+		consoleURL = srv.URL
+	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
 	fmt.Fprintf(stdout, `
 orderflow local stack is up (%.1fs)
+  console       %s   (the flow, live; orders, timelines, DLQs, load runs)
   HTTP API      %s   (POST /orders, GET /orders/{orderId}; auth is NOT enforced locally)
   AWS endpoint  %s   (AWS_ENDPOINT_URL for the SDK/CLI; credentials test/test, us-east-1)
   emulator      %s
@@ -112,7 +126,7 @@ Try:
   curl -s -XPOST %s/orders -H 'content-type: application/json' -d '{"customerId":"c-1","currency":"USD","lines":[{"sku":"SKU-MUG-001","quantity":1}],"paymentToken":"tok_visa"}'
 
 Ctrl-C stops everything.
-`, time.Since(began).Seconds(), s.HTTPURL, s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
+`, time.Since(began).Seconds(), consoleURL, s.HTTPURL, s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
 	if *readyFile != "" {
 		if err := s.WriteReadyFile(*readyFile); err != nil {
 			fmt.Fprintf(stderr, "orderflow local up: ready file: %v\n", err)
@@ -128,4 +142,17 @@ Ctrl-C stops everything.
 	}
 	fmt.Fprintln(stdout, "stopped.")
 	return 0
+}
+
+// startLocalConsole serves the web console for the local stack s, actions allowed.
+func startLocalConsole(s *stack.Stack, opts stack.Options, port int) (*console.Server, error) {
+	t, err := template.Load(opts.Template)
+	if err != nil {
+		return nil, err
+	}
+	stage := opts.Parameters["Stage"]
+	if stage == "" {
+		stage = "dev"
+	}
+	return console.Start(console.ForLocalStack(s, t, stage), port)
 }

@@ -170,3 +170,44 @@ func (s *MarkerStore) Unclaim(ctx context.Context, id string, claimedAt time.Tim
 	}
 	return nil
 }
+
+// MarkerGetAPI is the part of the DynamoDB client that LookupMarker uses.
+type MarkerGetAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// MarkerState is what a processed-event marker says: IN_PROGRESS or DONE, and when it
+// was (last) claimed.
+type MarkerState struct {
+	Status    string
+	ClaimedAt time.Time
+}
+
+// Done reports whether the effect the marker guards has happened.
+func (m MarkerState) Done() bool { return m.Status == markerDone }
+
+// LookupMarker reads the marker prefix+id of table (a MarkerStore's), consistently. ok is
+// false when there is none. For tools (the console's order timeline); it returns the
+// DynamoDB error, wrapped.
+func LookupMarker(ctx context.Context, c MarkerGetAPI, table, prefix, id string) (_ MarkerState, ok bool, _ error) {
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            map[string]types.AttributeValue{"pk": attrS(prefix + id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return MarkerState{}, false, fmt.Errorf("read marker %s%s: %w", prefix, id, err)
+	}
+	if len(out.Item) == 0 {
+		return MarkerState{}, false, nil
+	}
+	ms, err := getN(out.Item, "claimed_at")
+	if err != nil {
+		return MarkerState{}, false, fmt.Errorf("read marker %s%s: %w", prefix, id, err)
+	}
+	st := MarkerState{Status: getS(out.Item, "status")}
+	if ms > 0 {
+		st.ClaimedAt = time.UnixMilli(ms).UTC()
+	}
+	return st, true, nil
+}

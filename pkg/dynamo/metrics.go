@@ -134,3 +134,18 @@ func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (map[string
 	}
 	return m, nil
 }
+
+// Applied reports whether eventID was applied (its EVENT#<eventId> marker exists), read
+// consistently. It returns the DynamoDB error, wrapped.
+func (s *MetricsStore) Applied(ctx context.Context, eventID string) (bool, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            aws.String(s.table),
+		Key:                  map[string]types.AttributeValue{"pk": attrS("EVENT#" + eventID)},
+		ConsistentRead:       aws.Bool(true),
+		ProjectionExpression: aws.String("pk"),
+	})
+	if err != nil {
+		return false, fmt.Errorf("read event marker %s: %w", eventID, err)
+	}
+	return len(out.Item) > 0, nil
+}

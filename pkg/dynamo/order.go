@@ -162,3 +162,39 @@ func (s *OrderStore) ListByCustomer(ctx context.Context, customerID string, limi
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 }
+
+// OrderScanAPI is the part of the DynamoDB client that ScanOrders uses.
+type OrderScanAPI interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// ScanOrders calls each for every order of table, page by page (eventually consistent),
+// and stops after max orders when max is positive. It returns the scan's or the codec's
+// error, wrapped, or the first error each returns, as it is. For tools (the console,
+// the audit): the functions read orders by key or by customer.
+func ScanOrders(ctx context.Context, c OrderScanAPI, table string, max int, each func(*order.Order) error) error {
+	var start map[string]types.AttributeValue
+	n := 0
+	for {
+		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start})
+		if err != nil {
+			return fmt.Errorf("scan orders %s: %w", table, err)
+		}
+		for _, item := range out.Items {
+			o, err := unmarshalOrder(item)
+			if err != nil {
+				return fmt.Errorf("scan orders %s: %w", table, err)
+			}
+			if err := each(o); err != nil {
+				return err
+			}
+			if n++; max > 0 && n >= max {
+				return nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}

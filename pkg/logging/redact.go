@@ -213,3 +213,11 @@ func containsFold(b []byte, word string) bool {
 	}
 	return false
 }
+
+// RedactJSON returns s with the value of every sensitive member (IsSensitive) replaced by
+// Redacted, at any depth and inside JSON documents nested in strings, when s is a JSON
+// object or array; any other s is returned unchanged.
+func RedactJSON(s string) string {
+	out, _ := redactJSONString(s)
+	return out
+}

@@ -23,13 +23,19 @@ type apiClient struct {
 }
 
 func (e *env) apiClient(sf *stackFlags) (*apiClient, error) {
-	u, err := url.Parse(sf.API)
+	return newAPIClient(sf.API, e.getenv("ORDERFLOW_AUTHORIZATION"))
+}
+
+// newAPIClient returns a client of the API at base, sending auth as the Authorization
+// header when it is not empty. base must be an absolute http(s) URL (a usage error).
+func newAPIClient(base, auth string) (*apiClient, error) {
+	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageError("--api %q must be an absolute http(s) URL", sf.API)
+		return nil, usageError("--api %q must be an absolute http(s) URL", base)
 	}
 	return &apiClient{
-		base: strings.TrimRight(sf.API, "/"),
-		auth: e.getenv("ORDERFLOW_AUTHORIZATION"),
+		base: strings.TrimRight(base, "/"),
+		auth: auth,
 		http: &http.Client{
 			Timeout:   30 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
@@ -122,9 +128,9 @@ var minorDigits = map[string]int{
 	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
 }
 
-// formatMoney renders an amount in minor units of currency: 1234 USD is "12.34 USD",
+// FormatMoney renders an amount in minor units of currency: 1234 USD is "12.34 USD",
 // 1234 JPY is "1234 JPY".
-func formatMoney(minor int64, currency string) string {
+func FormatMoney(minor int64, currency string) string {
 	digits, ok := minorDigits[currency]
 	if !ok {
 		digits = 2

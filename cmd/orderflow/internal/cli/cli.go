@@ -74,6 +74,8 @@ commands:
   load --orders N --concurrency C --seed S [--mix default] [--histogram FILE.svg]
                 [--timeout 60s] [--poll 100ms] [--no-catalog]
   local up                      run the whole stack on this machine (orderflow local up -h)
+  console [--stage S] [--allow-actions]
+                                serve the web console for a stack (orderflow console -h)
 
 where the stack is (flags of every command; env in brackets):
   --api URL            HTTP API base URL [ORDERFLOW_API] (default http://127.0.0.1:3000)
@@ -218,18 +220,27 @@ func (sf *stackFlags) bus() string {
 // awsConfig builds the aws.Config of the stack's AWS APIs straight from the flags and the
 // environment (no config.LoadDefaultConfig: see DESIGN.md, "Performance").
 func (e *env) awsConfig(sf *stackFlags) (aws.Config, error) {
-	cfg := aws.Config{Region: sf.Region}
-	override := sf.Endpoint != "" && sf.Endpoint != "aws"
+	return AWSConfig(sf.Endpoint, sf.Region, e.getenv)
+}
+
+// AWSConfig returns the aws.Config for endpoint (an http(s) URL, or "aws" or "" for the
+// real endpoints) and region, with credentials from getenv's AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the emulator's test/test when they are
+// unset and an endpoint is given. It returns a usage error for a bad endpoint and an
+// error when the real endpoints would be used without credentials.
+func AWSConfig(endpoint, region string, getenv func(string) string) (aws.Config, error) {
+	cfg := aws.Config{Region: region}
+	override := endpoint != "" && endpoint != "aws"
 	if override {
-		if !strings.HasPrefix(sf.Endpoint, "http://") && !strings.HasPrefix(sf.Endpoint, "https://") {
-			return aws.Config{}, usageError("--aws-endpoint %q must be an http(s) URL or \"aws\"", sf.Endpoint)
+		if !strings.HasPrefix(endpoint, "http://") && !strings.HasPrefix(endpoint, "https://") {
+			return aws.Config{}, usageError("--aws-endpoint %q must be an http(s) URL or \"aws\"", endpoint)
 		}
-		cfg.BaseEndpoint = aws.String(sf.Endpoint)
+		cfg.BaseEndpoint = aws.String(endpoint)
 	}
-	key, secret := e.getenv("AWS_ACCESS_KEY_ID"), e.getenv("AWS_SECRET_ACCESS_KEY")
+	key, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	switch {
 	case key != "" && secret != "":
-		cfg.Credentials = credentials.NewStaticCredentialsProvider(key, secret, e.getenv("AWS_SESSION_TOKEN"))
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(key, secret, getenv("AWS_SESSION_TOKEN"))
 	case override:
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("test", "test", "")
 	default:

@@ -20,8 +20,8 @@ import (
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
-// dlqAPI is what the dlq commands need of SQS.
-type dlqAPI interface {
+// DLQAPI is what the dlq commands (and the console) need of SQS; *sqs.Client satisfies it.
+type DLQAPI interface {
 	queue.AdminAPI
 	ListQueues(ctx context.Context, in *sqs.ListQueuesInput, optFns ...func(*sqs.Options)) (*sqs.ListQueuesOutput, error)
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
@@ -56,7 +56,7 @@ func (q *queueInfo) isDLQ() bool {
 
 // listQueues returns every queue whose name starts with prefix, with its depth and
 // redrive relations, sorted by name.
-func listQueues(ctx context.Context, c dlqAPI, prefix string) ([]*queueInfo, error) {
+func listQueues(ctx context.Context, c DLQAPI, prefix string) ([]*queueInfo, error) {
 	var urls []string
 	in := &sqs.ListQueuesInput{MaxResults: aws.Int32(1000)}
 	if prefix != "" {
@@ -187,65 +187,105 @@ func (e *env) s3Client(sf *stackFlags) (*s3.Client, error) {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = sf.Endpoint != "aws" }), nil
 }
 
-// peeker reads messages without consuming them; *queue.Admin satisfies it.
-type peeker interface {
+// Peeker reads messages without consuming them; *queue.Admin satisfies it.
+type Peeker interface {
 	Peek(ctx context.Context, queueURL string, max int) ([]queue.Message, error)
+}
+
+// DLQ is one dead-letter queue as `dlq list` and the console show it.
+type DLQ struct {
+	Name, URL       string
+	Depth, InFlight int
+	// Oldest is when the oldest sampled message was first sent (zero: unknown or empty):
+	// SQS has no queue attribute for it.
+	Oldest time.Time
+	// Sources are the queues whose redrive policy names this one: a redrive goes back
+	// to its only source.
+	Sources []string
+	// Messages are the first messages peeked (as many as asked for), with why they failed.
+	Messages []DLQMessage
+}
+
+// DLQMessage is one peeked dead-lettered message.
+type DLQMessage struct {
+	ID           string
+	SentAt       time.Time
+	ReceiveCount int
+	Reason       string
+	Body         string
+}
+
+// DLQOptions say which dead-letter queues ListDLQs returns: those of Stage by default,
+// those whose name starts with Prefix, or All; and how many messages of each to Peek.
+type DLQOptions struct {
+	Stage  string
+	Prefix string
+	All    bool
+	Peek   int
+}
+
+// ListDLQs returns every dead-letter queue o selects, sorted by name, with its depth, the
+// first send time of its oldest message (of at least ten sampled) and up to o.Peek
+// messages with their failure reasons. It returns the SQS error, wrapped.
+func ListDLQs(ctx context.Context, c DLQAPI, p Peeker, o DLQOptions) ([]DLQ, error) {
+	queues, err := listQueues(ctx, c, o.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []DLQ
+	for _, q := range queues {
+		if !q.isDLQ() || (o.Prefix == "" && !o.All && !ofStage(q.Name, o.Stage)) {
+			continue
+		}
+		d := DLQ{Name: q.Name, URL: q.URL, Depth: q.Depth, InFlight: q.InFlight}
+		for _, s := range q.Sources {
+			d.Sources = append(d.Sources, s.Name)
+		}
+		var msgs []queue.Message
+		if q.Depth > 0 {
+			if msgs, err = p.Peek(ctx, q.URL, max(o.Peek, 10)); err != nil {
+				return nil, err
+			}
+		}
+		for i, m := range msgs {
+			if !m.SentAt.IsZero() && (d.Oldest.IsZero() || m.SentAt.Before(d.Oldest)) {
+				d.Oldest = m.SentAt
+			}
+			if i < o.Peek {
+				d.Messages = append(d.Messages, DLQMessage{ID: m.ID, SentAt: m.SentAt, ReceiveCount: m.ReceiveCount, Reason: failureReason(m), Body: m.Body})
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // listDLQs prints every dead-letter queue with its depth, the age of its oldest message
 // (of those sampled: SQS has no queue attribute for it) and where its messages come from.
-func listDLQs(ctx context.Context, c dlqAPI, p peeker, stage string, o dlqListOptions, out io.Writer, now func() time.Time) error {
-	queues, err := listQueues(ctx, c, o.Prefix)
+func listDLQs(ctx context.Context, c DLQAPI, p Peeker, stage string, o dlqListOptions, out io.Writer, now func() time.Time) error {
+	dlqs, err := ListDLQs(ctx, c, p, DLQOptions{Stage: stage, Prefix: o.Prefix, All: o.All, Peek: o.Peek})
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "QUEUE\tDEPTH\tIN-FLIGHT\tOLDEST\tSOURCE")
-	n := 0
-	for _, q := range queues {
-		if !q.isDLQ() || (o.Prefix == "" && !o.All && !ofStage(q.Name, stage)) {
-			continue
+	for _, d := range dlqs {
+		oldest, source := "-", "-"
+		if !d.Oldest.IsZero() {
+			oldest = formatAge(now().Sub(d.Oldest))
 		}
-		n++
-		var msgs []queue.Message
-		if q.Depth > 0 {
-			sample := max(o.Peek, 10)
-			if msgs, err = p.Peek(ctx, q.URL, sample); err != nil {
-				return err
-			}
+		if len(d.Sources) > 0 {
+			source = strings.Join(d.Sources, ",")
 		}
-		oldest := "-"
-		if len(msgs) > 0 {
-			first := msgs[0].SentAt
-			for _, m := range msgs[1:] {
-				if !m.SentAt.IsZero() && m.SentAt.Before(first) {
-					first = m.SentAt
-				}
-			}
-			if !first.IsZero() {
-				oldest = formatAge(now().Sub(first))
-			}
-		}
-		source := "-"
-		if len(q.Sources) > 0 {
-			names := make([]string, len(q.Sources))
-			for i, s := range q.Sources {
-				names[i] = s.Name
-			}
-			source = strings.Join(names, ",")
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", q.Name, q.Depth, q.InFlight, oldest, source)
-		for i, m := range msgs {
-			if i >= o.Peek {
-				break
-			}
-			fmt.Fprintf(tw, "  %s\tsent %s\treceives %d\t%s\t\n", m.ID, m.SentAt.Format(time.RFC3339), m.ReceiveCount, failureReason(m))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", d.Name, d.Depth, d.InFlight, oldest, source)
+		for _, m := range d.Messages {
+			fmt.Fprintf(tw, "  %s\tsent %s\treceives %d\t%s\t\n", m.ID, m.SentAt.Format(time.RFC3339), m.ReceiveCount, m.Reason)
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if n == 0 {
+	if len(dlqs) == 0 {
 		fmt.Fprintf(out, "no dead-letter queues found (stage %q; use --prefix or --all)\n", stage)
 	}
 	return nil
@@ -360,13 +400,13 @@ func (e *env) dlqRedrive(ctx context.Context, args []string) error {
 	return redriveDLQ(ctx, c, queue.NewAdmin(c), *o, e.stdout)
 }
 
-// redriver moves messages between queues; *queue.Admin satisfies it.
-type redriver interface {
+// Redriver moves messages between queues; *queue.Admin satisfies it.
+type Redriver interface {
 	Redrive(ctx context.Context, fromURL, toURL string) (int, error)
 }
 
 // queueURL resolves a queue name or URL to its URL.
-func queueURL(ctx context.Context, c dlqAPI, nameOrURL string) (string, error) {
+func queueURL(ctx context.Context, c DLQAPI, nameOrURL string) (string, error) {
 	if strings.HasPrefix(nameOrURL, "http://") || strings.HasPrefix(nameOrURL, "https://") {
 		return nameOrURL, nil
 	}
@@ -379,46 +419,56 @@ func queueURL(ctx context.Context, c dlqAPI, nameOrURL string) (string, error) {
 
 // redriveDLQ moves every message of the DLQ back to its source queue (or --to) and
 // reports how many moved.
-func redriveDLQ(ctx context.Context, c dlqAPI, r redriver, o dlqRedriveOptions, out io.Writer) error {
-	from, err := queueURL(ctx, c, o.Queue)
-	if err != nil {
-		return err
+func redriveDLQ(ctx context.Context, c DLQAPI, r Redriver, o dlqRedriveOptions, out io.Writer) error {
+	n, from, to, err := RedriveDLQ(ctx, c, r, o.Queue, o.To)
+	if from != "" && to != "" {
+		fmt.Fprintf(out, "moved %d message(s) from %s to %s\n", n, nameOf(from), nameOf(to))
 	}
-	var to string
-	if o.To != "" {
-		if to, err = queueURL(ctx, c, o.To); err != nil {
-			return err
+	return err
+}
+
+// RedriveDLQ moves every message of the DLQ named (or at the URL) dlq back to target, or,
+// when target is empty, to the only queue whose redrive policy names the DLQ. It returns
+// how many moved and the two queue URLs (empty when they could not be resolved), with an
+// error when the DLQ has no single source queue (EventBridge and Lambda failure records
+// have none) or a message could not be moved.
+func RedriveDLQ(ctx context.Context, c DLQAPI, r Redriver, dlq, target string) (moved int, from, to string, err error) {
+	if from, err = queueURL(ctx, c, dlq); err != nil {
+		return 0, "", "", err
+	}
+	if target != "" {
+		if to, err = queueURL(ctx, c, target); err != nil {
+			return 0, from, "", err
 		}
 	} else {
 		queues, err := listQueues(ctx, c, "")
 		if err != nil {
-			return err
+			return 0, from, "", err
 		}
-		var dlq *queueInfo
-		for _, q := range queues {
-			if q.URL == from {
-				dlq = q
+		var q *queueInfo
+		for _, x := range queues {
+			if x.URL == from {
+				q = x
 			}
 		}
 		switch {
-		case dlq == nil:
-			return fmt.Errorf("dlq redrive: queue %s not found", o.Queue)
-		case len(dlq.Sources) == 0:
-			return fmt.Errorf("dlq redrive: no queue names %s as its dead-letter queue: its messages are "+
+		case q == nil:
+			return 0, from, "", fmt.Errorf("dlq redrive: queue %s not found", dlq)
+		case len(q.Sources) == 0:
+			return 0, from, "", fmt.Errorf("dlq redrive: no queue names %s as its dead-letter queue: its messages are "+
 				"EventBridge or Lambda failure records, which have no source queue to go back to; "+
-				"inspect them with `orderflow dlq list --peek N`, or give a target with --to", dlq.Name)
-		case len(dlq.Sources) > 1:
-			names := make([]string, len(dlq.Sources))
-			for i, s := range dlq.Sources {
+				"inspect them with `orderflow dlq list --peek N`, or give a target with --to", q.Name)
+		case len(q.Sources) > 1:
+			names := make([]string, len(q.Sources))
+			for i, s := range q.Sources {
 				names[i] = s.Name
 			}
-			return fmt.Errorf("dlq redrive: %s is the DLQ of several queues (%s): choose one with --to", dlq.Name, strings.Join(names, ", "))
+			return 0, from, "", fmt.Errorf("dlq redrive: %s is the DLQ of several queues (%s): choose one with --to", q.Name, strings.Join(names, ", "))
 		}
-		to = dlq.Sources[0].URL
+		to = q.Sources[0].URL
 	}
-	n, err := r.Redrive(ctx, from, to)
-	fmt.Fprintf(out, "moved %d message(s) from %s to %s\n", n, nameOf(from), nameOf(to))
-	return err
+	moved, err = r.Redrive(ctx, from, to)
+	return moved, from, to, err
 }
 
 func nameOf(url string) string { return url[strings.LastIndex(url, "/")+1:] }

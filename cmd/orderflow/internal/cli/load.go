@@ -64,23 +64,15 @@ func (e *env) load(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := e.apiClient(sf)
-	if err != nil {
-		return err
-	}
+	spec := LoadSpec{API: sf.API, Authorization: e.getenv("ORDERFLOW_AUTHORIZATION"), Orders: o.Orders,
+		Concurrency: o.Concurrency, Seed: o.Seed, Mix: o.MixName, Timeout: o.Timeout, Poll: o.Poll, Progress: e.stderr}
 	if !o.NoCatalog {
-		s, err := e.inventoryStore(sf)
-		if err != nil {
+		if spec.Inventory, err = e.inventoryStore(sf); err != nil {
 			return err
 		}
-		for _, it := range loadCatalog() {
-			if err := s.Put(ctx, it); err != nil {
-				return fmt.Errorf("load: set up catalog in %s (or use --no-catalog): %w", sf.inventoryTable(), err)
-			}
-		}
+		spec.InventoryTable = sf.inventoryTable()
 	}
-	l := &loader{API: c, Opts: *o, Progress: e.stderr}
-	rep, err := l.Run(ctx)
+	rep, err := RunLoad(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -103,6 +95,76 @@ func (e *env) load(ctx context.Context, args []string) error {
 	return rep.err()
 }
 
+// LoadSpec is one run of the load generator: `orderflow load`'s flags, for the CLI and
+// the console.
+type LoadSpec struct {
+	// API is the HTTP API's base URL; Authorization its Authorization header (empty: none).
+	API, Authorization  string
+	Orders, Concurrency int
+	// Seed and Mix ("default", "valid" or kind=weight,...) choose the orders.
+	Seed uint64
+	Mix  string
+	// Timeout bounds the wait for one order's terminal status; Poll is the GET interval.
+	Timeout, Poll time.Duration
+	// Inventory, when set, gets the LOAD-* SKUs before the run (InventoryTable names its
+	// table in errors).
+	Inventory      stockStore
+	InventoryTable string
+	// Progress, when set, receives a progress bar.
+	Progress io.Writer
+	// OnOutcome, when set, is called as each order ends (from several goroutines).
+	OnOutcome func(LoadOutcome)
+}
+
+// LoadOutcome is how one order of a load run ended.
+type LoadOutcome struct {
+	// Kind is the kind of order sent (valid, out-of-stock, declined, unknown-sku, invalid).
+	Kind string
+	// Result is "STATUS", "STATUS/REASON", "HTTP nnn", "TIMEOUT" or "ERROR".
+	Result string
+	// Latency is from the POST to the terminal status; Terminal whether it was reached.
+	Latency  time.Duration
+	Terminal bool
+	// Expected is whether the order ended as its kind must.
+	Expected bool
+}
+
+// RunLoad sets up the load catalog (when spec.Inventory is set), sends the orders and
+// returns the report. It returns a usage error for a bad spec, the catalog's error, or an
+// error when ctx ends first; orders that fail are counted in the report, not returned.
+func RunLoad(ctx context.Context, spec LoadSpec) (*LoadReport, error) {
+	if spec.Orders < 1 || spec.Concurrency < 1 {
+		return nil, usageError("load: orders and concurrency must be >= 1")
+	}
+	if spec.Timeout <= 0 || spec.Poll <= 0 {
+		return nil, usageError("load: timeout and poll must be > 0")
+	}
+	mix, err := parseMix(spec.Mix)
+	if err != nil {
+		return nil, usageError("load: %v", err)
+	}
+	c, err := newAPIClient(spec.API, spec.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Inventory != nil {
+		for _, it := range loadCatalog() {
+			if err := spec.Inventory.Put(ctx, it); err != nil {
+				return nil, fmt.Errorf("load: set up catalog in %s (or use --no-catalog): %w", spec.InventoryTable, err)
+			}
+		}
+	}
+	l := &loader{API: c, Opts: loadOptions{Orders: spec.Orders, Concurrency: spec.Concurrency, Seed: spec.Seed,
+		Mix: mix, Timeout: spec.Timeout, Poll: spec.Poll}, Progress: spec.Progress}
+	if spec.OnOutcome != nil {
+		l.OnOutcome = func(o outcome) {
+			spec.OnOutcome(LoadOutcome{Kind: string(o.Kind), Result: o.Result, Latency: o.Latency,
+				Terminal: o.Terminal, Expected: o.Result == o.Kind.expected()})
+		}
+	}
+	return l.Run(ctx)
+}
+
 // orderAPI is what the loader needs of the HTTP API.
 type orderAPI interface {
 	createOrder(ctx context.Context, body []byte, key string) (apiResponse, error)
@@ -117,6 +179,8 @@ type loader struct {
 	Progress io.Writer
 	// RunID keeps the idempotency keys of two runs with one seed apart; random when empty.
 	RunID string
+	// OnOutcome, when set, is called as each order ends.
+	OnOutcome func(outcome)
 }
 
 // outcome is how one order ended.
@@ -130,8 +194,8 @@ type outcome struct {
 	Err      error
 }
 
-// loadReport is the result of a run.
-type loadReport struct {
+// LoadReport is the result of a load run.
+type LoadReport struct {
 	Orders     int
 	Elapsed    time.Duration
 	Rate       float64
@@ -143,7 +207,7 @@ type loadReport struct {
 }
 
 // Run sends the orders and returns the report. It returns an error only when ctx ends.
-func (l *loader) Run(ctx context.Context) (*loadReport, error) {
+func (l *loader) Run(ctx context.Context) (*LoadReport, error) {
 	plan := planOrders(l.Opts.Orders, l.Opts.Seed, l.Opts.Mix)
 	runID := l.RunID
 	if runID == "" {
@@ -167,6 +231,9 @@ func (l *loader) Run(ctx context.Context) (*loadReport, error) {
 			for i := range next {
 				key := fmt.Sprintf("load-%s-%d-%d", runID, l.Opts.Seed, i)
 				outcomes[i] = l.one(ctx, plan[i], key)
+				if l.OnOutcome != nil {
+					l.OnOutcome(outcomes[i])
+				}
 				if bar != nil {
 					bar.Add(1)
 				}
@@ -191,7 +258,7 @@ feed:
 		return nil, fmt.Errorf("load interrupted: %w", err)
 	}
 
-	rep := &loadReport{Orders: len(plan), Elapsed: elapsed, Results: map[string]int{}, Unexpected: map[string]int{}}
+	rep := &LoadReport{Orders: len(plan), Elapsed: elapsed, Results: map[string]int{}, Unexpected: map[string]int{}}
 	rep.Rate = float64(len(plan)) / elapsed.Seconds()
 	for _, o := range outcomes {
 		rep.Results[o.Result]++
@@ -268,9 +335,9 @@ func (l *loader) one(ctx context.Context, p plannedOrder, key string) outcome {
 }
 
 // print writes the report.
-func (r *loadReport) print(w io.Writer) {
+func (r *LoadReport) print(w io.Writer) {
 	fmt.Fprintf(w, "orders      %d in %v (%.1f orders/s)\n", r.Orders, roundDuration(r.Elapsed), r.Rate)
-	fmt.Fprintf(w, "latency     %s\n", summarize(r.Latencies))
+	fmt.Fprintf(w, "latency     %s\n", Summarize(r.Latencies))
 	fmt.Fprintf(w, "results     %s\n", countLine(r.Results))
 	if len(r.Unexpected) == 0 {
 		fmt.Fprintf(w, "expected    all %d orders ended as their kind must\n", r.Orders)
@@ -288,7 +355,7 @@ func (r *loadReport) print(w io.Writer) {
 
 // err is the run's verdict: an error when an order failed, timed out or ended otherwise
 // than its kind must.
-func (r *loadReport) err() error {
+func (r *LoadReport) err() error {
 	n := 0
 	for _, c := range r.Unexpected {
 		n += c

@@ -20,18 +20,18 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[rank-1]
 }
 
-// latencySummary holds the figures the load report prints.
-type latencySummary struct {
+// LatencySummary holds the figures the load report (and the console) prints.
+type LatencySummary struct {
 	N                  int
 	Min, P50, P95, P99 time.Duration
 	Max, Mean          time.Duration
 }
 
-// summarize sorts a copy of ds and returns its percentiles.
-func summarize(ds []time.Duration) latencySummary {
+// Summarize sorts a copy of ds and returns its percentiles.
+func Summarize(ds []time.Duration) LatencySummary {
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	out := latencySummary{N: len(s)}
+	out := LatencySummary{N: len(s)}
 	if len(s) == 0 {
 		return out
 	}
@@ -60,7 +60,7 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // String renders the summary on one line.
-func (s latencySummary) String() string {
+func (s LatencySummary) String() string {
 	if s.N == 0 {
 		return "no orders reached a terminal status"
 	}

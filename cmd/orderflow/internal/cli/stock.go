@@ -122,5 +122,5 @@ func (e *env) stockGet(ctx context.Context, args []string) error {
 }
 
 func printItem(e *env, it inventory.Item) {
-	fmt.Fprintf(e.stdout, "%s\tstock %d\tprice %s\n", it.SKU, it.Stock, formatMoney(it.Price, it.Currency))
+	fmt.Fprintf(e.stdout, "%s\tstock %d\tprice %s\n", it.SKU, it.Stock, FormatMoney(it.Price, it.Currency))
 }

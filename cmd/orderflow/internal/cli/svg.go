@@ -9,20 +9,20 @@ import (
 	"time"
 )
 
-// histogram is a latency histogram of equal-width bins from 0 to Max.
-type histogram struct {
+// Histogram is a latency histogram of equal-width bins from 0 to Max.
+type Histogram struct {
 	Width  time.Duration // of one bin
 	Counts []int
 }
 
-// newHistogram puts ds into bins equal-width bins spanning 0 to the largest value.
-func newHistogram(ds []time.Duration, bins int) histogram {
+// NewHistogram puts ds into bins equal-width bins spanning 0 to the largest value.
+func NewHistogram(ds []time.Duration, bins int) Histogram {
 	var hi time.Duration
 	for _, d := range ds {
 		hi = max(hi, d)
 	}
 	width := max(time.Duration(math.Ceil(float64(hi+1)/float64(bins))), 1)
-	h := histogram{Width: width, Counts: make([]int, bins)}
+	h := Histogram{Width: width, Counts: make([]int, bins)}
 	for _, d := range ds {
 		i := min(int(d/width), bins-1)
 		h.Counts[i]++
@@ -46,8 +46,8 @@ func writeHistogramSVG(w io.Writer, title string, ds []time.Duration) error {
 		bins                   = 40
 	)
 	plotW, plotH := float64(width-left-right), float64(height-top-bott)
-	h := newHistogram(ds, bins)
-	s := summarize(ds)
+	h := NewHistogram(ds, bins)
+	s := Summarize(ds)
 	peak := 1
 	for _, c := range h.Counts {
 		peak = max(peak, c)

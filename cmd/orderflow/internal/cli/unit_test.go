@@ -300,7 +300,7 @@ func TestPercentile(t *testing.T) {
 		})
 	}
 	t.Run("summarize sorts", func(t *testing.T) {
-		s := summarize(ms(5, 1, 3, 2, 4))
+		s := Summarize(ms(5, 1, 3, 2, 4))
 		if s.Min != time.Millisecond || s.Max != 5*time.Millisecond || s.P50 != 3*time.Millisecond || s.Mean != 3*time.Millisecond {
 			t.Errorf("got %+v", s)
 		}
@@ -363,7 +363,7 @@ func TestHistogramSVG(t *testing.T) {
 		})
 	}
 	t.Run("every value in a bin", func(t *testing.T) {
-		h := newHistogram(spread, 40)
+		h := NewHistogram(spread, 40)
 		n := 0
 		for _, c := range h.Counts {
 			n += c
@@ -460,7 +460,7 @@ func TestFormatMoney(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			if got := formatMoney(tt.minor, tt.currency); got != tt.want {
+			if got := FormatMoney(tt.minor, tt.currency); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

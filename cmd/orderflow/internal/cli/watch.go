@@ -260,5 +260,5 @@ func parseWatchLine(body string) watchLine {
 	}
 	return watchLine{at: at, text: fmt.Sprintf("%s  %-16s %s  %-10s %14s  %s",
 		at.Local().Format("15:04:05.000"), env.DetailType, d.Data.OrderID, d.Data.Status,
-		formatMoney(d.Data.Total, d.Data.Currency), reason)}
+		FormatMoney(d.Data.Total, d.Data.Currency), reason)}
 }
