@@ -12,11 +12,19 @@ import (
 
 // Call is what the edge knows of an AWS API call: the service signing name (dynamodb,
 // sqs, lambda, s3, ...) and the operation (PutItem, SendMessage, Invoke, PutObject).
-// Either is "unknown" when the request does not tell.
+// Either is "unknown" when the request does not tell. Internal is true for a call the
+// local stack makes on AWS's behalf (event-source polling, rule-target delivery, async
+// on-failure sends), signed with InternalAccessKeyID: counted apart from the product's
+// calls, but seen by the middlewares (fault injection) like any other.
 type Call struct {
 	Service   string
 	Operation string
+	Internal  bool
 }
+
+// InternalAccessKeyID is the access key the local stack's own AWS clients sign with, so
+// the edge can tell AWS-internal calls from the product's.
+const InternalAccessKeyID = "ORDERFLOWAWSINTERNAL"
 
 // String returns "service:Operation".
 func (c Call) String() string { return c.Service + ":" + c.Operation }
@@ -31,7 +39,8 @@ const maxFormBody = 1 << 20
 // X-Amz-Target (JSON protocols), the Action parameter (query protocols, in the query
 // string or the form body, which is left readable), or the REST path (Lambda, S3).
 func Identify(r *http.Request) Call {
-	c := Call{Service: serviceOf(r.Header.Get("Authorization")), Operation: unknown}
+	auth := r.Header.Get("Authorization")
+	c := Call{Service: serviceOf(auth), Operation: unknown, Internal: accessKeyOf(auth) == InternalAccessKeyID}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		c.Operation = t[strings.LastIndex(t, ".")+1:]
 		return c
@@ -61,6 +70,16 @@ func Identify(r *http.Request) Call {
 		c.Operation = s3Operation(r)
 	}
 	return c
+}
+
+// accessKeyOf returns the access key id of a SigV4 Authorization header ("" if none).
+func accessKeyOf(auth string) string {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	akid, _, _ := strings.Cut(cred, "/")
+	return strings.TrimSpace(akid)
 }
 
 func serviceOf(auth string) string {
@@ -167,7 +186,8 @@ type Count struct {
 	N int64
 }
 
-// Snapshot returns the counts so far, sorted by service and operation.
+// Snapshot returns the counts so far, sorted by service and operation, the product's
+// calls before the internal ones of the same operation.
 func (c *Counter) Snapshot() []Count {
 	c.mu.Lock()
 	out := make([]Count, 0, len(c.counts))
@@ -179,18 +199,23 @@ func (c *Counter) Snapshot() []Count {
 		if out[i].Service != out[j].Service {
 			return out[i].Service < out[j].Service
 		}
-		return out[i].Operation < out[j].Operation
+		if out[i].Operation != out[j].Operation {
+			return out[i].Operation < out[j].Operation
+		}
+		return !out[i].Internal && out[j].Internal
 	})
 	return out
 }
 
-// Total returns the number of calls counted so far.
+// Total returns the number of the product's calls counted so far (internal ones apart).
 func (c *Counter) Total() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var n int64
-	for _, v := range c.counts {
-		n += v
+	for k, v := range c.counts {
+		if !k.Internal {
+			n += v
+		}
 	}
 	return n
 }
