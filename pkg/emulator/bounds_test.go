@@ -89,6 +89,72 @@ func TestBoundedState(t *testing.T) {
 	t.Run("sqs", func(t *testing.T) { t.Parallel(); checkReceiptHandles(t, s, cfg) })
 	t.Run("dynamodb stream", func(t *testing.T) { t.Parallel(); checkTableStreamTrimmed(t, s, cfg) })
 	t.Run("archive and topic", func(t *testing.T) { t.Parallel(); checkArchiveAndTopic(t, s, cfg) })
+	t.Run("transaction rollback", func(t *testing.T) { t.Parallel(); checkTransactionRollback(t, s, cfg) })
+}
+
+// A transaction that fails on its last item leaves every item it had written as it was,
+// and its stream records gone; one that succeeds applies all (fix 10: undo per item).
+func checkTransactionRollback(t *testing.T, s *emulator.Server, cfg aws.Config) {
+	ctx := context.Background()
+	c := dynamodb.NewFromConfig(cfg)
+	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("tx"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewImage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	num := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberN{Value: v} }
+	for _, k := range []string{"a", "b"} {
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("tx"), Item: map[string]ddbtypes.AttributeValue{"pk": str(k), "n": num("1")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	streamLen := func() int { return readStats(t, s).DynamoDBStreams["tx"].Records }
+	before := streamLen()
+	items := func(fail bool) []ddbtypes.TransactWriteItem {
+		cond := "attribute_exists(pk)"
+		if fail {
+			cond = "attribute_not_exists(pk)" // b exists: the last item fails
+		}
+		return []ddbtypes.TransactWriteItem{
+			{Update: &ddbtypes.Update{TableName: aws.String("tx"), Key: map[string]ddbtypes.AttributeValue{"pk": str("a")},
+				UpdateExpression: aws.String("SET n = n + :one"), ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":one": num("1")}}},
+			{Put: &ddbtypes.Put{TableName: aws.String("tx"), Item: map[string]ddbtypes.AttributeValue{"pk": str("c"), "n": num("9")}}},
+			{Delete: &ddbtypes.Delete{TableName: aws.String("tx"), Key: map[string]ddbtypes.AttributeValue{"pk": str("d")}}},
+			{Update: &ddbtypes.Update{TableName: aws.String("tx"), Key: map[string]ddbtypes.AttributeValue{"pk": str("b")},
+				UpdateExpression: aws.String("SET n = :nine"), ConditionExpression: aws.String(cond),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":nine": num("9")}}},
+		}
+	}
+	state := func() map[string]string {
+		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("tx")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, it := range out.Items {
+			got[it["pk"].(*ddbtypes.AttributeValueMemberS).Value] = it["n"].(*ddbtypes.AttributeValueMemberN).Value
+		}
+		return got
+	}
+	var canceled *ddbtypes.TransactionCanceledException
+	if _, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items(true)}); !errors.As(err, &canceled) {
+		t.Fatalf("failing transaction: %v, want TransactionCanceledException", err)
+	}
+	if got := fmt.Sprint(state()); got != "map[a:1 b:1]" {
+		t.Errorf("after the failed transaction: %s, want a and b as they were, no c", got)
+	}
+	if n := streamLen(); n != before {
+		t.Errorf("stream records %d after the failed transaction, want %d (its records undone)", n, before)
+	}
+	if _, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items(false)}); err != nil {
+		t.Fatalf("transaction: %v", err)
+	}
+	if got := fmt.Sprint(state()); got != "map[a:2 b:9 c:9]" {
+		t.Errorf("after the transaction: %s, want a:2 b:9 c:9", got)
+	}
 }
 
 // Finished executions beyond the bound are dropped; their names stay taken.

@@ -105,7 +105,16 @@ ones. local/README.md says what the local stack keeps and for how long.
    every published message, for moto's own inspection. Fix: both keep the
    last MOTO_SHIM_EVENTS_ARCHIVE_MAX / MOTO_SHIM_SNS_SENT_MAX.
 9. GET /moto-api/orderflow/stats answers the sizes of all of the above as
-   JSON, for tests and for finding the next thing that grows.
+   JSON, for tests and for finding the next thing that grows (with
+   MOTO_SHIM_TRACEMALLOC=1 also where Python's memory is: slow, diagnosis only).
+10. DynamoDB TransactWriteItems (moto/dynamodb/models/__init__.py
+   transact_write_items) deep-copies every table an item names, once per
+   item, to roll back a failed transaction by putting the copies in place of
+   the tables: a reservation of three SKUs copies the whole inventory table
+   (every reservation ever made) four times, so each order costs more CPU and
+   allocation than the one before. Fix: before each write the one item it
+   changes is copied (and its table's stream records remembered), and a failed
+   transaction puts those back; checks, order and errors are upstream's.
 
 When to delete it
 -----------------
@@ -366,6 +375,129 @@ class _PruningList(list):
         super().append(thread)
         if len(self) > 256:
             self[:] = [t for t in self if t.is_alive()]
+
+
+def _transact_without_table_copies():
+    """Fix 10: TransactWriteItems undoes per item, not by copying tables; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "dynamodb transactions copy whole tables (MOTO_SHIM_DISABLE=1)"
+    from moto.dynamodb import models as ddb_models
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.comparisons import get_filter_expression as filter_expression
+
+    def transact_write_items(self, transact_items):
+        # Upstream (moto/dynamodb/models/__init__.py) deep-copies every table an item
+        # names, once per item, before it starts, and puts the copies in place of the
+        # tables when the transaction fails. Here: before each write the item it changes
+        # is copied (and the table's stream records counted), and a failed transaction
+        # puts those items back. The checks, the order and the errors are upstream's.
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        undo = []  # (table, hash value, range value, the item before, or None)
+        streams = {}  # table name -> (shard, its records, its starting sequence number)
+
+        def remember(table_name, key):
+            table = self.get_table(table_name)
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr is not None else None
+            before = table.get_item(hash_value, range_value)
+            undo.append((table, hash_value, range_value, copy.deepcopy(before)))
+            shard = table.stream_shard
+            if shard is not None and table_name not in streams:
+                streams[table_name] = (shard, list(shard.items), shard.starting_sequence_number)
+
+        def rollback():
+            for table, hash_value, range_value, before in reversed(undo):
+                if range_value is not None:
+                    if before is None:
+                        table.items.get(hash_value, {}).pop(range_value, None)
+                    else:
+                        table.items[hash_value][range_value] = before
+                elif before is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = before
+            for shard, items, start in streams.values():
+                shard.items[:] = items
+                shard.starting_sequence_number = start
+
+        target_items = set()
+
+        def check_unicity(table_name, key):
+            item = (str(table_name), str(dict(sorted(key.items()))))
+            if item in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(item)
+
+        errors = []
+        for item in transact_items:
+            original_item = None
+            if len(list(item.keys())) > 1:
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                expression_attribute_names = op.get("ExpressionAttributeNames")
+                expression_attribute_values = op.get("ExpressionAttributeValues")
+                return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                check_unicity(table_name, key)
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = filter_expression(
+                        condition_expression, expression_attribute_names, expression_attribute_values
+                    )
+                    if not condition_op.expr(current):
+                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                if op_type != "ConditionCheck":
+                    remember(table_name, key)
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                                  expression_attribute_names=expression_attribute_names,
+                                  expression_attribute_values=expression_attribute_values)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, condition_expression=condition_expression,
+                                     expression_attribute_names=expression_attribute_names,
+                                     expression_attribute_values=expression_attribute_values)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                     condition_expression=condition_expression,
+                                     expression_attribute_names=expression_attribute_names,
+                                     expression_attribute_values=expression_attribute_values)
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                rollback()
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # noqa: E722 as upstream: any other failure is an error entry
+                errors.append((type(e).__name__, str(e), original_item))
+        if any(code is not None for code, _, _ in errors):
+            rollback()
+            raise TransactionCanceledException(errors)
+
+    ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
+    return "dynamodb transactions undo per item"
 
 
 def _bound_stepfunctions():
@@ -752,6 +884,13 @@ def stats():
     for b in _backends(sns_backends):
         for arn, t in b.topics.items():
             out["topics"][arn] = len(t.sent_notifications)
+    out["threads"] = threading.active_count()
+    import tracemalloc
+
+    if tracemalloc.is_tracing():  # MOTO_SHIM_TRACEMALLOC=1: where the memory is
+        out["tracedMB"] = tracemalloc.get_traced_memory()[0] / 1e6
+        top = tracemalloc.take_snapshot().statistics("traceback")[:15]
+        out["top"] = [{"MB": t.size / 1e6, "count": t.count, "where": t.traceback.format()[-12:]} for t in top]
     return out
 
 
@@ -784,6 +923,7 @@ def main():
     statuses = [
         _patch_stepfunctions_deepcopy(),
         jsonpath_status,
+        _transact_without_table_copies(),  # before the lock wraps it
         _serialize_dynamodb_writes(),
         _bound_stepfunctions(),
         _bound_kinesis(),
@@ -793,6 +933,10 @@ def main():
     ]
     _serve_stats()
     print(f"{PREFIX} moto {moto.__version__}: " + "; ".join(statuses), file=sys.stderr, flush=True)
+    if os.environ.get("MOTO_SHIM_TRACEMALLOC") == "1":  # diagnosis only: slows moto down
+        import tracemalloc
+
+        tracemalloc.start(12)
     moto_main(sys.argv[1:])
     return 0
 
