@@ -23,7 +23,8 @@ import (
 //	 "duplicate": {"sqs": 0.05, "kinesis": 0.05, "eventbridge": 0.05},
 //	 "latency": {"rate": 0.1, "max": "20ms"}}
 type Spec struct {
-	// Seed makes the fault decisions repeatable for one sequence of calls (0: a fixed seed).
+	// Seed makes the fault decisions repeatable: each is a function of the seed and of
+	// what it decides on, not of the order calls arrive in (see Injector; 0: seed 1).
 	Seed uint64 `json:"seed,omitempty"`
 	// Errors are the AWS error rules; the first rule that matches a call decides.
 	Errors []ErrorRule `json:"errors,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Call is what the edge knows of an AWS API call: the service signing name (dynamodb,
@@ -160,6 +161,7 @@ func s3Operation(r *http.Request) string {
 type Counter struct {
 	mu     sync.Mutex
 	counts map[Call]int64
+	writes atomic.Int64
 }
 
 // NewCounter returns an empty counter.
@@ -175,9 +177,28 @@ func (c *Counter) Middleware(next http.Handler) http.Handler {
 
 // Add counts one call.
 func (c *Counter) Add(call Call) {
+	if !call.ReadOnly() {
+		c.writes.Add(1)
+	}
 	c.mu.Lock()
 	c.counts[call]++
 	c.mu.Unlock()
+}
+
+// Writes returns how many calls that may change something (all but ReadOnly ones, the
+// product's and the internal ones) arrived so far: while it stands still, nothing moves.
+func (c *Counter) Writes() int64 { return c.writes.Load() }
+
+// ReadOnly reports whether the call only reads: Get*, List*, Describe*, Scan, Query,
+// Head*, BatchGet* and the pollers' ReceiveMessage and GetRecords (whose effect, a message
+// in flight or a record in hand, their owners account for).
+func (c Call) ReadOnly() bool {
+	for _, p := range []string{"Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "ReceiveMessage"} {
+		if strings.HasPrefix(c.Operation, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Count is one row of a Snapshot.

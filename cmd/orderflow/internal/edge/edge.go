@@ -119,7 +119,11 @@ type Readiness struct {
 	// Message says what is not ready yet and how to wait.
 	Message string
 	ready   atomic.Bool
+	refused atomic.Int64
 }
+
+// Refused returns how many requests were answered 503 so far.
+func (g *Readiness) Refused() int64 { return g.refused.Load() }
 
 // SetReady marks the stack ready; everything set before it is visible to the requests
 // served after.
@@ -159,6 +163,7 @@ func (g *Readiness) answer(w http.ResponseWriter, r *http.Request) bool {
 // refuse answers 503 with the message, in a body the AWS SDKs read as a retryable
 // ServiceUnavailable error.
 func (g *Readiness) refuse(w http.ResponseWriter) {
+	g.refused.Add(1)
 	b, _ := json.Marshal(map[string]any{"ready": false, "__type": "ServiceUnavailable", "message": g.Message})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", "ServiceUnavailable")

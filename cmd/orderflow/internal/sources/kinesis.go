@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // KinesisAPI is what the Kinesis mapping needs of the Kinesis client.
@@ -61,9 +63,41 @@ type KinesisMapping struct {
 	// RetryDelay is the pause before a retry (default 100 ms).
 	RetryDelay time.Duration
 	Log        *slog.Logger
-	// Duplicate, when set and true for a batch, delivers a processed batch a second
-	// time, as a retried checkpoint would (fault injection).
-	Duplicate func() bool
+	// Duplicate, when set and true for a batch (its payload), delivers a processed batch
+	// a second time, as a retried checkpoint would (fault injection).
+	Duplicate func(payload []byte) bool
+	// Progress, when set, counts what may have put records since (the edge's writes): a
+	// shard whose read found nothing is caught up with everything counted before it.
+	Progress func() int64
+
+	busy
+	mu      sync.Mutex
+	emptyAt map[string]int64 // shard -> Progress before its last read, when that found nothing; -1 otherwise
+}
+
+// CaughtUp reports whether every shard has read the stream to its end, holding nothing,
+// since Progress counted since: no record put before that waits for delivery.
+func (m *KinesisMapping) CaughtUp(since int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.emptyAt) == 0 {
+		return false
+	}
+	for _, at := range m.emptyAt {
+		if at < since {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *KinesisMapping) setEmptyAt(shardID string, at int64) {
+	m.mu.Lock()
+	if m.emptyAt == nil {
+		m.emptyAt = map[string]int64{}
+	}
+	m.emptyAt[shardID] = at
+	m.mu.Unlock()
 }
 
 // DefaultKinesisPollInterval is AWS Lambda's polling rate of a shard: one GetRecords per
@@ -78,20 +112,33 @@ func (m *KinesisMapping) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Run starts one poller per shard and returns when ctx is cancelled.
+// Run starts one poller per shard and returns when ctx is cancelled. A shard's poller
+// that fails (a read error, an expired iterator) starts again from its checkpoint, the
+// last record it processed or discarded, as Lambda's mappings do: nothing behind the
+// checkpoint is delivered again.
 func (m *KinesisMapping) Run(ctx context.Context) error {
-	out, err := m.Client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(m.Stream)})
-	if err != nil {
-		return fmt.Errorf("list shards of %s: %w", m.Stream, err)
+	var out *kinesis.ListShardsOutput
+	for n := 1; ; n++ {
+		var err error
+		if out, err = m.Client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(m.Stream)}); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("list shards of %s: %w", m.Stream, err)
+		}
+		m.logger().Warn("kinesis mapping cannot list shards; retrying", "stream", m.Stream, "error", err)
+		sleep(ctx, retry.Backoff(n, 100*time.Millisecond, 5*time.Second))
 	}
 	var wg sync.WaitGroup
 	for _, sh := range out.Shards {
+		m.setEmptyAt(aws.ToString(sh.ShardId), -1)
 		wg.Add(1)
 		go func(shardID string) {
 			defer wg.Done()
+			checkpoint := ""
 			for ctx.Err() == nil {
-				if err := m.runShard(ctx, shardID); err != nil && ctx.Err() == nil {
-					m.logger().Warn("kinesis shard poller restarts", "stream", m.Stream, "shard", shardID, "error", err)
+				if err := m.runShard(ctx, shardID, &checkpoint); err != nil && ctx.Err() == nil {
+					m.logger().Warn("kinesis shard poller restarts from its checkpoint", "stream", m.Stream, "shard", shardID, "checkpoint", checkpoint, "error", err)
 					sleep(ctx, time.Second)
 				}
 			}
@@ -101,14 +148,18 @@ func (m *KinesisMapping) Run(ctx context.Context) error {
 	return nil
 }
 
-func (m *KinesisMapping) runShard(ctx context.Context, shardID string) error {
-	pos := ktypes.ShardIteratorTypeTrimHorizon
-	if strings.EqualFold(m.StartingPosition, "LATEST") {
-		pos = ktypes.ShardIteratorTypeLatest
+// runShard polls one shard from *checkpoint (the StartingPosition when empty) and moves
+// the checkpoint past every batch it has processed or discarded.
+func (m *KinesisMapping) runShard(ctx context.Context, shardID string, checkpoint *string) error {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(m.Stream), ShardId: aws.String(shardID),
+		ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon}
+	switch {
+	case *checkpoint != "":
+		in.ShardIteratorType, in.StartingSequenceNumber = ktypes.ShardIteratorTypeAfterSequenceNumber, aws.String(*checkpoint)
+	case strings.EqualFold(m.StartingPosition, "LATEST"):
+		in.ShardIteratorType = ktypes.ShardIteratorTypeLatest
 	}
-	it, err := m.Client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-		StreamName: aws.String(m.Stream), ShardId: aws.String(shardID), ShardIteratorType: pos,
-	})
+	it, err := m.Client.GetShardIterator(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -122,21 +173,38 @@ func (m *KinesisMapping) runShard(ctx context.Context, shardID string) error {
 		idle = DefaultKinesisPollInterval
 	}
 	var batch []ktypes.Record
+	defer func() { m.add(-len(batch)) }() // a batch in hand is read again from the checkpoint
 	var first time.Time
 	for ctx.Err() == nil && iter != nil {
+		mark := int64(0)
+		if m.Progress != nil {
+			mark = m.Progress()
+		}
 		out, err := m.Client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(size - len(batch)))})
 		if err != nil {
+			m.setEmptyAt(shardID, -1)
 			return err
+		}
+		if len(out.Records) == 0 && len(batch) == 0 {
+			m.setEmptyAt(shardID, mark)
+		} else {
+			m.setEmptyAt(shardID, -1)
 		}
 		iter = out.NextShardIterator
 		if len(out.Records) > 0 && len(batch) == 0 {
 			first = time.Now()
 		}
 		batch = append(batch, out.Records...)
+		m.add(len(out.Records))
 		full := len(batch) >= size
 		windowOver := len(batch) > 0 && time.Since(first) >= m.Window
 		if full || windowOver {
 			m.deliver(ctx, shardID, batch, m.MaxRetries)
+			if ctx.Err() != nil {
+				return nil // not all delivered: the checkpoint stays
+			}
+			*checkpoint = aws.ToString(batch[len(batch)-1].SequenceNumber)
+			m.add(-len(batch))
 			batch = nil
 			continue
 		}
@@ -152,7 +220,7 @@ func (m *KinesisMapping) deliver(ctx context.Context, shardID string, records []
 		failedAt, fnErr := m.invoke(ctx, shardID, records)
 		switch {
 		case failedAt < 0 && fnErr == "":
-			if m.Duplicate != nil && m.Duplicate() {
+			if m.Duplicate != nil && m.Duplicate(kinesisIdentity(records)) {
 				_, _ = m.invoke(ctx, shardID, records)
 			}
 			return
@@ -270,7 +338,17 @@ func (m *KinesisMapping) discard(ctx context.Context, shardID string, records []
 		return
 	}
 	body, _ := json.Marshal(info)
-	if _, err := m.OnFailure.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(m.OnFailureURL), MessageBody: aws.String(string(body))}); err != nil {
+	if err := sendReliably(ctx, m.OnFailure, &sqs.SendMessageInput{QueueUrl: aws.String(m.OnFailureURL), MessageBody: aws.String(string(body))}, m.logger()); err != nil {
 		m.logger().Error("on-failure destination unreachable; batch info lost", "queue", m.OnFailureURL, "error", err)
 	}
+}
+
+// kinesisIdentity is what a batch's fault decisions are about: its records' data (the
+// events), not their sequence numbers or arrival times, which differ from run to run.
+func kinesisIdentity(records []ktypes.Record) []byte {
+	var b []byte
+	for _, r := range records {
+		b = append(append(b, r.Data...), '\n')
+	}
+	return b
 }

@@ -114,6 +114,12 @@ func (p *provisioner) function(id string) error {
 	m, _ := props.(map[string]any)
 	spec.Timeout = time.Duration(intOf(m, "Timeout", 3)) * time.Second
 	spec.MemoryMB = intOf(m, "MemorySize", 128)
+	spec.Runtime, spec.Handler = str(m, "Runtime"), str(m, "Handler")
+	for _, a := range listOf(m, "Architectures") {
+		if v, err := scalarString(a); err == nil {
+			spec.Architectures = append(spec.Architectures, v)
+		}
+	}
 	spec.Dir = functionDir(id)
 	spec.Async = sources.AsyncConfig{MaxRetries: 2, FunctionARN: spec.ARN}
 	if eic := mapOf(m, "EventInvokeConfig"); eic != nil {
