@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -40,6 +41,7 @@ type Injector struct {
 	stats    Stats
 	attempts map[string]int
 	aliases  map[string]string
+	handles  map[string]string // SQS receipt handle -> the identity of its message
 	log      []string
 }
 
@@ -72,7 +74,7 @@ const maxLog = 200_000
 
 // New returns an Injector for spec.
 func New(spec Spec) *Injector {
-	return &Injector{spec: spec, stats: newStats(), attempts: map[string]int{}, aliases: map[string]string{}}
+	return &Injector{spec: spec, stats: newStats(), attempts: map[string]int{}, aliases: map[string]string{}, handles: map[string]string{}}
 }
 
 func newStats() Stats {
@@ -148,14 +150,26 @@ var (
 	// reIdempotencyKey finds an Idempotency-Key: the API's idempotency record (pk
 	// api#<key>) or the header in an HTTP API event (names lower case in payload 2.0).
 	reIdempotencyKey = regexp.MustCompile(`api#([^"\\&\s]{1,128})|"idempotency-key":"([^"\\]{1,128})"`)
+	// reReceiptHandle finds the receipt handles of a delete or visibility change.
+	reReceiptHandle = regexp.MustCompile(`"ReceiptHandle":"([^"]{1,1000})"`)
 	// reOrderID finds an order id (a UUIDv7) and the status of an event id after it.
 	reOrderID = regexp.MustCompile(`([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})(?:(?::|%3A)([A-Z_]{3,20}))?`)
 )
 
-// Identity returns the identity of a request body or payload (see Injector).
+// Identity returns the identity of a request body or payload (see Injector). A request
+// that names an SQS receipt handle (a delete, a visibility change) is about the message
+// the handle was received with: receipt handles are new in every run, messages are not.
 func (in *Injector) Identity(b []byte) string {
 	if in == nil {
 		return ""
+	}
+	if m := reReceiptHandle.FindSubmatch(b); m != nil {
+		in.mu.Lock()
+		id, ok := in.handles[string(m[1])]
+		in.mu.Unlock()
+		if ok {
+			return id
+		}
 	}
 	key := ""
 	if m := reIdempotencyKey.FindSubmatch(b); m != nil {
@@ -305,8 +319,78 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			fault.write(w, r, call)
 			return
 		}
+		if call.Service == "sqs" && call.Operation == "ReceiveMessage" && in.Spec().Enabled() {
+			rec := &responseCopy{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			in.learnHandles(rec.body.Bytes())
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// LearnOrders wraps the HTTP API: for each order it accepts under an Idempotency-Key it
+// tells Alias, so the decisions on the order's later calls are the same in every run
+// with the same seed and keys. A nil Injector returns api as it is.
+func (in *Injector) LearnOrders(api http.Handler) http.Handler {
+	if in == nil {
+		return api
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" || r.Method != http.MethodPost {
+			api.ServeHTTP(w, r)
+			return
+		}
+		rec := &responseCopy{ResponseWriter: w}
+		api.ServeHTTP(rec, r)
+		var created struct {
+			OrderID string `json:"orderId"`
+		}
+		if json.Unmarshal(rec.body.Bytes(), &created) == nil {
+			in.Alias(created.OrderID, "key:"+key)
+		}
+	})
+}
+
+// maxHandles bounds the receipt handles remembered (the oldest are dropped in bulk).
+const maxHandles = 100_000
+
+// learnHandles remembers the identity of each message a ReceiveMessage answered (SQS's
+// JSON protocol), by its receipt handle.
+func (in *Injector) learnHandles(answer []byte) {
+	var out struct {
+		Messages []struct {
+			ReceiptHandle string
+			Body          string
+		}
+	}
+	if json.Unmarshal(answer, &out) != nil || len(out.Messages) == 0 {
+		return
+	}
+	ids := make([]string, len(out.Messages))
+	for i, m := range out.Messages {
+		ids[i] = in.Identity([]byte(m.Body))
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.handles) > maxHandles {
+		clear(in.handles)
+	}
+	for i, m := range out.Messages {
+		in.handles[m.ReceiptHandle] = ids[i]
+	}
+}
+
+// responseCopy keeps a copy of what is written through it.
+type responseCopy struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (c *responseCopy) Write(p []byte) (int, error) {
+	c.body.Write(p)
+	return c.ResponseWriter.Write(p)
 }
 
 // fault is one injected error answer.

@@ -255,3 +255,39 @@ func TestIdentity(t *testing.T) {
 		t.Errorf("content identities %q %q", x, y)
 	}
 }
+
+// A receipt handle stands for the message it was received with, and an order the HTTP
+// API accepted stands for its Idempotency-Key: neither handles nor order ids repeat
+// across runs, messages and keys do.
+func TestLearnedIdentities(t *testing.T) {
+	in := New(Spec{Seed: 1, Latency: Latency{Rate: 0.5}})
+	order := "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"
+	up, _ := url.Parse("http://127.0.0.1:1")
+	e := edge.New(up, nil)
+	e.Use(in.Middleware)
+	e.Use(func(http.Handler) http.Handler { // stands in for the emulator
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"Messages":[{"MessageId":"m","ReceiptHandle":"handle-1","Body":"{\"command\":\"reserve\",\"orderId\":\"%s\"}"}]}`, order)
+		})
+	})
+	r := signed(httptest.NewRequest("POST", "/", strings.NewReader(`{"QueueUrl":"http://x/q"}`)), "sqs")
+	r.Header.Set("X-Amz-Target", "AmazonSQS.ReceiveMessage")
+	e.ServeHTTP(httptest.NewRecorder(), r)
+	if got := in.Identity([]byte(`{"Entries":[{"Id":"0","ReceiptHandle":"handle-1"}]}`)); got != order {
+		t.Errorf("identity of a delete by receipt handle = %q, want the message's order %s", got, order)
+	}
+	api := in.LearnOrders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"orderId":%q,"status":"PENDING"}`, order)
+	}))
+	post := httptest.NewRequest("POST", "/orders", strings.NewReader(`{}`))
+	post.Header.Set("Idempotency-Key", "chaos-1-3")
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, post)
+	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), order) {
+		t.Fatalf("the API's answer was changed: %d %s", w.Code, w.Body.String())
+	}
+	if got := in.Identity([]byte(`{"orderId":"` + order + `"}`)); got != "key:chaos-1-3" {
+		t.Errorf("identity of the accepted order = %q, want its key", got)
+	}
+}

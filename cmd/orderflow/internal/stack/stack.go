@@ -400,7 +400,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 	apiMu.Lock()
-	api = s.aliasOrders(httpapi.New(routes, inv))
+	api = s.Faults.LearnOrders(httpapi.New(routes, inv))
 	apiMu.Unlock()
 	if opts.beforeReady != nil {
 		opts.beforeReady(s)
