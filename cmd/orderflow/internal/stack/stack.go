@@ -152,10 +152,12 @@ const notReady = "the orderflow local stack is starting (provisioning template.y
 
 // ReadyInfo is what --ready-file holds.
 type ReadyInfo struct {
-	PID             int               `json:"pid"`
-	HTTPURL         string            `json:"httpUrl"`
-	EdgeURL         string            `json:"edgeUrl"`
-	EmulatorURL     string            `json:"emulatorUrl"`
+	PID         int    `json:"pid"`
+	HTTPURL     string `json:"httpUrl"`
+	EdgeURL     string `json:"edgeUrl"`
+	EmulatorURL string `json:"emulatorUrl"`
+	// EmulatorPID is moto's process (0 with --aws-endpoint), for measuring its memory.
+	EmulatorPID     int               `json:"emulatorPid,omitempty"`
 	Tables          map[string]string `json:"tables"`
 	Queues          map[string]string `json:"queues"`
 	Functions       map[string]string `json:"functions"`
@@ -169,7 +171,11 @@ type ReadyInfo struct {
 
 // Info returns the stack's endpoints and names.
 func (s *Stack) Info() ReadyInfo {
-	return ReadyInfo{PID: os.Getpid(), HTTPURL: s.HTTPURL, EdgeURL: s.EdgeURL, EmulatorURL: s.EmulatorURL,
+	pid := 0
+	if s.emu != nil {
+		pid = s.emu.PID
+	}
+	return ReadyInfo{PID: os.Getpid(), HTTPURL: s.HTTPURL, EdgeURL: s.EdgeURL, EmulatorURL: s.EmulatorURL, EmulatorPID: pid,
 		Tables: s.Tables, Queues: s.Queues, Functions: s.Functions, Bus: s.Bus, Stream: s.Stream, Topic: s.Topic,
 		Bucket: s.Bucket, StateMachineARN: s.StateMachineARN, Outputs: s.Outputs}
 }
