@@ -78,6 +78,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
 	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
 	faults := fs.String("faults", "", "inject faults from this JSON spec (AWS errors, latency, crashes, duplicate deliveries; see cmd/orderflow/internal/chaos); \"standard\" is the chaos run's mix")
+	faultSeed := fs.Uint64("fault-seed", 0, "seed of the fault decisions (overrides the spec's; the same seed and orders inject the same faults)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -93,6 +94,9 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "orderflow local up: %v\n", err)
 				return 2
 			}
+		}
+		if *faultSeed != 0 {
+			spec.Seed = *faultSeed
 		}
 		opts.Faults = &spec
 	}
@@ -115,6 +119,9 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	defer s.Close()
 	for _, n := range s.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
+	}
+	if opts.Faults != nil {
+		fmt.Fprintf(stdout, "  faults: injected with seed %d; the same seed and orders (Idempotency-Keys) inject the same faults again\n", max(opts.Faults.Seed, 1))
 	}
 	fmt.Fprintf(stdout, `
 orderflow local stack is up (%.1fs)
