@@ -1,7 +1,8 @@
 # soak — the local stack under a long load, for the "runs all day" figures of
 # bench/REPORT.md: `orderflow local up` on free ports and `orderflow load` in batches,
 # printing each batch's rate and latency and the emulator's memory. Not part of
-# `make test`. Included by the main Makefile (`-include mk/*.mk`).
+# `make test`. Keep the figures (with the command) in bench/soak.md: make bench shows them
+# as section 7 of bench/REPORT.md. Included by the main Makefile (`-include mk/*.mk`).
 
 SOAK_ORDERS      ?= 10000
 SOAK_BATCH       ?= 1000
