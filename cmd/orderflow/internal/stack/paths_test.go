@@ -54,6 +54,40 @@ func TestPoisonAndCrashPaths(t *testing.T) {
 	t.Run("dlq redrive after the cause is fixed finishes the orders", func(t *testing.T) {
 		pathsRedrive(t, p, run)
 	})
+	t.Run("the sqs and kinesis rules reach AWS's pollers", func(t *testing.T) {
+		pathsPollerFaults(t, p, run)
+	})
+}
+
+// pathsPollerFaults: the event sources poll through the edge, so a fault rule on SQS's
+// ReceiveMessage or Kinesis's GetRecords reaches them as AWS's throttling reaches Lambda's
+// pollers; they retry, and with the rule gone the order finishes.
+func pathsPollerFaults(t *testing.T, p *pathsStack, run string) {
+	sku := "PATHS-POLL-" + run
+	p.putSKU(t, sku, 10)
+	queue := p.Queues["InventoryCommandQueue"]
+	queue = queue[strings.LastIndex(queue, "/")+1:]
+	count := func(prefix string) int64 {
+		var n int64
+		for k, v := range p.Faults.Stats().Errors {
+			if strings.HasPrefix(k, prefix) {
+				n += v
+			}
+		}
+		return n
+	}
+	sqsBefore, kinBefore := count("sqs:ReceiveMessage:"), count("kinesis:GetRecords:")
+	p.Faults.Set(chaos.Spec{Seed: 5, Errors: []chaos.ErrorRule{
+		{Service: "sqs", Operation: "ReceiveMessage", Resource: queue, Rate: 1, Kind: "throttle"},
+		{Service: "kinesis", Operation: "GetRecords", Rate: 1, Kind: "5xx"}}})
+	defer p.Faults.Set(chaos.Spec{})
+	ids := p.placeOrders(t, "poll", sku, 1, 1) // the inventory poller takes its command, then polls into the rule
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		s, k := count("sqs:ReceiveMessage:")-sqsBefore, count("kinesis:GetRecords:")-kinBefore
+		return s > 0 && k > 0, fmt.Sprintf("faults on the pollers: %d ReceiveMessage of %s, %d GetRecords", s, queue, k)
+	})
+	p.Faults.Set(chaos.Spec{})
+	p.waitStatus(t, ids, "CONFIRMED", 60*time.Second)
 }
 
 // pathsMalformedCommands sends bodies the inventory function can never process straight
