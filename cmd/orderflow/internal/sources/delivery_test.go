@@ -191,15 +191,7 @@ func TestRuleTargetEventsIndependent(t *testing.T) {
 	if since := time.Since(began); since > 4*time.Second {
 		t.Errorf("the good events took %s: they waited for the failing one", since)
 	}
-	var body string
-	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq.URL), WaitTimeSeconds: 1})
-		if err != nil || len(out.Messages) == 0 {
-			return false, "nothing in the DLQ"
-		}
-		body = aws.ToString(out.Messages[0].Body)
-		return true, ""
-	})
+	body := receiveOne(t, c, dlq.URL, 30*time.Second)
 	mu.Lock()
 	defer mu.Unlock()
 	if body != `{"id":"bad"}` || failing != 5 {
