@@ -19,7 +19,8 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
 )
 
-// maxInspect bounds how much of a request body is read to match ErrorRule.Resource.
+// maxInspect bounds how much of a request body is read to match ErrorRule.Resource and
+// to find the request's identity.
 const maxInspect = 1 << 20
 
 // Injector decides and counts faults. Its methods are safe for concurrent use; a nil

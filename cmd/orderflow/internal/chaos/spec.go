@@ -2,7 +2,9 @@
 // edge answers a chosen share of AWS calls with throttling or server errors (in the body
 // format of each service's protocol, so the SDKs classify and retry them as they would on
 // AWS), adds latency, kills a function process mid-invoke, and duplicates SQS, Kinesis and
-// EventBridge deliveries. Every injected fault is counted (Stats).
+// EventBridge deliveries. Every injected fault is counted (Stats) and listed (Decisions),
+// and every decision is a function of the seed and of the call, payload or event decided
+// on, not of arrival order, so a run can be replayed (see Injector).
 package chaos
 
 import (
