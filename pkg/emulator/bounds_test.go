@@ -76,9 +76,11 @@ var boundedEnv = []string{
 	"MOTO_SHIM_SNS_SENT_MAX=3",
 }
 
-// TestBoundedState checks the shim's fixes 4-9: past its bound each store keeps only
+// TestBoundedState checks the shim's fixes 4-10: past its bound each store keeps only
 // the newest entries, and the API still answers as AWS does for what is kept and for
-// what was dropped. With MOTO_SHIM_DISABLE=1 every subtest fails (nothing is trimmed).
+// what was dropped; a failed transaction still rolls back. With MOTO_SHIM_DISABLE=1
+// every subtest but the rollback fails (nothing is trimmed; upstream rolls back too, by
+// copying whole tables).
 func TestBoundedState(t *testing.T) {
 	t.Parallel()
 	s := start(t, emulator.Options{Env: boundedEnv})
