@@ -105,3 +105,28 @@ func TestReadyBeforeUse(t *testing.T) {
 		t.Errorf("stock get: exit %d: %s%s", code, out.String(), errOut.String())
 	}
 }
+
+// WaitReadyFile waits for a complete ready file and gives up when ctx ends.
+func TestWaitReadyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ready.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := WaitReadyFile(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("no file: %v, want the deadline", err)
+	}
+	if err := os.WriteFile(path, []byte(`{"edgeUrl":"http://127.0.0.1:1"`), 0o644); err != nil { // half written
+		t.Fatal(err)
+	}
+	done := make(chan ReadyInfo, 1)
+	go func() {
+		info, _ := WaitReadyFile(context.Background(), path)
+		done <- info
+	}()
+	s := &Stack{EdgeURL: "http://127.0.0.1:1", HTTPURL: "http://127.0.0.1:2"}
+	if err := s.WriteReadyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if info := <-done; info.EdgeURL != s.EdgeURL || info.HTTPURL != s.HTTPURL {
+		t.Errorf("read %+v", info)
+	}
+}
