@@ -286,6 +286,7 @@ func runOrders(in *Injector, order []int) {
 			}
 			for _, p := range payloads {
 				in.Duplicate("sqs", p)
+				in.Duplicate("dynamodb", p)
 				in.KillAfter("orderflow-dev-inventory", p)
 			}
 		}()
@@ -299,7 +300,7 @@ func runOrders(in *Injector, order []int) {
 func TestSameSeedSameFaults(t *testing.T) {
 	spec := Standard(7)
 	spec.Errors = append([]ErrorRule{{Service: "dynamodb", Rate: 0.3}}, spec.Errors...)
-	spec.Crash.Rate, spec.Duplicate.SQS = 0.3, 0.3
+	spec.Crash.Rate, spec.Duplicate.SQS, spec.Duplicate.DynamoDB = 0.3, 0.3, 0.3
 	const n = 200
 	order := make([]int, n)
 	for i := range order {
@@ -318,6 +319,9 @@ func TestSameSeedSameFaults(t *testing.T) {
 		t.Errorf("the same seed decided differently: %d and %d faults; first difference %q", len(a), len(b), firstDiff(a, b))
 	}
 	sa, sb := first.Stats(), second.Stats()
+	if sa.Duplicates["dynamodb"] == 0 {
+		t.Error("no DynamoDB stream batch duplicated at rate 0.3")
+	}
 	if fmt.Sprint(sa) != fmt.Sprint(sb) {
 		t.Errorf("counts differ:\n%v\n%v", sa, sb)
 	}
