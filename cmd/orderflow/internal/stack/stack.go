@@ -31,6 +31,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/template"
@@ -117,6 +118,9 @@ type Stack struct {
 	Config aws.Config
 	// Faults injects the faults of Options.Faults (nil when off); Set changes them.
 	Faults *chaos.Injector
+	// Issuer is the local JWT issuer (ApiAuth=JWT without JwtIssuer), nil otherwise; it
+	// is saved in the lock dir for `orderflow token`.
+	Issuer *jwtauth.Issuer
 
 	log      *slog.Logger
 	emu      *emulator.Server
@@ -127,6 +131,7 @@ type Stack struct {
 	async    *sources.Async
 	lock     *os.File
 	lockPath string
+	stateDir string // where the issuer is saved
 	closeMu  sync.Once
 }
 
@@ -286,6 +291,10 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	edgeSrv.Handler = s.Edge
 	s.serve(edgeSrv, edgeL)
 
+	if err := s.startIssuer(t, opts.Parameters, opts.LockDir); err != nil {
+		httpL.Close()
+		return nil, err
+	}
 	c := newClients(s.Config)
 	var notes []string
 	p, err := newProvisioner(ctx, c, t, opts.StackName, opts.Parameters, &notes, map[string]string{})
@@ -368,6 +377,14 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 	api := httpapi.New(routes, inv)
+	authz, err := s.jwtAuthorizer(p)
+	if err != nil {
+		httpL.Close()
+		return nil, err
+	}
+	if authz != nil {
+		api.Authorizer = authz
+	}
 	httpSrv.Handler = api
 	s.serve(httpSrv, httpL)
 	return s, nil
@@ -565,6 +582,10 @@ func (s *Stack) Close() error {
 		}
 		if s.emu != nil {
 			s.emu.Stop()
+		}
+		if s.Issuer != nil {
+			_ = s.Issuer.Close()
+			jwtauth.Remove(s.stateDir)
 		}
 		s.releaseLock()
 	})
