@@ -37,12 +37,16 @@ const (
 	JWKSPath      = "/.well-known/jwks.json"
 )
 
-// StartIssuer makes a new key and serves the issuer on l (a loopback listener) until
+// StartIssuer makes a new key and serves the issuer on 127.0.0.1 (a free port) until
 // Close. audience and claim are those of the tokens it will mint.
-func StartIssuer(l net.Listener, audience, claim string) (*Issuer, error) {
+func StartIssuer(audience, claim string) (*Issuer, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("JWT issuer: %w", err)
 	}
 	iss := &Issuer{URL: "http://" + l.Addr().String(), Audience: audience, Claim: claim,
 		KID: fmt.Sprintf("local-%d", time.Now().UnixNano()), key: key}

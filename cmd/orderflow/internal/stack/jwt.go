@@ -27,13 +27,8 @@ func (s *Stack) startIssuer(t *template.Template, params map[string]string, stat
 	if p, ok := t.Parameters["JwtCustomerClaim"]; ok && claim == "" {
 		claim, _ = p.Default.(string)
 	}
-	l, err := listen("JWT issuer", 0)
+	iss, err := jwtauth.StartIssuer(params["JwtAudience"], claim)
 	if err != nil {
-		return err
-	}
-	iss, err := jwtauth.StartIssuer(l, params["JwtAudience"], claim)
-	if err != nil {
-		l.Close()
 		return err
 	}
 	s.Issuer, s.stateDir = iss, stateDir
