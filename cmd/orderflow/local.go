@@ -139,7 +139,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, `
 orderflow local stack is up (%.1fs)
   console       %s   (the flow, live; orders, timelines, DLQs, load runs)
-  HTTP API      %s   (POST /orders, GET /orders/{orderId}; auth is NOT enforced locally)
+  HTTP API      %s   (POST /orders, GET /orders/{orderId}, GET /orders; %s)
   AWS endpoint  %s   (AWS_ENDPOINT_URL for the SDK/CLI; credentials test/test, us-east-1)
   emulator      %s
   state machine %s
@@ -149,7 +149,7 @@ Try:
   curl -s -XPOST %s/orders -H 'content-type: application/json' -d '{"customerId":"c-1","currency":"USD","lines":[{"sku":"SKU-MUG-001","quantity":1}],"paymentToken":"tok_visa"}'
 
 Ctrl-C stops everything.
-`, time.Since(began).Seconds(), consoleURL, s.HTTPURL, s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
+`, time.Since(began).Seconds(), consoleURL, s.HTTPURL, authNote(s), s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
 	if *readyFile != "" {
 		if err := s.WriteReadyFile(*readyFile); err != nil {
 			fmt.Fprintf(stderr, "orderflow local up: ready file: %v\n", err)
@@ -165,6 +165,14 @@ Ctrl-C stops everything.
 	}
 	fmt.Fprintln(stdout, "stopped.")
 	return 0
+}
+
+// authNote says how the local HTTP API authenticates callers.
+func authNote(s *stack.Stack) string {
+	if s.Issuer != nil {
+		return "JWT of the local issuer " + s.Issuer.URL + `: export ORDERFLOW_AUTHORIZATION="Bearer $(orderflow token --customer c-1)"`
+	}
+	return "SigV4 (IAM) is NOT enforced locally; --param ApiAuth=JWT enforces JWTs"
 }
 
 // startLocalConsole serves the web console for the local stack s, actions allowed.

@@ -33,6 +33,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/template"
@@ -129,6 +130,9 @@ type Stack struct {
 	InternalConfig aws.Config
 	// Faults injects the faults of Options.Faults (nil when off); Set changes them.
 	Faults *chaos.Injector
+	// Issuer is the local JWT issuer (ApiAuth=JWT without JwtIssuer), nil otherwise; it
+	// is saved in the lock dir for `orderflow token`.
+	Issuer *jwtauth.Issuer
 
 	log      *slog.Logger
 	emu      *emulator.Server
@@ -143,6 +147,7 @@ type Stack struct {
 	ready    *edge.Readiness
 	lock     *os.File
 	lockPath string
+	stateDir string // where the issuer is saved
 	closeMu  sync.Once
 }
 
@@ -331,6 +336,9 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		opts.listening(s)
 	}
 
+	if err := s.startIssuer(t, opts.Parameters, opts.LockDir); err != nil {
+		return nil, err
+	}
 	c := newClients(s.Config)
 	var notes []string
 	p, err := newProvisioner(ctx, c, t, opts.StackName, opts.Parameters, &notes, map[string]string{})
@@ -421,8 +429,16 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 			s.goRun(func() { d.Run(runCtx, tg) })
 		}
 	}
+	httpAPI := httpapi.New(routes, inv)
+	authz, err := s.jwtAuthorizer(p)
+	if err != nil {
+		return nil, err
+	}
+	if authz != nil {
+		httpAPI.Authorizer = authz
+	}
 	apiMu.Lock()
-	api = s.Faults.LearnOrders(httpapi.New(routes, inv))
+	api = s.Faults.LearnOrders(httpAPI)
 	apiMu.Unlock()
 	if opts.beforeReady != nil {
 		opts.beforeReady(s)
@@ -648,6 +664,10 @@ func (s *Stack) Close() error {
 		}
 		if s.emu != nil {
 			s.emu.Stop()
+		}
+		if s.Issuer != nil {
+			_ = s.Issuer.Close()
+			jwtauth.Remove(s.stateDir)
 		}
 		s.releaseLock()
 	})
