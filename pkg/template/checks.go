@@ -41,6 +41,10 @@ func Checks(makeDir string) map[string]Check {
 		"iam":                      CheckIAM,
 		"encryption":               CheckEncryption,
 		"definition-substitutions": CheckDefinitionSubstitutions,
+		"partition":                CheckPartition,
+		"lifecycle":                CheckQueryableLifecycle,
+		"cost-alarm":               CheckCostAlarm,
+		"default-route":            CheckDefaultRoute,
 	}
 }
 

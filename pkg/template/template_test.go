@@ -1,6 +1,7 @@
 package template
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -209,5 +210,109 @@ Resources:
 	}
 	if got := tpl.HTTPRoutes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("HTTPRoutes =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestHTTPRoutesDefaultRouteMarker: the catch-all is the any-method operation marked
+// isDefaultRoute, as API Gateway imports it; "/$default" without the marker is a literal
+// route, and the marker makes any path the catch-all.
+func TestHTTPRoutesDefaultRouteMarker(t *testing.T) {
+	const api = `
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        paths:
+          %s:
+            x-amazon-apigateway-any-method:
+              %s
+              x-amazon-apigateway-integration: {uri: !GetAtt Fn.Arn}
+`
+	tests := []struct {
+		name, path, marker string
+		want               Route
+	}{
+		{"marked /$default", "/$default", "isDefaultRoute: true", Route{API: "Api", Method: "ANY", Path: "$default", Function: "Fn"}},
+		{"unmarked /$default is a literal path", "/$default", "operationId: fallback", Route{API: "Api", Method: "ANY", Path: "/$default", Function: "Fn"}},
+		{"marker false", "/$default", "isDefaultRoute: false", Route{API: "Api", Method: "ANY", Path: "/$default", Function: "Fn"}},
+		{"marker on another path", "/{proxy+}", "isDefaultRoute: true", Route{API: "Api", Method: "ANY", Path: "$default", Function: "Fn"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl, err := Parse([]byte(fmt.Sprintf(api, tc.path, tc.marker)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tpl.HTTPRoutes(); !reflect.DeepEqual(got, []Route{tc.want}) {
+				t.Fatalf("HTTPRoutes = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseHiveType(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"string", "string"},
+		{" BIGINT ", "bigint"},
+		{"decimal(10,2)", "decimal(10,2)"},
+		{"array<struct<sku:string,quantity:bigint>>", "array<struct<sku:string,quantity:bigint>>"},
+		{"struct<metadata:struct<eventId:string>, data:map<string,array<int>>>", "struct<metadata:struct<eventId:string>,data:map<string,array<int>>>"},
+	}
+	for _, tc := range tests {
+		h, err := ParseHiveType(tc.in)
+		if err != nil || h.String() != tc.want {
+			t.Errorf("ParseHiveType(%q) = %q, %v; want %q", tc.in, h.String(), err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "struct<", "struct<a>", "array<string", "map<string>", "string>", "struct<:string>"} {
+		if h, err := ParseHiveType(bad); err == nil {
+			t.Errorf("ParseHiveType(%q) = %v, want an error", bad, h)
+		}
+	}
+}
+
+func TestGlueTables(t *testing.T) {
+	tpl, err := Parse([]byte(`
+Resources:
+  Lake:
+    Type: AWS::S3::Bucket
+  Table:
+    Type: AWS::Glue::Table
+    Properties:
+      TableInput:
+        Name: events
+        Parameters: {classification: json}
+        PartitionKeys: [{Name: dt, Type: string}]
+        StorageDescriptor:
+          Location: !Sub s3://${Lake}/raw/
+          SerdeInfo:
+            SerializationLibrary: org.openx.data.jsonserde.JsonSerDe
+            Parameters: {mapping.event_id: eventId}
+          Columns:
+            - {Name: event_id, Type: string}
+            - {Name: total, Type: bigint}
+  Elsewhere:
+    Type: AWS::Glue::Table
+    Properties:
+      TableInput:
+        Name: other
+        StorageDescriptor: {Location: s3://someone-elses-bucket/x/}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []GlueTable{
+		{ID: "Elsewhere", Name: "other", SerDeParams: map[string]string{}, Parameters: map[string]string{}},
+		{ID: "Table", Name: "events", Bucket: "Lake", Prefix: "raw/",
+			Columns:       []Column{{"event_id", "string"}, {"total", "bigint"}},
+			PartitionKeys: []Column{{"dt", "string"}},
+			SerDe:         "org.openx.data.jsonserde.JsonSerDe", SerDeParams: map[string]string{"mapping.event_id": "eventId"},
+			Parameters: map[string]string{"classification": "json"}},
+	}
+	if got := tpl.GlueTables(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("GlueTables =\n%+v\nwant\n%+v", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow/pkg/template"
 )
 
 type fakeInvoker struct {
@@ -117,6 +120,65 @@ func TestDefaultRouteCatchesTheRest(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("DELETE", "/orders", nil))
 	if rec.Code != 405 || routeKey != "$default" {
 		t.Fatalf("status %d routeKey %q", rec.Code, routeKey)
+	}
+}
+
+// TestDefaultRouteMarker serves the routes of a template as the local stack does: only
+// an x-amazon-apigateway-any-method marked isDefaultRoute: true catches unknown paths (with
+// routeKey $default), as on API Gateway; without the marker "/$default" is a literal path
+// and an unknown path gets API Gateway's bare 404.
+func TestDefaultRouteMarker(t *testing.T) {
+	const tmpl = `
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        paths:
+          /orders:
+            post:
+              x-amazon-apigateway-integration: {uri: !GetAtt Fn.Arn}
+          /$default:
+            x-amazon-apigateway-any-method:
+              %s
+              x-amazon-apigateway-integration: {uri: !GetAtt Fn.Arn}
+`
+	tests := []struct {
+		name, marker, path string
+		wantStatus         int
+		wantRouteKey       string // "" when the function is not invoked
+		wantBody           string
+	}{
+		{"marked: unknown path reaches the function", "isDefaultRoute: true", "/nope", 404, "$default", `{"error":{"code":"ROUTE_NOT_FOUND"}}`},
+		{"marked: known path, other method", "isDefaultRoute: true", "/orders", 404, "$default", `{"error":{"code":"ROUTE_NOT_FOUND"}}`},
+		{"unmarked: unknown path gets the gateway's 404", "operationId: fallback", "/nope", 404, "", `{"message":"Not Found"}`},
+		{"unmarked: /$default is a literal path", "operationId: fallback", "/$default", 404, "ANY /$default", `{"error":{"code":"ROUTE_NOT_FOUND"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl, err := template.Parse([]byte(fmt.Sprintf(tmpl, tc.marker)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var routes []Route
+			for _, r := range tpl.HTTPRoutes() {
+				routes = append(routes, Route{Method: r.Method, Path: r.Path, Function: "fn-" + r.Function})
+			}
+			routeKey := ""
+			h := New(routes, fakeInvoker{fn: func(fn string, p []byte) ([]byte, string, error) {
+				var ev events.APIGatewayV2HTTPRequest
+				_ = json.Unmarshal(p, &ev)
+				routeKey = ev.RouteKey
+				return []byte(`{"statusCode":404,"body":"{\"error\":{\"code\":\"ROUTE_NOT_FOUND\"}}"}`), "", nil
+			}})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+			if rec.Code != tc.wantStatus || routeKey != tc.wantRouteKey || strings.TrimSpace(rec.Body.String()) != tc.wantBody {
+				t.Fatalf("GET %s: status %d, routeKey %q, body %s; want %d, %q, %s", tc.path, rec.Code, routeKey, rec.Body.String(), tc.wantStatus, tc.wantRouteKey, tc.wantBody)
+			}
+		})
 	}
 }
 
