@@ -56,11 +56,11 @@ lint: ## gofmt check and go vet
 	$(GO) vet ./...
 
 .PHONY: test-unit
-test-unit: ## unit tests only (no emulator)
+test-unit: lake-tools ## unit tests only (no emulator)
 	$(GO) test -short -count=1 ./...
 
 .PHONY: test-integration
-test-integration: tools-py ## tests over the wire against moto server (started by the tests)
+test-integration: tools-py lake-tools ## tests over the wire against moto server (started by the tests)
 	$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: test

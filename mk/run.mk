@@ -20,5 +20,5 @@ $(ORDERFLOW_BIN): FORCE
 	$(GO) build -o $@ ./cmd/orderflow
 
 .PHONY: run
-run: tools-py build-local ## run the whole system locally: moto, template.yaml's resources, functions, HTTP API on :3000
+run: tools-py lake-tools build-local ## run the whole system locally: moto, template.yaml's resources, functions, HTTP API on :3000
 	./$(ORDERFLOW_BIN) local up $(RUN_FLAGS)

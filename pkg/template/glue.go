@@ -1,6 +1,8 @@
 package template
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -28,9 +30,9 @@ type Column struct {
 	Name, Type string
 }
 
-// GlueTables returns the template's Glue tables, sorted by logical ID. Values built with
-// intrinsics other than a bucket's ${Bucket} in the location are kept as written where
-// they are strings and skipped where they are not.
+// GlueTables returns the template's Glue tables, sorted by logical ID. Parameters written
+// as an Fn::Sub keep its template string (s3://${Bucket}/raw/dt=${!dt}/); values built
+// with other intrinsics are skipped.
 func (t *Template) GlueTables() []GlueTable {
 	var out []GlueTable
 	for _, id := range t.IDs("AWS::Glue::Table") {
@@ -41,12 +43,12 @@ func (t *Template) GlueTables() []GlueTable {
 		g.Name, _ = in["Name"].(string)
 		g.SerDe, _ = serde["SerializationLibrary"].(string)
 		for k, v := range mapAt(serde, "Parameters") {
-			if s, ok := v.(string); ok {
+			if s, ok := subString(v); ok {
 				g.SerDeParams[k] = s
 			}
 		}
 		for k, v := range mapAt(in, "Parameters") {
-			if s, ok := v.(string); ok {
+			if s, ok := subString(v); ok {
 				g.Parameters[k] = s
 			}
 		}
@@ -235,4 +237,152 @@ func (p *hiveParser) parse() (HiveType, error) {
 		return h, p.expect('>')
 	}
 	return h, nil
+}
+
+// RowProblems says, one line each, where a JSON row (one line of a JSON-lines object)
+// and the table disagree under the OpenX JSON SerDe Athena uses: a declared column the
+// row lacks or holds null in (the SerDe reads NULL, and nothing says so), a column whose
+// value does not fit its type, and a key (at any depth of a struct) the table does not
+// declare (its data is invisible to every query). Keys are mapped to columns as the SerDe
+// does: a `mapping.<column>` parameter names the key of a column, and matching ignores
+// case unless `case.insensitive` is "false". Partition keys come from the object's path
+// and must not be in the row. It returns nil for a row that fits.
+func (g GlueTable) RowProblems(row []byte) []string {
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(row))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return []string{"row is not a JSON object: " + err.Error()}
+	}
+	fold := g.SerDeParams["case.insensitive"] != "false"
+	keyOf := func(col string) string {
+		if k, ok := g.SerDeParams["mapping."+col]; ok {
+			return k
+		}
+		return col
+	}
+	var out []string
+	used := map[string]bool{}
+	for _, c := range g.Columns {
+		typ, err := ParseHiveType(c.Type)
+		if err != nil {
+			out = append(out, "column "+c.Name+": "+err.Error())
+			continue
+		}
+		key, ok := lookup(obj, keyOf(c.Name), fold)
+		if ok {
+			used[key] = true
+		}
+		if !ok || obj[key] == nil {
+			out = append(out, fmt.Sprintf("column %s: no %q in the row (NULL in every query)", c.Name, keyOf(c.Name)))
+			continue
+		}
+		out = append(out, fits(c.Name, obj[key], typ, fold)...)
+	}
+	for _, p := range g.PartitionKeys {
+		if key, ok := lookup(obj, p.Name, fold); ok {
+			used[key] = true
+			out = append(out, fmt.Sprintf("partition key %s is in the row: it comes from the object's path", p.Name))
+		}
+	}
+	for _, k := range sortedKeys(obj) {
+		if !used[k] {
+			out = append(out, fmt.Sprintf("key %q is not a column: invisible to queries", k))
+		}
+	}
+	return out
+}
+
+// lookup finds name among obj's keys, ignoring case when fold is set.
+func lookup(obj map[string]any, name string, fold bool) (string, bool) {
+	if _, ok := obj[name]; ok {
+		return name, true
+	}
+	if fold {
+		for k := range obj {
+			if strings.EqualFold(k, name) {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// fits checks a decoded JSON value (numbers as json.Number) against a Hive type. null
+// fits every type below the top level (an optional field).
+func fits(path string, v any, h HiveType, fold bool) []string {
+	if v == nil {
+		return nil
+	}
+	bad := func() []string { return []string{fmt.Sprintf("%s: %T value does not fit %s", path, v, h)} }
+	switch h.Kind {
+	case "string", "varchar", "char":
+		if _, ok := v.(string); !ok {
+			return bad()
+		}
+	case "tinyint", "smallint", "int", "integer", "bigint":
+		n, ok := v.(json.Number)
+		if !ok {
+			return bad()
+		}
+		if _, err := n.Int64(); err != nil {
+			return bad()
+		}
+	case "float", "double":
+		if _, ok := v.(json.Number); !ok {
+			return bad()
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			return bad()
+		}
+	case "array":
+		list, ok := v.([]any)
+		if !ok {
+			return bad()
+		}
+		var out []string
+		for i, e := range list {
+			out = append(out, fits(fmt.Sprintf("%s[%d]", path, i), e, *h.Elem, fold)...)
+		}
+		return out
+	case "map":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad()
+		}
+		var out []string
+		for _, k := range sortedKeys(m) {
+			out = append(out, fits(path+"."+k, m[k], *h.Elem, fold)...)
+		}
+		return out
+	case "struct":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad()
+		}
+		var out []string
+		used := map[string]bool{}
+		for _, f := range h.Fields {
+			if k, ok := lookup(m, f.Name, fold); ok {
+				used[k] = true
+				out = append(out, fits(path+"."+f.Name, m[k], f.Type, fold)...)
+			}
+		}
+		for _, k := range sortedKeys(m) {
+			if !used[k] {
+				out = append(out, fmt.Sprintf("%s: key %q is not a field of the struct: invisible to queries", path, k))
+			}
+		}
+		return out
+	default:
+		// timestamp, date, decimal, binary: the SerDe parses strings and numbers; no
+		// finer check here.
+		switch v.(type) {
+		case string, json.Number:
+		default:
+			return bad()
+		}
+	}
+	return nil
 }

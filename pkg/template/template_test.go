@@ -316,3 +316,51 @@ Resources:
 		t.Fatalf("GlueTables =\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+func TestRowProblems(t *testing.T) {
+	g := GlueTable{
+		Columns: []Column{
+			{"event_id", "string"}, {"total", "bigint"},
+			{"detail", "struct<metadata:struct<eventId:string>,lines:array<struct<sku:string,quantity:bigint>>,reason:string>"},
+		},
+		PartitionKeys: []Column{{"dt", "string"}},
+		SerDeParams:   map[string]string{},
+	}
+	mapped := g
+	mapped.SerDeParams = map[string]string{"mapping.event_id": "id"}
+	strict := g
+	strict.SerDeParams = map[string]string{"case.insensitive": "false"}
+	tests := []struct {
+		name  string
+		table GlueTable
+		row   string
+		want  []string // substrings, one per problem, in order
+	}{
+		{"fits", g, `{"event_id":"e","total":5,"detail":{"metadata":{"eventId":"e"},"lines":[{"sku":"a","quantity":1}]}}`, nil},
+		{"optional struct field null or absent", g, `{"event_id":"e","total":5,"detail":{"metadata":null,"reason":null}}`, nil},
+		{"missing and null columns", g, `{"total":null,"detail":{}}`, []string{`column event_id: no "event_id"`, `column total: no "total"`}},
+		{"wrong types", g, `{"event_id":1,"total":1.5,"detail":{"lines":[{"quantity":"2"}]}}`,
+			[]string{"event_id: json.Number value does not fit string", "total: json.Number value does not fit bigint", "detail.lines[0].quantity: string value does not fit bigint"}},
+		{"undeclared keys at any depth", g, `{"event_id":"e","total":1,"detail":{"metadata":{"eventId":"e","extra":1}},"source":"x"}`,
+			[]string{`detail.metadata: key "extra" is not a field`, `key "source" is not a column`}},
+		{"partition key in the row", g, `{"event_id":"e","total":1,"detail":{},"dt":"2026-01-01"}`, []string{"partition key dt is in the row"}},
+		{"mapping names the key", mapped, `{"id":"e","total":1,"detail":{}}`, nil},
+		{"mapping: the column name is not the key", mapped, `{"event_id":"e","total":1,"detail":{}}`, []string{`column event_id: no "id"`, `key "event_id" is not a column`}},
+		{"case-insensitive by default", g, `{"Event_ID":"e","TOTAL":1,"detail":{"METADATA":{"EVENTID":"e"}}}`, nil},
+		{"case.insensitive false", strict, `{"Event_ID":"e","total":1,"detail":{}}`, []string{`column event_id: no "event_id"`, `key "Event_ID" is not a column`}},
+		{"not an object", g, `[1]`, []string{"not a JSON object"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.table.RowProblems([]byte(tc.row))
+			if len(got) != len(tc.want) {
+				t.Fatalf("problems %q, want %d: %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
+	"github.com/orderflow/orderflow/pkg/lake"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
@@ -431,8 +433,8 @@ func union(a, b map[string]int64) map[string]int64 {
 	return out
 }
 
-// lakeRow is what the audit reads of a data-lake row (the EventBridge event).
-type lakeRow struct {
+// busEvent is what the audit reads of an order event captured from the bus.
+type busEvent struct {
 	DetailType string `json:"detail-type"`
 	Detail     struct {
 		Metadata struct {
@@ -456,7 +458,7 @@ func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*
 	seen := map[string]int{}
 	var token *string
 	for {
-		out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String("raw/"), ContinuationToken: token})
+		out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String(lake.Prefix), ContinuationToken: token})
 		if err != nil {
 			return fmt.Errorf("list %s: %w", c.Bucket, err)
 		}
@@ -478,12 +480,12 @@ func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*
 					continue
 				}
 				r.LakeRows++
-				var row lakeRow
-				if json.Unmarshal(line, &row) != nil || row.Detail.Metadata.EventID == "" {
+				var row analytics.Row
+				if json.Unmarshal(line, &row) != nil || row.EventID == "" {
 					r.LakeMissingEventID++
 					continue
 				}
-				seen[row.Detail.Metadata.EventID]++
+				seen[row.EventID]++
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) {
@@ -654,7 +656,7 @@ func keys(m map[string]bool) []string {
 }
 
 func decodeEvent(body string) (captured, bool) {
-	var row lakeRow
+	var row busEvent
 	if json.Unmarshal([]byte(body), &row) != nil || row.Detail.Data.OrderID == "" {
 		return captured{}, false
 	}

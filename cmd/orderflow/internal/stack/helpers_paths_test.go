@@ -32,6 +32,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
 )
 
 // pathsVisibility is the queues' visibility timeout in the paths tests: a failed SQS
@@ -350,9 +351,7 @@ func (p *pathsStack) lakeEventIDs(t *testing.T) map[string]bool {
 				t.Fatal(err)
 			}
 			for _, line := range strings.Split(string(b), "\n") {
-				var row struct {
-					EventID string `json:"eventId"`
-				}
+				var row analytics.Row
 				if json.Unmarshal([]byte(line), &row) == nil && row.EventID != "" {
 					ids[row.EventID] = true
 				}
