@@ -45,6 +45,7 @@ func Checks(makeDir string) map[string]Check {
 		"lifecycle":                CheckQueryableLifecycle,
 		"cost-alarm":               CheckCostAlarm,
 		"default-route":            CheckDefaultRoute,
+		"stream-failures":          CheckStreamFailureRecords,
 	}
 }
 

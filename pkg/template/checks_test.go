@@ -69,6 +69,9 @@ func TestChecks(t *testing.T) {
 		{"default-route good", CheckDefaultRoute, "good.yaml", []string{}, ""},
 		{"default-route unmarked or misplaced", CheckDefaultRoute, "bad-default-route.yaml", []string{"Api", "Api", "Api"}, ""},
 
+		{"stream-failures good", CheckStreamFailureRecords, "good.yaml", []string{}, ""},
+		{"stream-failures pointers into a 24 h stream", CheckStreamFailureRecords, "bad-stream-failures.yaml", []string{"ToQueue", "ToTopic"}, "receives only pointers into Stream, which keeps records 24 h"},
+
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
 			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},

@@ -278,3 +278,41 @@ func openAPIPaths(props map[string]any) map[string]any {
 	paths, _ := body["paths"].(map[string]any)
 	return paths
 }
+
+// minPointerRetention is the stream retention (hours) under which an on-failure
+// destination that keeps only pointers (SQS, SNS) loses the records: a week leaves time
+// to notice, fix and replay.
+const minPointerRetention = 168
+
+// CheckStreamFailureRecords reports Kinesis and DynamoDB-stream mappings whose on-failure
+// destination is an SQS queue or SNS topic of the template while the stream keeps records
+// less than a week: those destinations get only the batch's position in the stream, and
+// once the stream drops the records (Kinesis: 24 h by default) nothing is left to replay.
+// An S3 destination keeps the records themselves.
+func CheckStreamFailureRecords(t *Template) []Problem {
+	var ps []Problem
+	for _, m := range t.mappings() {
+		if m.kind != "kinesis" && m.kind != "dynamodb" {
+			continue
+		}
+		dc, _ := m.props["DestinationConfig"].(map[string]any)
+		dest, ok := Target(mapAt(dc, "OnFailure")["Destination"])
+		if !ok {
+			continue
+		}
+		typ := t.Resources[dest].Type
+		if typ != "AWS::SQS::Queue" && typ != "AWS::SNS::Topic" {
+			continue
+		}
+		hours := 24 // both Kinesis' default and DynamoDB Streams' fixed retention
+		if m.kind == "kinesis" {
+			if h, ok := t.Resources[m.source].Properties["RetentionPeriodHours"].(int); ok {
+				hours = h
+			}
+		}
+		if hours < minPointerRetention {
+			ps = append(ps, Problem{"stream-failures", m.id, fmt.Sprintf("on-failure destination %s (%s) receives only pointers into %s, which keeps records %d h: use an S3 bucket, which keeps the records", dest, typ, m.source, hours)})
+		}
+	}
+	return ps
+}

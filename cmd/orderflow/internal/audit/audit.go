@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/lake"
 	"github.com/orderflow/orderflow/pkg/queue"
@@ -53,7 +54,8 @@ type Config struct {
 	S3       S3API
 
 	OrdersTable, InventoryTable, MetricsTable string
-	// Bucket is the data lake; "" skips the data-lake check.
+	// Bucket is the data lake, also the analytics mapping's S3 on-failure destination
+	// (its aws/lambda/ records are read); "" skips both checks.
 	Bucket string
 	// DLQs are the dead-letter queue and on-failure destination URLs.
 	DLQs []string
@@ -105,6 +107,12 @@ type Report struct {
 	// Metrics.
 	MetricsConfirmed int64            `json:"metricsConfirmed"`
 	MetricsRevenue   map[string]int64 `json:"metricsRevenue"`
+	// FailedStreamRecords counts the stream records a mapping gave up on, kept with their
+	// batch in the S3 on-failure destination; AnalyticsInDLQ are the order events among
+	// them (eventIds): their metrics and data-lake rows are missing until they are
+	// replayed, which is not a violation: they are not lost.
+	FailedStreamRecords int      `json:"failedStreamRecords"`
+	AnalyticsInDLQ      []string `json:"analyticsInDlq"`
 	// Data lake.
 	LakeChecked          bool     `json:"lakeChecked"`
 	LakeRows             int      `json:"lakeRows"`
@@ -116,6 +124,8 @@ type Report struct {
 	Skipped    []string `json:"skipped"`
 
 	dlq []dlqMessage // what the DLQs hold, read once by checkOrders
+	// failed are the order events in the S3 on-failure destination, by eventId.
+	failed map[string]analytics.Record
 }
 
 // dlqMessage is a message of a DLQ: the queue's name, the body and why it is there.
@@ -177,7 +187,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err := r.checkStock(ctx, c, orders); err != nil {
 		return nil, err
 	}
-	if err := r.checkMetrics(ctx, c); err != nil {
+	if err := r.readFailedRecords(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := r.checkMetrics(ctx, c, confirmed); err != nil {
 		return nil, err
 	}
 	if err := r.checkLake(ctx, c, confirmed); err != nil {
@@ -390,8 +403,58 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 	return nil
 }
 
-// checkMetrics: the per-minute CONFIRMED counts and revenue add up to the confirmed orders.
-func (r *Report) checkMetrics(ctx context.Context, c Config) error {
+// readFailedRecords reads the stream batches the analytics mapping discarded to its S3
+// on-failure destination (failures.Prefix of the lake bucket) and decodes their order
+// events.
+func (r *Report) readFailedRecords(ctx context.Context, c Config) error {
+	r.failed = map[string]analytics.Record{}
+	if c.Bucket == "" || c.S3 == nil {
+		r.Skipped = append(r.Skipped, "failed stream records: no bucket")
+		return nil
+	}
+	recs, err := failures.List(ctx, c.S3, c.Bucket)
+	if err != nil {
+		return err
+	}
+	where := "s3://" + c.Bucket + "/" + failures.Prefix
+	r.DLQMessages[where] = len(recs)
+	for _, rec := range recs {
+		ev, err := rec.Event()
+		if err != nil {
+			r.dlq = append(r.dlq, dlqMessage{queue: where, body: rec.Key, reason: rec.Reason() + ": " + err.Error()})
+			continue
+		}
+		var ids []string
+		for _, kr := range ev.Records {
+			r.FailedStreamRecords++
+			if d, err := analytics.Decode(kr.Kinesis.Data); err == nil {
+				r.failed[d.Key()] = d
+				ids = append(ids, d.Key())
+			}
+		}
+		r.dlq = append(r.dlq, dlqMessage{queue: where, body: strings.Join(ids, " "), reason: rec.Reason()})
+	}
+	r.AnalyticsInDLQ = sortedKeys(r.failed)
+	return nil
+}
+
+// failedConfirmed returns the confirmed orders whose Order Confirmed event sits in the S3
+// on-failure destination, and their revenue per currency.
+func (r *Report) failedConfirmed(confirmed map[string]*orderRow) (int64, map[string]int64) {
+	n, rev := int64(0), map[string]int64{}
+	for id, o := range confirmed {
+		if _, ok := r.failed[id+":CONFIRMED"]; ok {
+			n++
+			rev[o.currency] += o.total
+		}
+	}
+	return n, rev
+}
+
+// checkMetrics: the per-minute CONFIRMED counts and revenue add up to the confirmed
+// orders, less at most those whose Order Confirmed event sits in the on-failure
+// destination (counted once it is replayed).
+func (r *Report) checkMetrics(ctx context.Context, c Config, confirmed map[string]*orderRow) error {
 	if c.MetricsTable == "" {
 		r.Skipped = append(r.Skipped, "metrics: no metrics table")
 		return nil
@@ -411,12 +474,13 @@ func (r *Report) checkMetrics(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	if r.MetricsConfirmed != int64(r.Confirmed) {
-		r.violate("metrics count %d confirmed orders, the orders table %d", r.MetricsConfirmed, r.Confirmed)
+	held, heldRev := r.failedConfirmed(confirmed)
+	if r.MetricsConfirmed > int64(r.Confirmed) || r.MetricsConfirmed < int64(r.Confirmed)-held {
+		r.violate("metrics count %d confirmed orders, the orders table %d (%d in the on-failure destination)", r.MetricsConfirmed, r.Confirmed, held)
 	}
 	for _, cur := range sortedKeys(union(r.MetricsRevenue, r.RevenueByCur)) {
-		if r.MetricsRevenue[cur] != r.RevenueByCur[cur] {
-			r.violate("metrics revenue %s %d, confirmed orders' total %d", cur, r.MetricsRevenue[cur], r.RevenueByCur[cur])
+		if r.MetricsRevenue[cur] > r.RevenueByCur[cur] || r.MetricsRevenue[cur] < r.RevenueByCur[cur]-heldRev[cur] {
+			r.violate("metrics revenue %s %d, confirmed orders' total %d (%d in the on-failure destination)", cur, r.MetricsRevenue[cur], r.RevenueByCur[cur], heldRev[cur])
 		}
 	}
 	return nil
@@ -500,7 +564,8 @@ func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*
 		r.violate("%d data-lake rows carry no eventId", r.LakeMissingEventID)
 	}
 	for _, id := range sortedKeys(confirmed) {
-		if seen[id+":CONFIRMED"] == 0 {
+		_, held := r.failed[id+":CONFIRMED"]
+		if seen[id+":CONFIRMED"] == 0 && !held {
 			r.LakeMissingConfirmed = append(r.LakeMissingConfirmed, id)
 		}
 	}
@@ -755,6 +820,12 @@ func (r *Report) Write(w io.Writer) {
 	if r.LakeChecked {
 		fmt.Fprintf(w, "data lake: %d rows, %d duplicates (removable by eventId), %d without eventId, %d confirmed orders missing\n",
 			r.LakeRows, r.LakeDuplicates, r.LakeMissingEventID, len(r.LakeMissingConfirmed))
+	}
+	if r.FailedStreamRecords > 0 {
+		fmt.Fprintf(w, "failed stream records (S3 on-failure destination, not lost): %d, order events among them: %d\n", r.FailedStreamRecords, len(r.AnalyticsInDLQ))
+		for _, id := range r.AnalyticsInDLQ {
+			fmt.Fprintf(w, "  dlq  analytics of %s\n", id)
+		}
 	}
 	for _, sk := range r.Skipped {
 		fmt.Fprintf(w, "not checked: %s\n", sk)

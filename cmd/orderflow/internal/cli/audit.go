@@ -40,8 +40,8 @@ func (e *env) auditCmd(ctx context.Context, args []string) error {
 	fs := e.newFlagSet("audit", &sf)
 	fs.StringVar(&o.OrdersTable, "orders-table", e.getenv("ORDERS_TABLE"), "orders table (default orders-<stage>)")
 	fs.StringVar(&o.MetricsTable, "metrics-table", e.getenv("METRICS_TABLE"), "metrics table (default metrics-<stage>)")
-	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "data-lake bucket (default: the bucket whose name has data-lake/datalake)")
-	fs.Var(&o.DLQs, "dlq", "DLQ or on-failure queue name or URL (repeatable; default the template's four)")
+	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "data-lake bucket, also the analytics stream's S3 on-failure destination (default: the bucket whose name has data-lake/datalake)")
+	fs.Var(&o.DLQs, "dlq", "DLQ or on-failure queue name or URL (repeatable; default the template's three)")
 	fs.StringVar(&o.EventCapture, "event-capture", "", "queue URL receiving every order event of the bus (drained): checks one terminal event per order")
 	fs.StringVar(&o.NotifyCapture, "notification-capture", "", "queue URL subscribed to the topic (drained): checks one notification per order")
 	fs.StringVar(&o.Catalog, "catalog", "", `initial stock per SKU: a catalog file ({"items":[{"sku":..,"stock":..}]})`)
@@ -65,8 +65,9 @@ func (e *env) auditCmd(ctx context.Context, args []string) error {
 	}
 	dlqs := []string(o.DLQs)
 	if len(dlqs) == 0 {
-		dlqs = []string{"inventory-commands-dlq-" + sf.Stage, "notify-dlq-" + sf.Stage,
-			"order-stream-analytics-dlq-" + sf.Stage, "orders-" + sf.Stage + "-event-targets-dlq"}
+		// The analytics mapping's on-failure destination is the data-lake bucket (S3),
+		// read with the lake.
+		dlqs = []string{"inventory-commands-dlq-" + sf.Stage, "notify-dlq-" + sf.Stage, "orders-" + sf.Stage + "-event-targets-dlq"}
 	}
 	for _, q := range dlqs {
 		url, err := queueURL(ctx, sq, q)

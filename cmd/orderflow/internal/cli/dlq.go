@@ -13,9 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
@@ -125,6 +128,8 @@ type dlqListOptions struct {
 	Prefix string
 	All    bool
 	Peek   int
+	// Bucket holds stream mappings' S3 on-failure records (the data lake's aws/lambda/).
+	Bucket string
 }
 
 func (e *env) parseDLQList(args []string) (*stackFlags, *dlqListOptions, error) {
@@ -134,6 +139,7 @@ func (e *env) parseDLQList(args []string) (*stackFlags, *dlqListOptions, error) 
 	fs.StringVar(&o.Prefix, "prefix", "", "only queues whose name starts with this (default: the stage's queues)")
 	fs.BoolVar(&o.All, "all", false, "every dead-letter queue, whatever its stage")
 	fs.IntVar(&o.Peek, "peek", 0, "show the first N messages of each non-empty DLQ and why they failed")
+	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "bucket of the stream mappings' S3 on-failure records (default: the data-lake bucket)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, nil, err
@@ -160,11 +166,101 @@ func (e *env) dlqList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := e.sqsClient(sf)
+	cfg, err := e.awsConfig(sf)
 	if err != nil {
 		return err
 	}
-	return listDLQs(ctx, c, queue.NewAdmin(c), sf.Stage, *o, e.stdout, time.Now)
+	c := sqs.NewFromConfig(cfg)
+	if err := listDLQs(ctx, c, queue.NewAdmin(c), sf.Stage, *o, e.stdout, time.Now); err != nil {
+		return err
+	}
+	s3c := s3.NewFromConfig(cfg, func(opt *s3.Options) { opt.UsePathStyle = sf.Endpoint != "aws" })
+	if o.Bucket == "" {
+		if o.Bucket = findLakeBucket(ctx, s3c, sf.Stage); o.Bucket == "" {
+			fmt.Fprintln(e.stdout, "stream on-failure records: no data-lake bucket found (give --bucket)")
+			return nil
+		}
+	}
+	return listFailedBatches(ctx, s3c, o.Bucket, o.Peek, e.stdout, time.Now)
+}
+
+// listFailedBatches prints the stream batches event source mappings gave up on and wrote,
+// records included, to their S3 on-failure destination (aws/lambda/<mapping>/ of bucket):
+// per mapping the batches, records and the oldest's age, and with peek > 0 the first
+// batches with why they failed and which order events they hold.
+func listFailedBatches(ctx context.Context, c failures.S3API, bucket string, peek int, out io.Writer, now func() time.Time) error {
+	recs, err := failures.List(ctx, c, bucket)
+	if err != nil {
+		return err
+	}
+	where := "s3://" + bucket + "/" + failures.Prefix
+	if len(recs) == 0 {
+		fmt.Fprintf(out, "stream on-failure records: none in %s\n", where)
+		return nil
+	}
+	type group struct {
+		batches, records int
+		oldest           time.Time
+		source           string
+		recs             []failures.Stored
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, r := range recs {
+		mapping, _, _ := strings.Cut(strings.TrimPrefix(r.Key, failures.Prefix), "/")
+		g := groups[mapping]
+		if g == nil {
+			g = &group{oldest: r.LastModified}
+			groups[mapping] = g
+			order = append(order, mapping)
+		}
+		g.batches++
+		g.recs = append(g.recs, r)
+		if b := r.KinesisBatchInfo; b != nil {
+			g.records += b.BatchSize
+			fn := r.RequestContext.FunctionArn[strings.LastIndex(r.RequestContext.FunctionArn, ":")+1:]
+			g.source = b.StreamArn[strings.LastIndex(b.StreamArn, "/")+1:] + " -> " + fn
+		}
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM ON-FAILURE RECORDS\tBATCHES\tRECORDS\tOLDEST\tSOURCE")
+	for _, m := range order {
+		g := groups[m]
+		fmt.Fprintf(tw, "%s%s/\t%d\t%d\t%s\t%s\n", where, m, g.batches, g.records, formatAge(now().Sub(g.oldest)), g.source)
+		for i, r := range g.recs {
+			if i >= peek {
+				break
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t\t\n", r.Key[strings.LastIndex(r.Key, "/")+1:], r.Timestamp, oneLine(r.Reason()+": "+batchContents(r.Record), 240))
+		}
+	}
+	return tw.Flush()
+}
+
+// batchContents names what a failed batch holds: the order events, by eventId, and how
+// many records are no order event.
+func batchContents(r failures.Record) string {
+	ev, err := r.Event()
+	if err != nil {
+		return err.Error()
+	}
+	var ids []string
+	poison := 0
+	for _, kr := range ev.Records {
+		if d, err := analytics.Decode(kr.Kinesis.Data); err == nil {
+			ids = append(ids, d.Key())
+		} else {
+			poison++
+		}
+	}
+	s := "events " + strings.Join(ids, " ")
+	if len(ids) == 0 {
+		s = "no order event"
+	}
+	if poison > 0 {
+		s += fmt.Sprintf(", %d records that are no order event", poison)
+	}
+	return s
 }
 
 // peeker reads messages without consuming them; *queue.Admin satisfies it.
@@ -246,21 +342,11 @@ func formatAge(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-// failureRecord is the part of a Lambda on-failure destination record (async invoke or
-// stream event source mapping) that says why.
+// failureRecord is a Lambda on-failure destination record: a stream mapping's, or an
+// async invoke's, which adds the function's answer.
 type failureRecord struct {
-	RequestContext *struct {
-		FunctionArn            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	ResponsePayload  json.RawMessage `json:"responsePayload"`
-	KinesisBatchInfo *struct {
-		ShardID             string `json:"shardId"`
-		StartSequenceNumber string `json:"startSequenceNumber"`
-		EndSequenceNumber   string `json:"endSequenceNumber"`
-		BatchSize           int    `json:"batchSize"`
-	} `json:"KinesisBatchInfo"`
+	failures.Record
+	ResponsePayload json.RawMessage `json:"responsePayload"`
 }
 
 // failureReason says why a dead-lettered message failed: EventBridge's ERROR_CODE and
@@ -271,12 +357,8 @@ func failureReason(m queue.Message) string {
 		return oneLine(fmt.Sprintf("eventbridge %s: %s", code, m.Attributes["ERROR_MESSAGE"]), 200)
 	}
 	var r failureRecord
-	if json.Unmarshal([]byte(m.Body), &r) == nil && r.RequestContext != nil && r.RequestContext.Condition != "" {
-		fn := r.RequestContext.FunctionArn[strings.LastIndex(r.RequestContext.FunctionArn, ":")+1:]
-		s := fmt.Sprintf("lambda %s %s after %d invokes", fn, r.RequestContext.Condition, r.RequestContext.ApproximateInvokeCount)
-		if b := r.KinesisBatchInfo; b != nil {
-			s += fmt.Sprintf(": kinesis %s seq %s..%s (%d records)", b.ShardID, b.StartSequenceNumber, b.EndSequenceNumber, b.BatchSize)
-		}
+	if json.Unmarshal([]byte(m.Body), &r) == nil && r.RequestContext.Condition != "" {
+		s := r.Reason()
 		if len(r.ResponsePayload) > 0 {
 			var p struct {
 				ErrorType    string `json:"errorType"`

@@ -1,22 +1,19 @@
 package lakequery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/template"
 )
 
@@ -33,34 +30,13 @@ func engine(t *testing.T) Engine {
 	return Engine{Modules: filepath.Join(repoRoot(), ".tools", "duckdb", "node_modules")}
 }
 
-// fakeS3 serves objects from a map, two keys per page.
-type fakeS3 struct{ objects map[string]string }
+func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 
-func (f fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	var keys []string
-	for k := range f.objects {
-		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k > aws.ToString(in.ContinuationToken) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(len(keys) > 2)}
-	if len(keys) > 2 {
-		keys = keys[:2]
-		out.NextContinuationToken = aws.String(keys[1])
-	}
-	for _, k := range keys {
-		out.Contents = append(out.Contents, s3types.Object{Key: aws.String(k)})
-	}
-	return out, nil
-}
-
-func (f fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	body, ok := f.objects[aws.ToString(in.Key)]
-	if !ok {
-		return nil, errors.New("NoSuchKey")
-	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader([]byte(body)))}, nil
+// lakeOf is a bucket in the emulator holding objects (key to body).
+func lakeOf(t *testing.T, objects map[string]string) (*s3.Client, string) {
+	t.Helper()
+	env := awstest.Env(t)
+	return env.S3(), env.CreateBucket(t, env.Name(t, "lake"), objects)
 }
 
 func row(id, status, currency string, total int) string {
@@ -81,13 +57,13 @@ func lakeTable(t *testing.T) template.GlueTable {
 
 func TestQueryLake(t *testing.T) {
 	table := lakeTable(t)
-	lake := fakeS3{objects: map[string]string{
+	c, bucket := lakeOf(t, map[string]string{
 		"raw/dt=2026-03-07/b1.json": row("o1", "CONFIRMED", "USD", 2500) + "\n" + row("o2", "CONFIRMED", "EUR", 900) + "\n" + row("o3", "CANCELLED", "USD", 100) + "\n",
 		// The batch retried from a later record: o2 written again under another object.
 		"raw/dt=2026-03-07/b2.json": row("o2", "CONFIRMED", "EUR", 900) + "\n",
 		"raw/dt=2026-03-08/b3.json": row("o4", "CONFIRMED", "USD", 1000) + "\n",
 		"failed/elsewhere.json":     row("o9", "CONFIRMED", "USD", 99999) + "\n",
-	}}
+	})
 	tests := []struct {
 		name  string
 		query string
@@ -104,7 +80,7 @@ func TestQueryLake(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := engine(t).QueryLake(context.Background(), lake, "bucket", table, tc.query)
+			r, err := engine(t).QueryLake(context.Background(), c, bucket, table, tc.query)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +104,8 @@ func TestViewHasTheTableColumns(t *testing.T) {
 		"rows without some columns": {"raw/dt=2026-03-07/b.json": `{"event_id":"x:PENDING","status":"PENDING"}` + "\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r, err := engine(t).QueryLake(context.Background(), fakeS3{objects}, "bucket", table, "SELECT * FROM order_events")
+			c, bucket := lakeOf(t, objects)
+			r, err := engine(t).QueryLake(context.Background(), c, bucket, table, "SELECT * FROM order_events")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,8 +124,8 @@ func TestViewHasTheTableColumns(t *testing.T) {
 func TestViewFollowsTheSerDeMapping(t *testing.T) {
 	table := template.GlueTable{Name: "t", Prefix: "raw/", Columns: []template.Column{{Name: "detail_type", Type: "string"}},
 		PartitionKeys: []template.Column{{Name: "dt", Type: "string"}}, SerDeParams: map[string]string{"mapping.detail_type": "detail-type"}}
-	lake := fakeS3{objects: map[string]string{"raw/dt=2026-01-01/a.json": `{"detail-type":"Order Created"}` + "\n"}}
-	r, err := engine(t).QueryLake(context.Background(), lake, "b", table, "SELECT detail_type FROM t")
+	c, bucket := lakeOf(t, map[string]string{"raw/dt=2026-01-01/a.json": `{"detail-type":"Order Created"}` + "\n"})
+	r, err := engine(t).QueryLake(context.Background(), c, bucket, table, "SELECT detail_type FROM t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,16 +135,15 @@ func TestViewFollowsTheSerDeMapping(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
-	table := lakeTable(t)
-	if _, err := engine(t).QueryLake(context.Background(), fakeS3{}, "b", table, "SELECT nope FROM order_events"); err == nil || !strings.Contains(err.Error(), "nope") {
+	c, bucket := lakeOf(t, map[string]string{"raw/../../x.json": "{}"})
+	if _, err := Download(context.Background(), c, bucket, t.TempDir()); err == nil {
+		t.Error("a key leaving the directory was written")
+	}
+	if _, err := engine(t).Query(context.Background(), nil, "SELECT nope FROM range(1)"); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("bad column: err = %v, want DuckDB's message naming it", err)
 	}
 	none := Engine{Modules: t.TempDir()}
 	if _, err := none.Query(context.Background(), nil, "SELECT 1"); !errors.Is(err, ErrNoEngine) {
 		t.Errorf("no package: err = %v, want ErrNoEngine", err)
-	}
-	escape := fakeS3{objects: map[string]string{"raw/../../x.json": "{}"}}
-	if _, err := Download(context.Background(), escape, "b", t.TempDir()); err == nil {
-		t.Error("a key leaving the directory was written")
 	}
 }

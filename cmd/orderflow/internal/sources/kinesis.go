@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 )
 
 // KinesisAPI is what the Kinesis mapping needs of the Kinesis client.
@@ -28,11 +32,17 @@ type Sender interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
+// ObjectPutter writes one object to S3 (an S3 on-failure destination).
+type ObjectPutter interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
 // KinesisMapping is a Kinesis event source mapping: one poller per shard delivers
 // batches in order. A record the function reports as failed (by SequenceNumber) is
 // retried with the records after it; a batch that keeps failing is bisected until the
 // failing record stands alone, and after MaxRetries that record's batch info goes to the
-// on-failure destination and the shard moves on.
+// on-failure destination (an SQS queue; an S3 bucket gets the records too) and the shard
+// moves on.
 type KinesisMapping struct {
 	Client    KinesisAPI
 	StreamARN string
@@ -53,8 +63,14 @@ type KinesisMapping struct {
 	// OnFailure, when set, receives the batch info of discarded records (an SQS queue).
 	OnFailure    Sender
 	OnFailureURL string
-	FunctionARN  string
-	Region       string
+	// OnFailureS3, when set, receives the batch info and the discarded records themselves
+	// (an S3 destination) in OnFailureBucket, under failures.Key with UUID as the
+	// mapping's UUID, as AWS writes them.
+	OnFailureS3     ObjectPutter
+	OnFailureBucket string
+	UUID            string
+	FunctionARN     string
+	Region          string
 	// PollInterval is how long a shard waits between GetRecords that leave no batch to
 	// deliver (default DefaultKinesisPollInterval).
 	PollInterval time.Duration
@@ -182,9 +198,8 @@ func (m *KinesisMapping) deliver(ctx context.Context, shardID string, records []
 	}
 }
 
-// invoke returns the index of the first failed record (-1 when none) and the function
-// error ("" when the function answered).
-func (m *KinesisMapping) invoke(ctx context.Context, shardID string, records []ktypes.Record) (int, string) {
+// event is the Kinesis event of records as Lambda invokes the function with it.
+func (m *KinesisMapping) event(shardID string, records []ktypes.Record) events.KinesisEvent {
 	ev := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(records))}
 	for i, r := range records {
 		ev.Records[i] = events.KinesisEventRecord{
@@ -203,7 +218,13 @@ func (m *KinesisMapping) invoke(ctx context.Context, shardID string, records []k
 			},
 		}
 	}
-	payload, err := json.Marshal(ev)
+	return ev
+}
+
+// invoke returns the index of the first failed record (-1 when none) and the function
+// error ("" when the function answered).
+func (m *KinesisMapping) invoke(ctx context.Context, shardID string, records []ktypes.Record) (int, string) {
+	payload, err := json.Marshal(m.event(shardID, records))
 	if err != nil {
 		return 0, "Runtime.MarshalError"
 	}
@@ -242,35 +263,47 @@ func (m *KinesisMapping) invoke(ctx context.Context, shardID string, records []k
 	return first, ""
 }
 
-// discard sends the batch info of records to the on-failure destination, as AWS does
-// (the records themselves stay in the stream until retention ends).
+// discard sends the batch info of records to the on-failure destination, as AWS does: an
+// SQS queue gets the batch info alone (the records stay in the stream until retention
+// ends), an S3 bucket the batch info with the records themselves.
 func (m *KinesisMapping) discard(ctx context.Context, shardID string, records []ktypes.Record, attempts int, fnErr string) {
 	first, last := records[0], records[len(records)-1]
-	info := map[string]any{
-		"requestContext": map[string]any{
-			"requestId": fmt.Sprintf("local-%d", time.Now().UnixNano()), "functionArn": m.FunctionARN,
-			"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts,
-		},
-		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": fnErr},
-		"version":         "1.0",
-		"timestamp":       time.Now().UTC().Format(time.RFC3339Nano),
-		"KinesisBatchInfo": map[string]any{
-			"shardId":                         shardID,
-			"startSequenceNumber":             aws.ToString(first.SequenceNumber),
-			"endSequenceNumber":               aws.ToString(last.SequenceNumber),
-			"approximateArrivalOfFirstRecord": aws.ToTime(first.ApproximateArrivalTimestamp).UTC().Format(time.RFC3339Nano),
-			"approximateArrivalOfLastRecord":  aws.ToTime(last.ApproximateArrivalTimestamp).UTC().Format(time.RFC3339Nano),
-			"batchSize":                       len(records),
-			"streamArn":                       m.StreamARN,
+	now := time.Now().UTC()
+	requestID := fmt.Sprintf("local-%d", now.UnixNano())
+	rec := failures.Record{
+		RequestContext: failures.RequestContext{RequestID: requestID, FunctionArn: m.FunctionARN,
+			Condition: "RetryAttemptsExhausted", ApproximateInvokeCount: attempts},
+		ResponseContext: failures.ResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: fnErr},
+		Version:         "1.0",
+		Timestamp:       now.Format(time.RFC3339Nano),
+		KinesisBatchInfo: &failures.BatchInfo{
+			ShardID:                         shardID,
+			StartSequenceNumber:             aws.ToString(first.SequenceNumber),
+			EndSequenceNumber:               aws.ToString(last.SequenceNumber),
+			ApproximateArrivalOfFirstRecord: aws.ToTime(first.ApproximateArrivalTimestamp).UTC().Format(time.RFC3339Nano),
+			ApproximateArrivalOfLastRecord:  aws.ToTime(last.ApproximateArrivalTimestamp).UTC().Format(time.RFC3339Nano),
+			BatchSize:                       len(records),
+			StreamArn:                       m.StreamARN,
 		},
 	}
 	m.logger().Error("kinesis records discarded after retries", "function", m.Function, "shard", shardID,
 		"first", aws.ToString(first.SequenceNumber), "last", aws.ToString(last.SequenceNumber), "functionError", fnErr)
-	if m.OnFailure == nil {
-		return
+	if m.OnFailure != nil {
+		body, _ := json.Marshal(rec)
+		if _, err := m.OnFailure.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(m.OnFailureURL), MessageBody: aws.String(string(body))}); err != nil {
+			m.logger().Error("on-failure destination unreachable; batch info lost", "queue", m.OnFailureURL, "error", err)
+		}
 	}
-	body, _ := json.Marshal(info)
-	if _, err := m.OnFailure.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(m.OnFailureURL), MessageBody: aws.String(string(body))}); err != nil {
-		m.logger().Error("on-failure destination unreachable; batch info lost", "queue", m.OnFailureURL, "error", err)
+	if m.OnFailureS3 != nil {
+		key := failures.Key(m.UUID, shardID, now, requestID)
+		err := rec.SetPayload(m.event(shardID, records))
+		if err == nil {
+			body, _ := json.Marshal(rec)
+			_, err = m.OnFailureS3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(m.OnFailureBucket), Key: aws.String(key),
+				Body: bytes.NewReader(body), ContentType: aws.String("application/json")})
+		}
+		if err != nil {
+			m.logger().Error("on-failure destination unreachable; records lost", "bucket", m.OnFailureBucket, "key", key, "error", err)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -200,10 +202,13 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 			BisectOnError: boolOf(props, "BisectBatchOnFunctionError"), MaxRetries: intOf(props, "MaximumRetryAttempts", -1),
 			ReportBatchItemFailures: report, FunctionARN: arn("lambda", "function:"+fn), Region: Region}
 		if dest := str(mapOf(mapOf(props, "DestinationConfig"), "OnFailure"), "Destination"); dest != "" {
-			if arnService(dest) != "sqs" || p.queues[dest] == "" {
-				p.note("%s: on-failure destination %s is not delivered locally (SQS only)", id, dest)
-			} else {
+			switch {
+			case arnService(dest) == "sqs" && p.queues[dest] != "":
 				m.OnFailureURL = p.queues[dest]
+			case arnService(dest) == "s3":
+				m.OnFailureBucket, m.UUID = arnResource(dest), mappingUUID(p.stack, id)
+			default:
+				p.note("%s: on-failure destination %s is not delivered locally (SQS queues and S3 buckets only)", id, dest)
 			}
 		}
 		p.kinMaps = append(p.kinMaps, m)
@@ -211,6 +216,14 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 		p.note("%s: event source %s is not supported locally", id, src)
 	}
 	return nil
+}
+
+// mappingUUID is the UUID an event source mapping gets: AWS draws one at creation, the
+// local stack derives it from the stack and the mapping's ID, so it is stable across runs.
+func mappingUUID(stack, id string) string {
+	h := sha256.Sum256([]byte(stack + "/" + id))
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // exists reports whether path exists.

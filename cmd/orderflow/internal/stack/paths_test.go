@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/awstest"
 )
 
@@ -176,27 +177,32 @@ func pathsPoisonRecord(t *testing.T, p *pathsStack, run string) {
 	})
 	p.waitStatus(t, same, "CONFIRMED", 30*time.Second)
 
-	// The poison's batch info in the on-failure destination: that record alone.
-	dlq := p.dlq("AnalyticsDlq")
-	var rec failureRecord
+	// The poison in the on-failure destination (S3, as the template's mapping says):
+	// its batch info, that record alone, and the record itself.
+	var rec failures.Stored
 	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
-		dlq.read(t)
-		for _, body := range dlq.bodies {
-			var r failureRecord
-			if json.Unmarshal([]byte(body), &r) == nil && r.KinesisBatchInfo != nil &&
-				r.KinesisBatchInfo.ShardID == shard && r.KinesisBatchInfo.StartSequenceNumber == seq {
+		recs, err := failures.List(ctx, p.s3, p.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if b := r.KinesisBatchInfo; b != nil && b.ShardID == shard && b.StartSequenceNumber == seq {
 				rec = r
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("no batch info for %s sequence number %s in the analytics DLQ (%d records)", shard, seq, len(dlq.bodies))
+		return false, fmt.Sprintf("no record of %s sequence number %s in s3://%s/%s (%d records)", shard, seq, p.Bucket, failures.Prefix, len(recs))
 	})
 	b := rec.KinesisBatchInfo
-	if b.EndSequenceNumber != seq || b.BatchSize != 1 || !strings.HasSuffix(b.StreamARN, ":stream/"+p.Stream) {
+	if b.EndSequenceNumber != seq || b.BatchSize != 1 || !strings.HasSuffix(b.StreamArn, ":stream/"+p.Stream) {
 		t.Errorf("batch info %+v, want the poison alone: shard %s, sequence number %s, stream %s", *b, shard, seq, p.Stream)
 	}
 	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || !strings.HasSuffix(rec.RequestContext.FunctionArn, p.Functions["AnalyticsFunction"]) {
 		t.Errorf("request context %+v, want RetryAttemptsExhausted for %s", rec.RequestContext, p.Functions["AnalyticsFunction"])
+	}
+	if ev, err := rec.Event(); err != nil || len(ev.Records) != 1 || string(ev.Records[0].Kinesis.Data) != string(data) ||
+		ev.Records[0].Kinesis.PartitionKey != key {
+		t.Errorf("payload %+v (%v): want the poison record itself", ev, err)
 	}
 	// The reason is in the analytics function's log, next to the sequence number.
 	if lines := p.logLines(func(m map[string]any) bool {

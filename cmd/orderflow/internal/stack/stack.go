@@ -344,6 +344,9 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 			if m.OnFailureURL != "" {
 				m.OnFailure = c.sqs
 			}
+			if m.OnFailureBucket != "" {
+				m.OnFailureS3 = c.s3
+			}
 			s.goRun(func() {
 				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
 					opts.Log.Error("kinesis mapping stopped", "stream", m.Stream, "error", err)
