@@ -22,3 +22,7 @@ $(ORDERFLOW_BIN): FORCE
 .PHONY: run
 run: tools-py lake-tools build-local ## run the whole system locally: moto, template.yaml's resources, functions, HTTP API on :3000
 	./$(ORDERFLOW_BIN) local up $(RUN_FLAGS)
+
+.PHONY: sam-env-file
+sam-env-file: ## regenerate events/env.local.json (sam local invoke --env-vars) from the local stack's names
+	$(GO) run ./cmd/orderflow local env-file -o events/env.local.json
