@@ -15,15 +15,19 @@ import (
 )
 
 // samEnv is the environment `sam local invoke <LogicalID> --env-vars file` gives a
-// function for the variables the template declares: the file's "Parameters" entries,
-// then the function's own (which win).
-func samEnv(file map[string]map[string]string, logicalID string) map[string]string {
+// function: the variables the template declares for it, each from the file's entry for
+// the function, else its "Parameters" entry, else the template (SAM ignores what the
+// template does not declare).
+func samEnv(file map[string]map[string]string, f *FunctionSpec) map[string]string {
 	env := map[string]string{}
-	for k, v := range file["Parameters"] {
+	for k, v := range f.Env {
 		env[k] = v
-	}
-	for k, v := range file[logicalID] {
-		env[k] = v
+		if p, ok := file["Parameters"][k]; ok {
+			env[k] = p
+		}
+		if own, ok := file[f.LogicalID][k]; ok {
+			env[k] = own
+		}
 	}
 	return env
 }
@@ -66,7 +70,10 @@ func TestSAMLocalInvokeRecipe(t *testing.T) {
 	t.Cleanup(func() { host.Close() })
 	var out bytes.Buffer
 	for _, f := range s.specs {
-		env := samEnv(file, f.LogicalID)
+		env := samEnv(file, f)
+		if env["AWS_ENDPOINT_URL"] != SAMEndpoint {
+			t.Fatalf("%s: AWS_ENDPOINT_URL %q, want %s: the template must declare the variable for --env-vars to set it", f.LogicalID, env["AWS_ENDPOINT_URL"], SAMEndpoint)
+		}
 		env["AWS_ENDPOINT_URL"] = s.EdgeURL
 		// What SAM passes from the shell (the recipe sets them): region and credentials.
 		for k, v := range map[string]string{"AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
