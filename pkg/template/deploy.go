@@ -2,7 +2,8 @@ package template
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -50,7 +51,7 @@ func CheckPartition(t *Template) []Problem {
 			return strings.HasSuffix(path[len(path)-1], "Description")
 		}, func(path []string, s string) { report("", strings.Join(path, "."), s) })
 	}
-	for _, id := range sortedKeys(t.Outputs) {
+	for _, id := range slices.Sorted(maps.Keys(t.Outputs)) {
 		walkStrings(t.Outputs[id].Value, []string{"Outputs", id}, func([]string) bool { return false },
 			func(path []string, s string) { report("", strings.Join(path, "."), s) })
 	}
@@ -70,7 +71,7 @@ func walkStrings(v any, path []string, skip func([]string) bool, fn func([]strin
 			walkStrings(e, p, skip, fn)
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			p := append(append([]string(nil), path...), k)
 			if skip(p) {
 				continue
@@ -78,15 +79,6 @@ func walkStrings(v any, path []string, skip func([]string) bool, fn func([]strin
 			walkStrings(x[k], p, skip, fn)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // archiveClasses are the storage classes Athena skips: objects there must be restored
@@ -247,9 +239,10 @@ func allows(doc any, service, action string) bool {
 func CheckDefaultRoute(t *Template) []Problem {
 	var ps []Problem
 	for _, aid := range t.IDs("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api") {
-		for _, path := range sortedKeys(openAPIPaths(t.Resources[aid].Properties)) {
-			ops, _ := openAPIPaths(t.Resources[aid].Properties)[path].(map[string]any)
-			for _, method := range sortedKeys(ops) {
+		paths := openAPIPaths(t.Resources[aid].Properties)
+		for _, path := range slices.Sorted(maps.Keys(paths)) {
+			ops, _ := paths[path].(map[string]any)
+			for _, method := range slices.Sorted(maps.Keys(ops)) {
 				op, _ := ops[method].(map[string]any)
 				marked := op["isDefaultRoute"] == true
 				switch {

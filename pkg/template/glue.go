@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -184,22 +186,40 @@ func (p *hiveParser) parse() (HiveType, error) {
 		return HiveType{}, fmt.Errorf("missing type at %d", p.i)
 	}
 	h := HiveType{Kind: kind}
-	switch kind {
-	case "struct":
-		if err := p.expect('<'); err != nil {
-			return h, err
+	if kind != "struct" && kind != "array" && kind != "map" {
+		return h, nil
+	}
+	if err := p.expect('<'); err != nil {
+		return h, err
+	}
+	// elem parses one type and then expects sep.
+	elem := func(sep byte) (*HiveType, error) {
+		e, err := p.parse()
+		if err != nil {
+			return nil, err
 		}
-		for {
+		return &e, p.expect(sep)
+	}
+	var err error
+	switch kind {
+	case "array":
+		h.Elem, err = elem('>')
+	case "map":
+		if h.Key, err = elem(','); err == nil {
+			h.Elem, err = elem('>')
+		}
+	case "struct":
+		for err == nil {
 			name := p.ident()
 			if name == "" {
 				return h, fmt.Errorf("missing field name at %d", p.i)
 			}
-			if err := p.expect(':'); err != nil {
-				return h, err
+			if err = p.expect(':'); err != nil {
+				break
 			}
-			ft, err := p.parse()
-			if err != nil {
-				return h, err
+			var ft HiveType
+			if ft, err = p.parse(); err != nil {
+				break
 			}
 			h.Fields = append(h.Fields, HiveField{Name: name, Type: ft})
 			if p.i < len(p.s) && p.s[p.i] == ',' {
@@ -208,35 +228,8 @@ func (p *hiveParser) parse() (HiveType, error) {
 			}
 			return h, p.expect('>')
 		}
-	case "array":
-		if err := p.expect('<'); err != nil {
-			return h, err
-		}
-		e, err := p.parse()
-		if err != nil {
-			return h, err
-		}
-		h.Elem = &e
-		return h, p.expect('>')
-	case "map":
-		if err := p.expect('<'); err != nil {
-			return h, err
-		}
-		k, err := p.parse()
-		if err != nil {
-			return h, err
-		}
-		if err := p.expect(','); err != nil {
-			return h, err
-		}
-		v, err := p.parse()
-		if err != nil {
-			return h, err
-		}
-		h.Key, h.Elem = &k, &v
-		return h, p.expect('>')
 	}
-	return h, nil
+	return h, err
 }
 
 // RowProblems says, one line each, where a JSON row (one line of a JSON-lines object)
@@ -285,7 +278,7 @@ func (g GlueTable) RowProblems(row []byte) []string {
 			out = append(out, fmt.Sprintf("partition key %s is in the row: it comes from the object's path", p.Name))
 		}
 	}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !used[k] {
 			out = append(out, fmt.Sprintf("key %q is not a column: invisible to queries", k))
 		}
@@ -306,6 +299,17 @@ func lookup(obj map[string]any, name string, fold bool) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// fitsEach checks the n elements of an array or map (at returns each one's path and
+// value) against their type.
+func fitsEach(n int, at func(int) (string, any), elem HiveType, fold bool) []string {
+	var out []string
+	for i := range n {
+		p, v := at(i)
+		out = append(out, fits(p, v, elem, fold)...)
+	}
+	return out
 }
 
 // fits checks a decoded JSON value (numbers as json.Number) against a Hive type. null
@@ -341,21 +345,14 @@ func fits(path string, v any, h HiveType, fold bool) []string {
 		if !ok {
 			return bad()
 		}
-		var out []string
-		for i, e := range list {
-			out = append(out, fits(fmt.Sprintf("%s[%d]", path, i), e, *h.Elem, fold)...)
-		}
-		return out
+		return fitsEach(len(list), func(i int) (string, any) { return fmt.Sprintf("%s[%d]", path, i), list[i] }, *h.Elem, fold)
 	case "map":
 		m, ok := v.(map[string]any)
 		if !ok {
 			return bad()
 		}
-		var out []string
-		for _, k := range sortedKeys(m) {
-			out = append(out, fits(path+"."+k, m[k], *h.Elem, fold)...)
-		}
-		return out
+		keys := slices.Sorted(maps.Keys(m))
+		return fitsEach(len(keys), func(i int) (string, any) { return path + "." + keys[i], m[keys[i]] }, *h.Elem, fold)
 	case "struct":
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -369,7 +366,7 @@ func fits(path string, v any, h HiveType, fold bool) []string {
 				out = append(out, fits(path+"."+f.Name, m[k], f.Type, fold)...)
 			}
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if !used[k] {
 				out = append(out, fmt.Sprintf("%s: key %q is not a field of the struct: invisible to queries", path, k))
 			}

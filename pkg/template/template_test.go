@@ -275,35 +275,7 @@ func TestParseHiveType(t *testing.T) {
 }
 
 func TestGlueTables(t *testing.T) {
-	tpl, err := Parse([]byte(`
-Resources:
-  Lake:
-    Type: AWS::S3::Bucket
-  Table:
-    Type: AWS::Glue::Table
-    Properties:
-      TableInput:
-        Name: events
-        Parameters: {classification: json}
-        PartitionKeys: [{Name: dt, Type: string}]
-        StorageDescriptor:
-          Location: !Sub s3://${Lake}/raw/
-          SerdeInfo:
-            SerializationLibrary: org.openx.data.jsonserde.JsonSerDe
-            Parameters: {mapping.event_id: eventId}
-          Columns:
-            - {Name: event_id, Type: string}
-            - {Name: total, Type: bigint}
-  Elsewhere:
-    Type: AWS::Glue::Table
-    Properties:
-      TableInput:
-        Name: other
-        StorageDescriptor: {Location: s3://someone-elses-bucket/x/}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := load(t, "glue-tables.yaml")
 	want := []GlueTable{
 		{ID: "Elsewhere", Name: "other", SerDeParams: map[string]string{}, Parameters: map[string]string{}},
 		{ID: "Table", Name: "events", Bucket: "Lake", Prefix: "raw/",

@@ -1,12 +1,10 @@
 package audit
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -64,21 +62,7 @@ func TestFailedStreamRecordsAreNotLost(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bucket := env.CreateBucket(t, env.Name(t, "lake"), tc.objects)
-			r, err := Run(context.Background(), Config{
-				DynamoDB: fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue { return tables[table] }},
-				S3:       env.S3(), Bucket: bucket,
-				OrdersTable: "orders", InventoryTable: "inventory", MetricsTable: "metrics",
-				Initial: map[string]int64{"A": 10}, Now: func() time.Time { return now }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			joined := strings.Join(r.Violations, "\n")
-			switch {
-			case tc.want == "" && !r.OK():
-				t.Errorf("violations:\n%s", joined)
-			case tc.want != "" && !strings.Contains(joined, tc.want):
-				t.Errorf("want a violation with %q, got:\n%s", tc.want, joined)
-			}
+			r := auditTables(t, tables, Config{S3: env.S3(), Bucket: bucket}, tc.want)
 			if tc.want == "" && (r.FailedStreamRecords != 2 || strings.Join(r.AnalyticsInDLQ, ",") != "o1:CONFIRMED" ||
 				r.DLQMessages["s3://"+bucket+"/"+failures.Prefix] != 1) {
 				t.Errorf("failed records %d, order events %v, dlq %v: want 2 records, o1:CONFIRMED, one batch", r.FailedStreamRecords, r.AnalyticsInDLQ, r.DLQMessages)

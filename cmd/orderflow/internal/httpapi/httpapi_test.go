@@ -5,10 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,62 +123,42 @@ func TestDefaultRouteCatchesTheRest(t *testing.T) {
 	}
 }
 
-// TestDefaultRouteMarker serves the routes of a template as the local stack does: only
-// an x-amazon-apigateway-any-method marked isDefaultRoute: true catches unknown paths (with
-// routeKey $default), as on API Gateway; without the marker "/$default" is a literal path
-// and an unknown path gets API Gateway's bare 404.
+// TestDefaultRouteMarker serves template.yaml's routes as the local stack does: an unknown
+// path reaches ingest with routeKey $default because the catch-all operation carries
+// isDefaultRoute: true, as API Gateway requires; without the marker "/$default" is a
+// literal path and an unknown path gets API Gateway's bare 404.
 func TestDefaultRouteMarker(t *testing.T) {
-	const tmpl = `
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-  Api:
-    Type: AWS::Serverless::HttpApi
-    Properties:
-      DefinitionBody:
-        paths:
-          /orders:
-            post:
-              x-amazon-apigateway-integration: {uri: !GetAtt Fn.Arn}
-          /$default:
-            x-amazon-apigateway-any-method:
-              %s
-              x-amazon-apigateway-integration: {uri: !GetAtt Fn.Arn}
-`
-	tests := []struct {
-		name, marker, path string
-		wantStatus         int
-		wantRouteKey       string // "" when the function is not invoked
-		wantBody           string
-	}{
-		{"marked: unknown path reaches the function", "isDefaultRoute: true", "/nope", 404, "$default", `{"error":{"code":"ROUTE_NOT_FOUND"}}`},
-		{"marked: known path, other method", "isDefaultRoute: true", "/orders", 404, "$default", `{"error":{"code":"ROUTE_NOT_FOUND"}}`},
-		{"unmarked: unknown path gets the gateway's 404", "operationId: fallback", "/nope", 404, "", `{"message":"Not Found"}`},
-		{"unmarked: /$default is a literal path", "operationId: fallback", "/$default", 404, "ANY /$default", `{"error":{"code":"ROUTE_NOT_FOUND"}}`},
+	tpl, err := template.Load(filepath.Join("..", "..", "..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tpl, err := template.Parse([]byte(fmt.Sprintf(tmpl, tc.marker)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var routes []Route
-			for _, r := range tpl.HTTPRoutes() {
-				routes = append(routes, Route{Method: r.Method, Path: r.Path, Function: "fn-" + r.Function})
-			}
-			routeKey := ""
-			h := New(routes, fakeInvoker{fn: func(fn string, p []byte) ([]byte, string, error) {
-				var ev events.APIGatewayV2HTTPRequest
-				_ = json.Unmarshal(p, &ev)
-				routeKey = ev.RouteKey
-				return []byte(`{"statusCode":404,"body":"{\"error\":{\"code\":\"ROUTE_NOT_FOUND\"}}"}`), "", nil
-			}})
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
-			if rec.Code != tc.wantStatus || routeKey != tc.wantRouteKey || strings.TrimSpace(rec.Body.String()) != tc.wantBody {
-				t.Fatalf("GET %s: status %d, routeKey %q, body %s; want %d, %q, %s", tc.path, rec.Code, routeKey, rec.Body.String(), tc.wantStatus, tc.wantRouteKey, tc.wantBody)
-			}
-		})
+	get := func(path string) (status int, routeKey, body string) {
+		var routes []Route
+		for _, r := range tpl.HTTPRoutes() {
+			routes = append(routes, Route{Method: r.Method, Path: r.Path, Function: r.Function})
+		}
+		h := New(routes, fakeInvoker{fn: func(fn string, p []byte) ([]byte, string, error) {
+			var ev events.APIGatewayV2HTTPRequest
+			_ = json.Unmarshal(p, &ev)
+			routeKey = ev.RouteKey
+			return []byte(`{"statusCode":404,"body":"{\"error\":{\"code\":\"ROUTE_NOT_FOUND\"}}"}`), "", nil
+		}})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, routeKey, strings.TrimSpace(rec.Body.String())
+	}
+	fnAnswer := `{"error":{"code":"ROUTE_NOT_FOUND"}}`
+	if status, key, body := get("/nope"); status != 404 || key != "$default" || body != fnAnswer {
+		t.Errorf("marked: GET /nope = %d %q %s; want the function's 404 through $default", status, key, body)
+	}
+
+	paths := tpl.Resources["OrdersApi"].Properties["DefinitionBody"].(map[string]any)["paths"].(map[string]any)
+	delete(paths["/$default"].(map[string]any)["x-amazon-apigateway-any-method"].(map[string]any), "isDefaultRoute")
+	if status, key, body := get("/nope"); status != 404 || key != "" || body != `{"message":"Not Found"}` {
+		t.Errorf("unmarked: GET /nope = %d %q %s; want the gateway's bare 404, no invoke", status, key, body)
+	}
+	if status, key, _ := get("/$default"); status != 404 || key != "ANY /$default" {
+		t.Errorf("unmarked: GET /$default = %d %q; want the literal route ANY /$default", status, key)
 	}
 }
 
