@@ -32,7 +32,7 @@ func samEnv(file map[string]map[string]string, f *FunctionSpec) map[string]strin
 	return env
 }
 
-// TestSAMLocalInvokeRecipe runs README's `sam local invoke` recipe the way SAM would, less
+// samLocalInvokeRecipe runs README's `sam local invoke` recipe the way SAM would, less
 // Docker: events/env.local.json is what the local stack generates (its physical names,
 // every variable the template declares), and every events/ sample goes through the
 // built bootstrap of its function, under our Lambda Runtime API host, with exactly the
@@ -40,9 +40,11 @@ func samEnv(file map[string]map[string]string, f *FunctionSpec) map[string]strin
 // finds the stack's edge, this test's stack listens on a free port), against the local
 // stack. No sample may fail for want of configuration: an exit at init, an AWS resource
 // that is not there.
-func TestSAMLocalInvokeRecipe(t *testing.T) {
+//
+// It runs on TestUpProvisionsTheTemplate's stack (functions not started), to spare the
+// package a stack start.
+func samLocalInvokeRecipe(t *testing.T, s *Stack) {
 	root := repoRoot(t)
-	s := up(t, Options{SkipFunctions: true})
 	ctx := context.Background()
 
 	path := filepath.Join(root, "events", "env.local.json")
