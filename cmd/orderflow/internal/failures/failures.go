@@ -9,13 +9,12 @@
 package failures
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,7 +90,7 @@ var ErrNoPayload = errors.New("failure record carries no payload")
 // Event returns the discarded batch. It returns ErrNoPayload, or the decoding error.
 func (r Record) Event() (events.KinesisEvent, error) {
 	var ev events.KinesisEvent
-	p := bytes.TrimSpace(r.Payload)
+	p := []byte(strings.TrimSpace(string(r.Payload)))
 	if len(p) == 0 || string(p) == "null" {
 		return ev, ErrNoPayload
 	}
@@ -163,6 +162,6 @@ func List(ctx context.Context, c S3API, bucket string) ([]Stored, error) {
 		}
 		in.ContinuationToken = page.NextContinuationToken
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].LastModified.Before(out[j].LastModified) })
+	slices.SortStableFunc(out, func(a, b Stored) int { return a.LastModified.Compare(b.LastModified) })
 	return out, nil
 }
