@@ -43,6 +43,11 @@ func Checks(makeDir string) map[string]Check {
 		"encryption":               CheckEncryption,
 		"definition-substitutions": CheckDefinitionSubstitutions,
 		"bus-policy":               CheckBusPolicy,
+		"partition":                CheckPartition,
+		"lifecycle":                CheckQueryableLifecycle,
+		"cost-alarm":               CheckCostAlarm,
+		"default-route":            CheckDefaultRoute,
+		"stream-failures":          CheckStreamFailureRecords,
 	}
 }
 

@@ -100,6 +100,7 @@ func TestUpProvisionsTheTemplate(t *testing.T) {
 	if got := stock(t, s, "SKU-MUG-001"); got != 1000 {
 		t.Errorf("catalog not loaded: stock %d", got)
 	}
+	t.Run("SAMLocalInvokeRecipe", func(t *testing.T) { samLocalInvokeRecipe(t, s) })
 }
 
 // The whole system: orders through the HTTP API end CONFIRMED, or CANCELLED with the
