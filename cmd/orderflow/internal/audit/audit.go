@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -479,9 +480,11 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 // decoded, by eventId.
 func (r *Report) readFailedRecords(ctx context.Context, c Config) error {
 	r.failed = map[string]analytics.Record{}
-	buckets := c.FailureBuckets
-	if c.Bucket != "" {
-		buckets = append([]string{c.Bucket}, buckets...)
+	var buckets []string
+	for _, b := range append([]string{c.Bucket}, c.FailureBuckets...) {
+		if b != "" && !slices.Contains(buckets, b) {
+			buckets = append(buckets, b)
+		}
 	}
 	if len(buckets) == 0 || c.S3 == nil {
 		r.Skipped = append(r.Skipped, "failed stream records: no bucket")

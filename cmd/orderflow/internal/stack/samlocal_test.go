@@ -117,7 +117,18 @@ func samLocalInvokeRecipe(t *testing.T, s *Stack) {
 			if err != nil {
 				t.Fatalf("invoke %s: %v\n%s", fn.Name, err, out.String())
 			}
-			if why := misconfigured(res); why != "" {
+			why := misconfigured(res)
+			if strings.HasSuffix(name, "-poison.json") {
+				// A poison sample's answer is the record it cannot read, reported as a
+				// batch item failure: that, and only that, is the right answer.
+				switch why {
+				case "batch item failures":
+					why = ""
+				case "":
+					why = "the poison record is not reported as a batch item failure"
+				}
+			}
+			if why != "" {
 				t.Errorf("%s with %s: %s\nanswer: %s\n%s", fn.LogicalID, name, why, res.Payload, out.String())
 			}
 		})
