@@ -135,6 +135,7 @@ type Stack struct {
 	Issuer *jwtauth.Issuer
 
 	log      *slog.Logger
+	specs    []*FunctionSpec // the functions as the template configures them
 	emu      *emulator.Server
 	runner   Runner
 	servers  []*http.Server
@@ -366,6 +367,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	for _, id := range sortedKeys(p.functions) {
 		specs = append(specs, p.functions[id])
 	}
+	s.specs = specs
 	routes := s.routes(t, p)
 	var inv sources.Invoker = notStarted{}
 	if !opts.SkipFunctions {
