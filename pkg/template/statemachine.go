@@ -136,6 +136,21 @@ func (t *Template) machines(check string) ([]machine, []Problem) {
 	return out, ps
 }
 
+// eachState calls fn for every state of every readable definition, by machine and state
+// name, and returns the problems of definitions that cannot be read.
+func (t *Template) eachState(check string, fn func(m machine, name string, st aslState)) []Problem {
+	ms, ps := t.machines(check)
+	for _, m := range ms {
+		if m.asl == nil {
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(m.asl.States)) {
+			fn(m, name, m.asl.States[name])
+		}
+	}
+	return ps
+}
+
 // lambdaFunction returns the logical ID of the template's function a Task resource
 // invokes: "${X}" whose substitution points at a function. ok is true, with id "", for a
 // Lambda ARN or the lambda:invoke integration that names no function of the template.
@@ -171,46 +186,38 @@ var emulatorErrors = []string{"Exception"}
 // AWS's recommended Lambda service errors (States.ALL and States.TaskFailed cover them
 // all), and retriers or catchers on Lambda tasks naming an emulator-only error.
 func CheckLambdaRetry(t *Template) []Problem {
-	ms, ps := t.machines("lambda-retry")
-	for _, m := range ms {
-		if m.asl == nil {
-			continue
+	var ps []Problem
+	errs := t.eachState("lambda-retry", func(m machine, name string, st aslState) {
+		if _, ok := m.lambdaFunction(t, st.Resource); st.Type != "Task" || !ok {
+			return
 		}
-		for _, name := range slices.Sorted(maps.Keys(m.asl.States)) {
-			st := m.asl.States[name]
-			if st.Type != "Task" {
-				continue
-			}
-			if _, ok := m.lambdaFunction(t, st.Resource); !ok {
-				continue
-			}
-			covered := map[string]bool{}
-			var named []string
-			for _, r := range st.Retry {
-				named = append(named, r.ErrorEquals...)
-				if r.attempts() > 0 {
-					for _, e := range r.ErrorEquals {
-						covered[e] = true
-					}
-				}
-			}
-			for _, c := range st.Catch {
-				named = append(named, c.ErrorEquals...)
-			}
-			if !covered["States.ALL"] && !covered["States.TaskFailed"] {
-				for _, e := range lambdaServiceErrors {
-					if !covered[e] {
-						ps = append(ps, Problem{"lambda-retry", m.id, fmt.Sprintf("state %s: no retrier for %s, which AWS recommends retrying on every Lambda task", name, e)})
-					}
-				}
-			}
-			for _, e := range emulatorErrors {
-				if slices.Contains(named, e) {
-					ps = append(ps, Problem{"lambda-retry", m.id, fmt.Sprintf("state %s: %q is an emulator's name for a failed Invoke; Step Functions reports Lambda.<error>", name, e)})
+		covered := map[string]bool{}
+		var named []string
+		for _, r := range st.Retry {
+			named = append(named, r.ErrorEquals...)
+			if r.attempts() > 0 {
+				for _, e := range r.ErrorEquals {
+					covered[e] = true
 				}
 			}
 		}
-	}
+		for _, c := range st.Catch {
+			named = append(named, c.ErrorEquals...)
+		}
+		if !covered["States.ALL"] && !covered["States.TaskFailed"] {
+			for _, e := range lambdaServiceErrors {
+				if !covered[e] {
+					ps = append(ps, Problem{"lambda-retry", m.id, fmt.Sprintf("state %s: no retrier for %s, which AWS recommends retrying on every Lambda task", name, e)})
+				}
+			}
+		}
+		for _, e := range emulatorErrors {
+			if slices.Contains(named, e) {
+				ps = append(ps, Problem{"lambda-retry", m.id, fmt.Sprintf("state %s: %q is an emulator's name for a failed Invoke; Step Functions reports Lambda.<error>", name, e)})
+			}
+		}
+	})
+	ps = append(ps, errs...)
 	sortProblems(ps)
 	return ps
 }
@@ -225,26 +232,27 @@ func CheckLambdaRetry(t *Template) []Problem {
 //   - States.HeartbeatTimeout named on a state without HeartbeatSeconds: nothing
 //     heartbeats, the error cannot occur.
 func CheckExecutionTimeout(t *Template) []Problem {
-	ms, ps := t.machines("execution-timeout")
+	var ps []Problem
+	errs := t.eachState("execution-timeout", func(m machine, name string, st aslState) {
+		if st.HeartbeatSeconds != nil {
+			return
+		}
+		var named []string
+		for _, r := range st.Retry {
+			named = append(named, r.ErrorEquals...)
+		}
+		for _, c := range st.Catch {
+			named = append(named, c.ErrorEquals...)
+		}
+		if slices.Contains(named, "States.HeartbeatTimeout") {
+			ps = append(ps, Problem{"execution-timeout", m.id, fmt.Sprintf("state %s handles States.HeartbeatTimeout but has no HeartbeatSeconds: nothing heartbeats", name)})
+		}
+	})
+	ps = append(ps, errs...)
+	ms, _ := t.machines("execution-timeout") // unreadable files are reported above
 	for _, m := range ms {
 		if m.asl == nil {
 			continue
-		}
-		for _, name := range slices.Sorted(maps.Keys(m.asl.States)) {
-			st := m.asl.States[name]
-			if st.HeartbeatSeconds != nil {
-				continue
-			}
-			var named []string
-			for _, r := range st.Retry {
-				named = append(named, r.ErrorEquals...)
-			}
-			for _, c := range st.Catch {
-				named = append(named, c.ErrorEquals...)
-			}
-			if slices.Contains(named, "States.HeartbeatTimeout") {
-				ps = append(ps, Problem{"execution-timeout", m.id, fmt.Sprintf("state %s handles States.HeartbeatTimeout but has no HeartbeatSeconds: nothing heartbeats", name)})
-			}
 		}
 		if m.asl.TimeoutSeconds == nil {
 			ps = append(ps, Problem{"execution-timeout", m.id, "the definition has no TimeoutSeconds: an execution may run for a year and ExecutionsTimedOut never counts one"})
