@@ -86,6 +86,21 @@ func TestChecks(t *testing.T) {
 		{"stream-failures good", CheckStreamFailureRecords, "good.yaml", []string{}, ""},
 		{"stream-failures pointers into a 24 h stream", CheckStreamFailureRecords, "bad-stream-failures.yaml", []string{"ToQueue", "ToTopic"}, "receives only pointers into Stream, which keeps records 24 h"},
 
+		{"partition in a definition", CheckPartition, "bad-statemachine.yaml", []string{"Machine"}, "Definition.States.Callback.Resource"},
+
+		{"lambda-retry good", CheckLambdaRetry, "good.yaml", []string{}, ""},
+		{"lambda-retry missing and emulator-only names", CheckLambdaRetry, "bad-statemachine.yaml",
+			[]string{"Machine", "Machine", "Machine", "Machine", "Machine"}, "state Work: "},
+
+		{"execution-timeout good", CheckExecutionTimeout, "good.yaml", []string{}, ""},
+		{"execution-timeout none, too short, dead heartbeat", CheckExecutionTimeout, "bad-statemachine.yaml", []string{"Machine", "Machine", "Untimed"}, ""},
+
+		{"rule-input good", CheckRuleInput, "good.yaml", []string{}, ""},
+		{"rule-input paths the pattern does not require", CheckRuleInput, "bad-statemachine.yaml", []string{"Rule", "Rule"}, "States.Runtime"},
+
+		{"state-machine-logs good", CheckStateMachineLogs, "good.yaml", []string{}, ""},
+		{"state-machine-logs task tokens with execution data", CheckStateMachineLogs, "bad-statemachine.yaml", []string{"Machine"}, "IncludeExecutionData"},
+
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
 			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},
@@ -135,6 +150,19 @@ func TestCheckMessages(t *testing.T) {
 		{"default-route", CheckDefaultRoute, "bad-default-route.yaml", []string{
 			"/$default lacks isDefaultRoute: true", "get /$default: the $default route takes every method",
 			"post /orders: isDefaultRoute is honoured only on x-amazon-apigateway-any-method",
+		}},
+		{"lambda-retry", CheckLambdaRetry, "bad-statemachine.yaml", []string{
+			"no retrier for Lambda.ClientExecutionTimeoutException", "no retrier for Lambda.AWSLambdaException",
+			"no retrier for Lambda.SdkClientException", "no retrier for Lambda.TooManyRequestsException",
+			`"Exception" is an emulator's name`,
+		}},
+		{"execution-timeout", CheckExecutionTimeout, "bad-statemachine.yaml", []string{
+			"Untimed: the definition has no TimeoutSeconds", "TimeoutSeconds 100 is under the 734 s",
+			"state Callback handles States.HeartbeatTimeout but has no HeartbeatSeconds",
+		}},
+		{"rule-input", CheckRuleInput, "bad-statemachine.yaml", []string{
+			"reads $.detail.data.orderId, but the EventPattern does not require it",
+			"reads $.detail.metadata.kind, but",
 		}},
 		{"definition-substitutions", CheckDefinitionSubstitutions, "bad-substitutions.yaml", []string{
 			"${TableName} in the definition has no DefinitionSubstitutions entry",

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,9 +18,10 @@ import (
 // ${AWS::Partition} and ${AWS::URLSuffix} are right everywhere. Service principals
 // (Principal.Service, a Lambda permission's Principal) are exempt: IAM names them
 // <service>.amazonaws.com in every partition. Descriptions are prose and exempt too.
-// State machine definitions (DefinitionUri files) are not read.
+// State machine definitions (inline or DefinitionUri files) are read as well, Comments
+// exempt: there a DefinitionSubstitutions entry set to ${AWS::Partition} is the way.
 func CheckPartition(t *Template) []Problem {
-	var ps []Problem
+	ms, ps := t.machines("partition")
 	report := func(where, path, s string) {
 		for _, lit := range []string{"arn:aws:", "amazonaws.com"} {
 			if strings.Contains(s, lit) {
@@ -50,6 +52,14 @@ func CheckPartition(t *Template) []Problem {
 		walkStrings(sec.m, []string{sec.name}, func(path []string) bool {
 			return strings.HasSuffix(path[len(path)-1], "Description")
 		}, func(path []string, s string) { report("", strings.Join(path, "."), s) })
+	}
+	for _, m := range ms {
+		var def any
+		if json.Unmarshal([]byte(m.text), &def) != nil {
+			continue
+		}
+		walkStrings(def, []string{"Definition"}, func(path []string) bool { return path[len(path)-1] == "Comment" },
+			func(path []string, s string) { report(m.id, strings.Join(path, "."), s) })
 	}
 	for _, id := range slices.Sorted(maps.Keys(t.Outputs)) {
 		walkStrings(t.Outputs[id].Value, []string{"Outputs", id}, func([]string) bool { return false },

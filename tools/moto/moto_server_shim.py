@@ -116,11 +116,25 @@ ones. local/README.md says what the local stack keeps and for how long.
    changes is copied (and its table's stream records remembered), and a failed
    transaction puts those back; checks, order and errors are upstream's.
 
+11. A failed Lambda Invoke is reported as "Exception". When Step Functions'
+   call to Lambda's Invoke API fails (a 500 ServiceException, a 429
+   TooManyRequestsException, ...), AWS reports the task's error as
+   Lambda.<error code> (Lambda.ServiceException, Lambda.TooManyRequestsException:
+   the names AWS recommends retrying,
+   https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+   moto 5.2.1 reports every such failure as "Exception" (StateTaskLambda._from_error
+   in moto/stepfunctions/parser/asl/component/state/exec/state_task/state_task_lambda.py),
+   so a production definition's retriers never match locally. Fix: a botocore
+   ClientError from Invoke is reported as "Lambda." + its error code, in the task's
+   error and its LambdaFunctionFailed history event; function errors and timeouts
+   are left as they are.
+
 When to delete it
 -----------------
 When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
 release that contains getmoto/moto#10093, the shim prints "not needed" for it;
-the JSONPath cache can go when moto or jsonpath_ng caches parsed paths itself.
+the JSONPath cache can go when moto or jsonpath_ng caches parsed paths itself,
+the Lambda error names when moto reports Lambda.<code> (the shim then says "not needed").
 With neither fix needed, pkg/emulator can run moto_server directly and this
 file can go.
 """
@@ -906,6 +920,36 @@ def _serve_stats():
     urls.url_paths["{0}/moto-api/orderflow/stats$"] = handler
 
 
+def _name_lambda_invoke_errors():
+    """Reports a failed Invoke as Lambda.<code>, as AWS does (fix 11); returns a status line."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        state_task_lambda,
+    )
+
+    cls = state_task_lambda.StateTaskLambda
+    if 'error = "Exception"' not in inspect.getsource(cls._from_error):
+        return "lambda invoke error names fix not needed"
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "lambda invoke errors named Exception (MOTO_SHIM_DISABLE=1)"
+    original = cls._from_error
+
+    def _from_error(self, env, ex):
+        event = original(self, env, ex)
+        if not isinstance(ex, ClientError):
+            return event
+        name = "Lambda." + ex.response.get("Error", {}).get("Code", "AWSLambdaException")
+        event.error_name = state_task_lambda.CustomErrorName(name)
+        details = (event.event_details or {}).get("lambdaFunctionFailedEventDetails")
+        if details is not None:
+            details["error"] = name
+        return event
+
+    functools.update_wrapper(_from_error, original)
+    cls._from_error = _from_error
+    return "named lambda invoke errors Lambda.<code>"
+
+
 def main():
     jsonpath_status = _cache_jsonpath_parse()
     try:
@@ -930,6 +974,7 @@ def main():
         _bound_sqs(),
         _bound_dynamodb_streams(),
         _bound_archives_and_topics(),
+        _name_lambda_invoke_errors(),
     ]
     _serve_stats()
     print(f"{PREFIX} moto {moto.__version__}: " + "; ".join(statuses), file=sys.stderr, flush=True)
