@@ -121,6 +121,79 @@ func (p *provisioner) note(format string, args ...any) {
 	*p.notes = append(*p.notes, p.stack+": "+fmt.Sprintf(format, args...))
 }
 
+// provisionTemplates provisions root (opts.Template) and then each of opts.Templates into
+// one emulator, sharing the queue map (a rule of one may target a queue of another) and
+// the notes, and returns their provisioners, root first. A parameter goes to every
+// template that declares it; one no template declares is an error of the root's.
+func provisionTemplates(ctx context.Context, c *clients, root *template.Template, opts Options) ([]*provisioner, error) {
+	notes, queues := []string{}, map[string]string{}
+	extra := make([]*template.Template, 0, len(opts.Templates))
+	declared := map[string]bool{}
+	for _, path := range opts.Templates {
+		t, err := template.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, t)
+		for k := range t.Parameters {
+			declared[k] = true
+		}
+	}
+	params := func(t *template.Template, all bool) map[string]string {
+		out := map[string]string{}
+		for k, v := range opts.Parameters {
+			if _, ok := t.Parameters[k]; ok || (all && !declared[k]) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	var provs []*provisioner
+	for i, t := range append([]*template.Template{root}, extra...) {
+		name, path := opts.StackName, opts.Template
+		if i > 0 {
+			name, path = filepath.Base(t.Dir), opts.Templates[i-1]
+		}
+		p, err := newProvisioner(ctx, c, t, name, params(t, i == 0), &notes, queues)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := p.provisionAll(); err != nil {
+			return nil, fmt.Errorf("provision %s: %w", path, err)
+		}
+		if i > 0 {
+			// Function directories are relative to the template; the runner builds and
+			// finds them relative to the module root.
+			rel, err := relDir(opts.Dir, t.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			for _, f := range p.functions {
+				f.Dir = filepath.Join(rel, f.Dir)
+			}
+		}
+		provs = append(provs, p)
+	}
+	return provs, nil
+}
+
+// relDir returns dir relative to root; dir must be inside root.
+func relDir(root, dir string) (string, error) {
+	ar, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	ad, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(ar, ad)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("template directory %s is not inside the module root %s", dir, root)
+	}
+	return rel, nil
+}
+
 // provisionAll ensures every resource, then resolves functions and event sources.
 func (p *provisioner) provisionAll() error {
 	for _, id := range p.t.IDs() {
