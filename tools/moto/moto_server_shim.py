@@ -53,6 +53,15 @@ conditional writes are serializable. Fix: every mutating DynamoDB backend method
 (put/update/delete item, batch write, transact write, PartiQL) runs under one
 process-wide lock. Reads are left concurrent.
 
+Fourth fix: EventBridge replays ignore their window and their rules
+-------------------------------------------------------------------
+moto's Replay.replay_events (moto/events/models.py) sends every archived event
+to every rule of the bus: it ignores EventStartTime/EventEndTime and the
+destination's FilterArns, so a replay of one hour to one consumer's rule
+re-delivers the whole archive to everyone (`orderflow events replay`). Fix: the
+same loop, over the archived events whose time is inside the window, to the
+rules named by FilterArns (all rules when there are none), as AWS does.
+
 When to delete it
 -----------------
 When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
@@ -153,6 +162,50 @@ def _serialize_dynamodb_writes():
     return "serialized dynamodb writes (" + ", ".join(patched) + ")"
 
 
+def _replay_window_and_rules():
+    """Makes moto's EventBridge replays honour their window and FilterArns."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "replays unfiltered (MOTO_SHIM_DISABLE=1)"
+    from datetime import datetime, timezone
+
+    from moto.events import models as ev
+    from moto.moto_api._internal import mock_random
+    from moto.core.utils import unix_time
+
+    def seconds(v):
+        if isinstance(v, (int, float)):
+            return float(v)
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=timezone.utc)
+            return d.timestamp()
+
+    def replay_events(self, archive):
+        bus_name = self.destination["Arn"].split("/")[-1]
+        only = set(self.destination.get("FilterArns") or [])
+        start, end = seconds(self.event_start_time), seconds(self.event_end_time)
+        backend = ev.events_backends[self.account_id][self.region]
+        bus = backend.describe_event_bus(bus_name)
+        for event in list(archive.events):
+            if not start <= seconds(event.get("time")) <= end:
+                continue
+            for rule in list(bus.rules.values()):
+                if only and rule.arn not in only:
+                    continue
+                rule.send_to_targets(
+                    dict(event, **{"id": str(mock_random.uuid4()), "replay-name": self.name}),
+                    transform_input=False,
+                )
+        self.state = ev.ReplayState.COMPLETED
+        self.end_time = unix_time()
+
+    ev.Replay.replay_events = replay_events
+    return "replays honour their window and FilterArns"
+
+
 def main():
     jsonpath_status = _cache_jsonpath_parse()
     try:
@@ -169,8 +222,9 @@ def main():
 
     status = _patch_stepfunctions_deepcopy()
     ddb_status = _serialize_dynamodb_writes()
+    replay_status = _replay_window_and_rules()
     print(
-        f"{PREFIX} moto {moto.__version__}: {status}; {jsonpath_status}; {ddb_status}",
+        f"{PREFIX} moto {moto.__version__}: {status}; {jsonpath_status}; {ddb_status}; {replay_status}",
         file=sys.stderr,
         flush=True,
     )

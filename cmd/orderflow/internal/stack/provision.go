@@ -81,7 +81,6 @@ var skipped = map[string]string{
 	"AWS::Glue::Database":             "no Glue/Athena locally",
 	"AWS::Glue::Table":                "no Glue/Athena locally",
 	"AWS::Athena::WorkGroup":          "no Glue/Athena locally",
-	"AWS::Events::Archive":            "no replay locally",
 	"AWS::Budgets::Budget":            "no billing locally",
 	"AWS::Lambda::EventInvokeConfig":  "read from the function",
 	"AWS::Lambda::EventSourceMapping": "run by the local event sources",
@@ -337,6 +336,8 @@ func (p *provisioner) create(id string, res template.Resource) (*Physical, error
 		return &Physical{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(out.EventBusArn), "Name": name}}, nil
 	case "AWS::Events::Rule":
 		return p.rule(ctx, id)
+	case "AWS::Events::Archive":
+		return p.archive(ctx, id)
 	case "AWS::S3::Bucket":
 		props, err := p.props(id)
 		if err != nil {
@@ -632,6 +633,36 @@ func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
 		}
 	}
 	return &Physical{Ref: name, Attrs: map[string]string{"Arn": ruleARN}}, nil
+}
+
+// archive creates an EventBridge archive: the emulator keeps its events, and
+// `orderflow events replay` replays them (StartReplay), as on AWS.
+func (p *provisioner) archive(ctx context.Context, id string) (*Physical, error) {
+	props, err := p.props(id)
+	if err != nil {
+		return nil, err
+	}
+	name := str(props, "ArchiveName")
+	if name == "" {
+		name = p.defaultName(id)
+	}
+	in := &eventbridge.CreateArchiveInput{ArchiveName: aws.String(name), EventSourceArn: aws.String(str(props, "SourceArn")),
+		Description: aws.String(str(props, "Description"))}
+	if _, ok := props["RetentionDays"]; ok {
+		in.RetentionDays = aws.Int32(int32(intOf(props, "RetentionDays", 0)))
+	}
+	if pat, ok := props["EventPattern"]; ok {
+		s, err := jsonString(pat)
+		if err != nil {
+			return nil, err
+		}
+		in.EventPattern = aws.String(s)
+	}
+	out, err := p.c.events.CreateArchive(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &Physical{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(out.ArchiveArn)}}, nil
 }
 
 func (p *provisioner) stateMachine(ctx context.Context, id string, res template.Resource) (*Physical, error) {
