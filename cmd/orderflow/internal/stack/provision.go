@@ -527,14 +527,37 @@ func (p *provisioner) stream(ctx context.Context, id string) (*Physical, error) 
 	}
 }
 
-func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
+// named returns a resource's resolved properties and its name: property key, or the
+// default name when the template sets none.
+func (p *provisioner) named(id, key string) (map[string]any, string, error) {
 	props, err := p.props(id)
+	if err != nil {
+		return nil, "", err
+	}
+	name := str(props, key)
+	if name == "" {
+		name = p.defaultName(id)
+	}
+	return props, name, nil
+}
+
+// eventPattern returns props' EventPattern as the API's JSON string, nil when unset.
+func eventPattern(props map[string]any) (*string, error) {
+	pat, ok := props["EventPattern"]
+	if !ok {
+		return nil, nil
+	}
+	s, err := jsonString(pat)
 	if err != nil {
 		return nil, err
 	}
-	name := str(props, "Name")
-	if name == "" {
-		name = p.defaultName(id)
+	return aws.String(s), nil
+}
+
+func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
+	props, name, err := p.named(id, "Name")
+	if err != nil {
+		return nil, err
 	}
 	bus := str(props, "EventBusName")
 	if strings.HasPrefix(bus, "arn:") {
@@ -544,12 +567,8 @@ func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
 	if bus != "" {
 		in.EventBusName = aws.String(bus)
 	}
-	if pat, ok := props["EventPattern"]; ok {
-		s, err := jsonString(pat)
-		if err != nil {
-			return nil, err
-		}
-		in.EventPattern = aws.String(s)
+	if in.EventPattern, err = eventPattern(props); err != nil {
+		return nil, err
 	}
 	if s := str(props, "ScheduleExpression"); s != "" {
 		p.note("%s: schedule %s is not triggered locally", id, s)
@@ -638,25 +657,17 @@ func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
 // archive creates an EventBridge archive: the emulator keeps its events, and
 // `orderflow events replay` replays them (StartReplay), as on AWS.
 func (p *provisioner) archive(ctx context.Context, id string) (*Physical, error) {
-	props, err := p.props(id)
+	props, name, err := p.named(id, "ArchiveName")
 	if err != nil {
 		return nil, err
-	}
-	name := str(props, "ArchiveName")
-	if name == "" {
-		name = p.defaultName(id)
 	}
 	in := &eventbridge.CreateArchiveInput{ArchiveName: aws.String(name), EventSourceArn: aws.String(str(props, "SourceArn")),
 		Description: aws.String(str(props, "Description"))}
 	if _, ok := props["RetentionDays"]; ok {
 		in.RetentionDays = aws.Int32(int32(intOf(props, "RetentionDays", 0)))
 	}
-	if pat, ok := props["EventPattern"]; ok {
-		s, err := jsonString(pat)
-		if err != nil {
-			return nil, err
-		}
-		in.EventPattern = aws.String(s)
+	if in.EventPattern, err = eventPattern(props); err != nil {
+		return nil, err
 	}
 	out, err := p.c.events.CreateArchive(ctx, in)
 	if err != nil {
