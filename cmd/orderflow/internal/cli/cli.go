@@ -1,6 +1,6 @@
 // Package cli implements the user subcommands of the orderflow tool: submitting and
-// following orders, setting stock, inspecting and redriving dead-letter queues, and the
-// load generator. It talks to a running stack (the local one from `orderflow local up`
+// following orders, setting stock, inspecting and redriving dead-letter queues, replaying
+// the bus's archive, and the load generator. It talks to a running stack (the local one from `orderflow local up`
 // or a deployed one) through its HTTP API and the AWS APIs.
 //
 // Where the stack is comes from flags, then environment variables, then defaults that
