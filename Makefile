@@ -65,7 +65,18 @@ test-unit: ## unit tests only (no emulator)
 test-integration: tools-py tools-browser ## tests over the wire against moto server (started by the tests) and in headless Chromium
 	$(GO) test -count=1 -timeout 15m ./...
 
+# The packages that run goroutines against each other: the Lambda host, the event
+# sources, the edge and fault injection, the local stack (its end-to-end and chaos
+# tests), the handlers and the stores.
+RACE_PACKAGES := ./pkg/lambdahost/... ./cmd/orderflow/internal/sources/... ./cmd/orderflow/internal/edge/... \
+	./cmd/orderflow/internal/chaos/... ./cmd/orderflow/internal/stack/... ./pkg/handler/... \
+	./pkg/dynamo/... ./pkg/memstore/...
+
+.PHONY: test-race
+test-race: tools-py ## the concurrent packages under the race detector (zero races)
+	$(GO) test -race -count=1 -timeout 40m $(RACE_PACKAGES)
+
 .PHONY: test
-test: lint validate test-integration fuzz-ci vulncheck ## everything: lint, validate, unit and integration tests, short fuzzing, govulncheck
+test: lint validate test-integration test-race fuzz-ci vulncheck ## everything: lint, validate, unit and integration tests, the race detector, short fuzzing, govulncheck
 
 -include mk/*.mk

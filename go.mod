@@ -26,7 +26,10 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/chromedp/chromedp v0.23.0
+require (
+	github.com/aws/aws-sdk-go-v2/service/lambda v1.114.4
+	github.com/chromedp/chromedp v0.23.0
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.27 // indirect

@@ -35,6 +35,7 @@ type options struct {
 	RawSeconds  float64
 	Monthly     float64
 	NoStack     bool
+	Soak        string
 }
 
 func main() {
@@ -44,6 +45,7 @@ func main() {
 	flag.StringVar(&o.Raw, "raw", "bench/raw.txt", "raw Go benchmark output (benchstat input)")
 	flag.StringVar(&o.SVG, "svg", "bench/latency.svg", "latency histogram of the load run")
 	flag.StringVar(&o.Prices, "prices", "bench/prices-us-east-1.json", "dated price table")
+	flag.StringVar(&o.Soak, "soak", "bench/soak.md", "the last `make soak` figures, kept as section 7 (absent: not measured)")
 	flag.IntVar(&o.Starts, "starts", 21, "cold starts per function (and as many hello-world starts interleaved)")
 	flag.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the hot-path benchmarks")
 	flag.StringVar(&o.BenchTime, "benchtime", "300ms", "go test -benchtime for the hot-path benchmarks")
@@ -113,6 +115,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	log.Info("section 6: cost model")
 	r.Cost = costSection(o, r, st)
+	if b, err := os.ReadFile(at(o.Root, o.Soak)); err == nil {
+		r.Soak = string(b)
+	}
 	r.Elapsed = time.Since(began)
 	r.Machine.LoadAfter = loadAvg()
 

@@ -228,6 +228,9 @@ type Report struct {
 	Calls   CallSection
 	Load    LoadSection
 	Cost    CostSection
+	// Soak is the last `make soak` run (bench/soak.md, written with its command): a long
+	// run is not repeated by every `make bench`.
+	Soak string
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
@@ -268,6 +271,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeCalls(&b)
 	r.writeLoad(&b)
 	r.writeCost(&b)
+	r.writeSoak(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -517,4 +521,13 @@ func (r *Report) writeCost(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+func (r *Report) writeSoak(b *strings.Builder) {
+	fmt.Fprintf(b, "## 7. Soak: memory and speed over a long run (local stack, `make soak`)\n\n")
+	if strings.TrimSpace(r.Soak) == "" {
+		notMeasured(b, "no bench/soak.md: run `make soak` and keep its figures there")
+		return
+	}
+	fmt.Fprintf(b, "Not re-run by `make bench` (it takes hours); the figures of the last `make soak`, from bench/soak.md:\n\n%s\n", strings.TrimSpace(r.Soak))
 }

@@ -20,10 +20,23 @@ import (
 )
 
 const localUsage = `usage: orderflow local up [flags]
+       orderflow local wait [flags]
 
-Runs orderflow on this machine without an AWS account: moto for the AWS APIs, the
+up runs orderflow on this machine without an AWS account: moto for the AWS APIs, the
 resources of template.yaml, the functions as their bootstrap binaries, the event sources,
-an AWS endpoint (the edge) and the HTTP API. Ctrl-C stops everything.
+an AWS endpoint (the edge) and the HTTP API. Ctrl-C stops everything. Until the stack is
+ready, the edge and the HTTP API answer 503 with a message.
+
+wait returns (exit 0) once a local stack is ready: for scripts, after starting up.
+
+Flags:
+`
+
+const waitUsage = `usage: orderflow local wait [--aws-endpoint URL] [--api URL] [--ready-file FILE] [--timeout 3m]
+
+Waits until the local stack's edge and HTTP API answer GET /_orderflow/ready with 200,
+then exits 0; exits 1 with the last answer when --timeout passes first. With --ready-file
+(as given to local up) it first waits for the file and takes both URLs from it.
 
 Flags:
 `
@@ -65,8 +78,11 @@ func (f *templateFlags) Set(s string) error {
 	return nil
 }
 
-// runLocal runs `orderflow local up` and returns the exit code.
+// runLocal runs `orderflow local up` or `orderflow local wait` and returns the exit code.
 func runLocal(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "wait" {
+		return runLocalWait(args[1:], stderr)
+	}
 	if len(args) == 0 || args[0] != "up" {
 		fmt.Fprint(stderr, localUsage)
 		return 2
@@ -89,6 +105,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
 	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
 	faults := fs.String("faults", "", "inject faults from this JSON spec (AWS errors, latency, crashes, duplicate deliveries; see cmd/orderflow/internal/chaos); \"standard\" is the chaos run's mix")
+	faultSeed := fs.Uint64("fault-seed", 0, "seed of the fault decisions (overrides the spec's; the same seed and orders inject the same faults)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -104,6 +121,9 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "orderflow local up: %v\n", err)
 				return 2
 			}
+		}
+		if *faultSeed != 0 {
+			spec.Seed = *faultSeed
 		}
 		opts.Faults = &spec
 	}
@@ -137,10 +157,13 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	for _, n := range s.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
+	if opts.Faults != nil {
+		fmt.Fprintf(stdout, "  faults: injected with seed %d; the same seed and orders (Idempotency-Keys) inject the same faults again\n", max(opts.Faults.Seed, 1))
+	}
 	fmt.Fprintf(stdout, `
 orderflow local stack is up (%.1fs)
   console       %s   (the flow, live; orders, timelines, DLQs, load runs)
-  HTTP API      %s   (POST /orders, GET /orders/{orderId}; auth is NOT enforced locally)
+  HTTP API      %s   (POST /orders, GET /orders/{orderId}, GET /orders; %s)
   AWS endpoint  %s   (AWS_ENDPOINT_URL for the SDK/CLI; credentials test/test, us-east-1)
   emulator      %s
   state machine %s
@@ -150,7 +173,7 @@ Try:
   curl -s -XPOST %s/orders -H 'content-type: application/json' -d '{"customerId":"c-1","currency":"USD","lines":[{"sku":"SKU-MUG-001","quantity":1}],"paymentToken":"tok_visa"}'
 
 Ctrl-C stops everything.
-`, time.Since(began).Seconds(), consoleURL, s.HTTPURL, s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
+`, time.Since(began).Seconds(), consoleURL, s.HTTPURL, authNote(s), s.EdgeURL, s.EmulatorURL, s.StateMachineARN, s.Bus, s.Stream, s.Bucket, s.HTTPURL)
 	if *readyFile != "" {
 		if err := s.WriteReadyFile(*readyFile); err != nil {
 			fmt.Fprintf(stderr, "orderflow local up: ready file: %v\n", err)
@@ -168,6 +191,14 @@ Ctrl-C stops everything.
 	return 0
 }
 
+// authNote says how the local HTTP API authenticates callers.
+func authNote(s *stack.Stack) string {
+	if s.Issuer != nil {
+		return "JWT of the local issuer " + s.Issuer.URL + `: export ORDERFLOW_AUTHORIZATION="Bearer $(orderflow token --customer c-1)"`
+	}
+	return "SigV4 (IAM) is NOT enforced locally; --param ApiAuth=JWT enforces JWTs"
+}
+
 // startLocalConsole serves the web console for the local stack s, actions allowed.
 func startLocalConsole(s *stack.Stack, opts stack.Options, port int) (*console.Server, error) {
 	t, err := template.Load(opts.Template)
@@ -179,4 +210,38 @@ func startLocalConsole(s *stack.Stack, opts stack.Options, port int) (*console.S
 		stage = "dev"
 	}
 	return console.Start(console.ForLocalStack(s, t, stage), port)
+}
+
+// runLocalWait runs `orderflow local wait` and returns the exit code.
+func runLocalWait(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local wait", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, waitUsage); fs.PrintDefaults() }
+	edgeURL := fs.String("aws-endpoint", envOr("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"), "the stack's AWS endpoint (the edge)")
+	api := fs.String("api", envOr("ORDERFLOW_API", "http://127.0.0.1:3000"), "the stack's HTTP API")
+	readyFile := fs.String("ready-file", "", "wait for this file (local up --ready-file) and take the URLs from it")
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if *readyFile != "" {
+		info, err := stack.WaitReadyFile(ctx, *readyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "orderflow local wait: %v\n", err)
+			return 1
+		}
+		*edgeURL, *api = info.EdgeURL, info.HTTPURL
+	}
+	if err := stack.WaitReady(ctx, *edgeURL, *api); err != nil {
+		fmt.Fprintf(stderr, "orderflow local wait: %v\n", err)
+		return 1
+	}
+	return 0
 }

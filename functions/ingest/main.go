@@ -1,5 +1,6 @@
-// Command ingest is the HTTP API function: POST /orders and GET /orders/{orderId}
-// (pkg/handler/ingest). It only wires the adapters.
+// Command ingest is the HTTP API function: POST /orders, GET /orders/{orderId} and
+// GET /orders (pkg/handler/ingest). It only wires the adapters. CUSTOMER_CLAIM, set only
+// when ApiAuth=JWT, names the JWT claim that is the calling customer.
 package main
 
 import (
@@ -31,6 +32,8 @@ func main() {
 		Orders:  dynamo.NewOrderStore(db, env["ORDERS_TABLE"]),
 		Intake:  dynamo.NewIntakeStore(db, env["ORDERS_TABLE"], env["IDEMPOTENCY_TABLE"]),
 		Metrics: metrics.New(os.Stdout, metrics.DefaultNamespace, map[string]string{"service": metrics.ServiceName()}),
+		// Empty (IAM): callers are trusted services.
+		CustomerClaim: os.Getenv("CUSTOMER_CLAIM"),
 	}
 	lambda.Start(h.Handle)
 }

@@ -2,7 +2,10 @@ package dynamo
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -133,13 +136,7 @@ func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order
 // the customer-index GSI (eventually consistent). A limit of 0 or less
 // returns all of them.
 func (s *OrderStore) ListByCustomer(ctx context.Context, customerID string, limit int32) ([]*order.Order, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(CustomerIndex),
-		KeyConditionExpression:    aws.String("customer_id = :c"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": attrS(customerID)},
-		ScanIndexForward:          aws.Bool(false),
-	}
+	in := s.customerQuery(customerID)
 	var orders []*order.Order
 	for {
 		if limit > 0 {
@@ -161,6 +158,89 @@ func (s *OrderStore) ListByCustomer(ctx context.Context, customerID string, limi
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// customerQuery reads a customer's orders from the customer-index GSI, newest first.
+func (s *OrderStore) customerQuery(customerID string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(CustomerIndex),
+		KeyConditionExpression:    aws.String("customer_id = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": attrS(customerID)},
+		ScanIndexForward:          aws.Bool(false),
+	}
+}
+
+// PageByCustomer returns one page of a customer's orders, newest first, from the
+// customer-index GSI (eventually consistent): up to limit orders (at least 1) after the
+// position pageToken names ("" = from the newest), and the token of the next page, ""
+// when there are no more. A token names only a position (a creation time and an order
+// id), never a customer: the customer is always customerID, so a token cannot open
+// another customer's orders. It returns order.ErrBadPageToken (wrapped) for a token it
+// did not make.
+func (s *OrderStore) PageByCustomer(ctx context.Context, customerID string, limit int, pageToken string) ([]*order.Order, string, error) {
+	limit = max(limit, 1)
+	in := s.customerQuery(customerID)
+	if pageToken != "" {
+		created, id, err := decodePageToken(pageToken)
+		if err != nil {
+			return nil, "", fmt.Errorf("list orders of customer %s: %w", customerID, err)
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			"customer_id": attrS(customerID), "created_at": attrS(created), "order_id": attrS(id),
+		}
+	}
+	// One order more than the page: whether it exists says whether there is a next page
+	// (a query that stops at its Limit returns a LastEvaluatedKey even when nothing follows).
+	var orders []*order.Order
+	for len(orders) <= limit {
+		in.Limit = aws.Int32(int32(limit + 1 - len(orders)))
+		out, err := s.c.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("list orders of customer %s: %w", customerID, err)
+		}
+		for _, item := range out.Items {
+			o, err := unmarshalOrder(item)
+			if err != nil {
+				return nil, "", fmt.Errorf("list orders of customer %s: %w", customerID, err)
+			}
+			orders = append(orders, o)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if len(orders) <= limit {
+		return orders, "", nil
+	}
+	orders = orders[:limit]
+	last := orders[limit-1]
+	return orders, encodePageToken(last.CreatedAt.UTC().Format(timeLayout), last.ID), nil
+}
+
+// pagePosition is what a page token holds: the created_at and order_id of the last
+// order of the page before.
+type pagePosition struct {
+	CreatedAt string `json:"c"`
+	OrderID   string `json:"o"`
+}
+
+func encodePageToken(createdAt, id string) string {
+	b, _ := json.Marshal(pagePosition{CreatedAt: createdAt, OrderID: id}) // two strings: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(tok string) (createdAt, id string, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	var p pagePosition
+	if err != nil || json.Unmarshal(b, &p) != nil || p.OrderID == "" {
+		return "", "", order.ErrBadPageToken
+	}
+	if _, err := time.Parse(time.RFC3339Nano, p.CreatedAt); err != nil {
+		return "", "", order.ErrBadPageToken
+	}
+	return p.CreatedAt, p.OrderID, nil
 }
 
 // OrderScanAPI is the part of the DynamoDB client that ScanOrders uses.

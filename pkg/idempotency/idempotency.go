@@ -80,3 +80,11 @@ func Check(rec *Record, bodyHash string, now time.Time) (*Response, error) {
 	}
 	return nil, ErrInProgress
 }
+
+// ScopedKey returns the key under which a customer's Idempotency-Key is kept when the
+// API knows its caller (ApiAuth=JWT): keys are then per customer, so one customer's key
+// can neither replay nor block another's answer. A customer id cannot hold '/'
+// (order.ValidCustomerID), so different pairs never give the same key.
+func ScopedKey(customerID, key string) string {
+	return customerID + "/" + key
+}

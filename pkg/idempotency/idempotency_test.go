@@ -46,3 +46,12 @@ func TestCheck(t *testing.T) {
 		t.Fatal("hash collision")
 	}
 }
+
+func TestScopedKey(t *testing.T) {
+	if idempotency.ScopedKey("c-1", "k") == idempotency.ScopedKey("c-2", "k") {
+		t.Error("two customers' keys are the same key")
+	}
+	if idempotency.ScopedKey("c-1", "k") == "k" {
+		t.Error("a scoped key is the caller's key as it is: it would meet the same key of an unscoped caller")
+	}
+}

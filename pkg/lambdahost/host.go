@@ -61,10 +61,11 @@ type Options struct {
 	// non-nil when the invoke could not run at all). When nil the failure is written to
 	// the function's Stderr.
 	OnAsyncFailure func(fn string, payload []byte, res Result, err error)
-	// Kill, when set, is asked before each invoke whether to kill the process running
-	// it, and how long after the payload is handed over (fault injection: a crash
-	// mid-invoke). OnKill, when set, is told of each kill. Both nil by default.
-	Kill   func(fn string) (after time.Duration, ok bool)
+	// Kill, when set, is asked before each invoke (with its payload, so the decision can
+	// depend on what is invoked) whether to kill the process running it, and how long
+	// after the payload is handed over (fault injection: a crash mid-invoke). OnKill,
+	// when set, is told of each kill. Both nil by default.
+	Kill   func(fn string, payload []byte) (after time.Duration, ok bool)
 	OnKill func(fn string)
 	// ProcessKeys gives every process its own AWS_ACCESS_KEY_ID (ProcessKeyPrefix and a
 	// number; the secret key stays the function's), so that an AWS endpoint in front of
@@ -542,7 +543,7 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	defer t.Stop()
 	select {
 	case p.pending <- inv:
-		if stop := pl.scheduleKill(p); stop != nil {
+		if stop := pl.scheduleKill(p, inv.payload); stop != nil {
 			defer stop()
 		}
 	case <-p.exited:
@@ -588,11 +589,11 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 
 // scheduleKill asks Options.Kill whether to kill p during this invoke and arms the
 // timer; the returned func disarms it (nil when no kill is planned).
-func (pl *pool) scheduleKill(p *proc) func() bool {
+func (pl *pool) scheduleKill(p *proc, payload []byte) func() bool {
 	if pl.h.opts.Kill == nil {
 		return nil
 	}
-	after, ok := pl.h.opts.Kill(pl.fn.Name)
+	after, ok := pl.h.opts.Kill(pl.fn.Name, payload)
 	if !ok {
 		return nil
 	}

@@ -89,15 +89,53 @@ func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order
 func (s *OrderStore) ListByCustomer(_ context.Context, customerID string, limit int32) ([]*order.Order, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	list := s.byCustomer(customerID)
+	if limit > 0 && int(limit) < len(list) {
+		list = list[:limit]
+	}
+	return list, nil
+}
+
+// PageByCustomer returns up to limit orders of a customer (at least 1), newest first,
+// after the order whose id pageToken is, and the token of the next page ("" when there
+// is none), as dynamo.OrderStore.PageByCustomer does. It returns order.ErrBadPageToken
+// (wrapped) when pageToken is not the id of an order.
+func (s *OrderStore) PageByCustomer(_ context.Context, customerID string, limit int, pageToken string) ([]*order.Order, string, error) {
+	limit = max(limit, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.byCustomer(customerID)
+	if pageToken != "" {
+		after, ok := s.orders[pageToken]
+		if !ok {
+			return nil, "", fmt.Errorf("list orders of customer %s: %w", customerID, order.ErrBadPageToken)
+		}
+		i := sort.Search(len(list), func(i int) bool { return newer(after, list[i]) })
+		list = list[i:]
+	}
+	if len(list) <= limit {
+		return list, "", nil
+	}
+	return list[:limit], list[limit-1].ID, nil
+}
+
+// byCustomer returns copies of a customer's orders, newest first (the GSI's order).
+// The caller holds s.mu.
+func (s *OrderStore) byCustomer(customerID string) []*order.Order {
 	var list []*order.Order
 	for _, o := range s.orders {
 		if o.CustomerID == customerID {
 			list = append(list, clone(o))
 		}
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].CreatedAt.After(list[j].CreatedAt) })
-	if limit > 0 && int(limit) < len(list) {
-		list = list[:limit]
+	sort.Slice(list, func(i, j int) bool { return newer(list[i], list[j]) })
+	return list
+}
+
+// newer orders as the customer-index does, newest first (ties by order id).
+func newer(a, b *order.Order) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
 	}
-	return list, nil
+	return a.ID > b.ID
 }

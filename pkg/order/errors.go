@@ -14,6 +14,12 @@ var (
 	ErrAlreadyExists = errors.New("order already exists")
 	// ErrConflict means the order changed since it was read (optimistic lock lost).
 	ErrConflict = errors.New("order was modified concurrently")
+	// ErrCustomerMismatch means a request names a customer other than the one who made
+	// it (the customer of the caller's token).
+	ErrCustomerMismatch = errors.New("the request names another customer than the caller")
+	// ErrBadPageToken means a page token (the nextToken of a list of orders) was not
+	// one a store returned.
+	ErrBadPageToken = errors.New("invalid page token")
 )
 
 // IllegalTransitionError is returned when a status change is not a legal transition.

@@ -272,3 +272,40 @@ func TestExecutionIDIsNotSerialised(t *testing.T) {
 		t.Errorf("order JSON carries the execution id: %s", b)
 	}
 }
+
+// A customer's own request: the body's customerId may be left out or repeat the
+// caller's; another customer's id is refused, and the caller's id is validated.
+func TestDecodeRequestAs(t *testing.T) {
+	const lines = `"currency":"USD","lines":[{"sku":"A","quantity":2}],"paymentToken":"tok"`
+	cases := []struct {
+		name, body, caller string
+		wantErr            error
+		wantField          string
+	}{
+		{"customer left out", `{` + lines + `}`, "c-1", nil, ""},
+		{"same customer", `{"customerId":"c-1",` + lines + `}`, "c-1", nil, ""},
+		{"another customer", `{"customerId":"c-2",` + lines + `}`, "c-1", order.ErrCustomerMismatch, ""},
+		{"caller id invalid", `{` + lines + `}`, "auth0|123", nil, "customerId"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := order.DecodeRequestAs([]byte(tc.body), tc.caller)
+			switch {
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+			case tc.wantField != "":
+				var ve *order.ValidationError
+				if !errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField {
+					t.Fatalf("err = %v, want a validation error on %s", err, tc.wantField)
+				}
+			case err != nil || req.CustomerID != tc.caller:
+				t.Fatalf("got %+v, %v; want the caller's order", req, err)
+			}
+		})
+	}
+	if order.ValidCustomerID("auth0|123") || !order.ValidCustomerID("c-1") {
+		t.Error("ValidCustomerID disagrees with Normalize")
+	}
+}

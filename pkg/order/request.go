@@ -47,6 +47,19 @@ type wireRequest struct {
 // naming the offending field for malformed JSON, wrong types, unknown fields and invalid
 // values.
 func DecodeRequest(body []byte) (Request, error) {
+	return decodeRequest(body, "")
+}
+
+// DecodeRequestAs is DecodeRequest for a request made by an authenticated customer (the
+// customer of a JWT): the body's customerId may be left out, and the request is that
+// customer's. It returns ErrCustomerMismatch when the body names another customer, and
+// a *ValidationError as DecodeRequest does (customerId is checked as if the body had
+// named customerID).
+func DecodeRequestAs(body []byte, customerID string) (Request, error) {
+	return decodeRequest(body, customerID)
+}
+
+func decodeRequest(body []byte, customerID string) (Request, error) {
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -55,6 +68,12 @@ func DecodeRequest(body []byte) (Request, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Request{}, &ValidationError{Fields: []FieldIssue{{Field: "body", Issue: "must hold exactly one JSON object"}}}
+	}
+	if customerID != "" {
+		if w.CustomerID != "" && w.CustomerID != customerID {
+			return Request{}, ErrCustomerMismatch
+		}
+		w.CustomerID = customerID
 	}
 	req := Request{CustomerID: w.CustomerID, Currency: w.Currency, PaymentToken: w.PaymentToken}
 	if w.Lines != nil {
@@ -146,6 +165,14 @@ func (r Request) Normalize() (Request, error) {
 		return Request{}, v
 	}
 	return r, nil
+}
+
+// ValidCustomerID reports whether s is a valid customerId: 1 to MaxIDLength letters,
+// digits and - _ . : @ (what Normalize accepts).
+func ValidCustomerID(s string) bool {
+	v := &ValidationError{}
+	checkID(v, "customerId", s)
+	return len(v.Fields) == 0
 }
 
 func checkID(v *ValidationError, field, s string) {

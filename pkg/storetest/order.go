@@ -342,5 +342,56 @@ func OrderStoreContract(t *testing.T, newStore func(t *testing.T) OrderStore) {
 				}
 			})
 		}
+
+		// Pages: walking the tokens lists every order once, newest first, and the last
+		// page says so (no token) even when it is full.
+		for _, size := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("pages of %d", size), func(t *testing.T) {
+				var ids []string
+				token, pages := "", 0
+				for {
+					page, next, err := s.PageByCustomer(ctx, "c-1", size, token)
+					if err != nil {
+						t.Fatalf("PageByCustomer after %q: %v", token, err)
+					}
+					if len(page) > size || (next != "" && len(page) != size) {
+						t.Fatalf("page %d: %d orders, next %q; want at most %d, and %d when a next page follows", pages, len(page), next, size, size)
+					}
+					for _, o := range page {
+						ids = append(ids, o.ID)
+					}
+					if pages++; next == "" || pages > 5 {
+						break
+					}
+					token = next
+				}
+				if want := []string{"o-3", "o-2", "o-1"}; !reflect.DeepEqual(ids, want) {
+					t.Errorf("ids = %v, want %v", ids, want)
+				}
+				if want := (3 + size - 1) / size; pages != want {
+					t.Errorf("%d pages, want %d", pages, want)
+				}
+			})
+		}
+		t.Run("bad page token", func(t *testing.T) {
+			if _, _, err := s.PageByCustomer(ctx, "c-1", 2, "not-a-token"); !errors.Is(err, order.ErrBadPageToken) {
+				t.Errorf("err = %v, want order.ErrBadPageToken", err)
+			}
+		})
+		t.Run("another customer's token", func(t *testing.T) {
+			_, token, err := s.PageByCustomer(ctx, "c-1", 1, "")
+			if err != nil || token == "" {
+				t.Fatalf("first page: token %q, %v", token, err)
+			}
+			page, _, err := s.PageByCustomer(ctx, "c-2", 10, token)
+			if err != nil && !errors.Is(err, order.ErrBadPageToken) {
+				t.Fatalf("err = %v", err)
+			}
+			for _, o := range page {
+				if o.CustomerID != "c-2" {
+					t.Errorf("c-2 given c-1's token got c-1's order %s", o.ID)
+				}
+			}
+		})
 	})
 }

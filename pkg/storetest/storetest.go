@@ -22,6 +22,7 @@ type OrderStore interface {
 	Get(ctx context.Context, id string) (*order.Order, error)
 	Update(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error)
 	ListByCustomer(ctx context.Context, customerID string, limit int32) ([]*order.Order, error)
+	PageByCustomer(ctx context.Context, customerID string, limit int, pageToken string) ([]*order.Order, string, error)
 }
 
 // InventoryStore is the inventory store under test.

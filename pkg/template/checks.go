@@ -43,6 +43,7 @@ func Checks(makeDir string) map[string]Check {
 		"encryption":               CheckEncryption,
 		"definition-substitutions": CheckDefinitionSubstitutions,
 		"bus-policy":               CheckBusPolicy,
+		"jwt-auth":                 CheckJWTAuth,
 	}
 }
 

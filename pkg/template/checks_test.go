@@ -63,6 +63,13 @@ func TestChecks(t *testing.T) {
 		{"encryption good", CheckEncryption, "good.yaml", []string{}, ""},
 		{"encryption missing", CheckEncryption, "bad-encryption.yaml", []string{"Bucket", "Queue", "Stream", "Table", "Topic"}, "unencrypted"},
 
+		{"jwt-auth no API", CheckJWTAuth, "good.yaml", []string{}, ""},
+		{"jwt-auth wired through", CheckJWTAuth, "good-jwt-auth.yaml", []string{}, ""},
+		// The wiring of template.yaml before customers owned their orders.
+		{"jwt-auth claim never reaches the function", CheckJWTAuth, "bad-jwt-auth.yaml", []string{"Api", "Function"}, ""},
+		// No issuer, no audience; the claim in IAM mode too; GET /orders cannot query.
+		{"jwt-auth half wired", CheckJWTAuth, "bad-jwt-config.yaml", []string{"Api", "Api", "Function", "Function"}, ""},
+
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
 			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},

@@ -122,6 +122,7 @@ func TestRepositoryContracts(t *testing.T) {
 	t.Run("routes", func(t *testing.T) {
 		want := []Route{
 			{API: "OrdersApi", Method: "ANY", Path: "$default", Function: "IngestFunction"},
+			{API: "OrdersApi", Method: "GET", Path: "/orders", Function: "IngestFunction"},
 			{API: "OrdersApi", Method: "POST", Path: "/orders", Function: "IngestFunction"},
 			{API: "OrdersApi", Method: "GET", Path: "/orders/{orderId}", Function: "IngestFunction"},
 		}

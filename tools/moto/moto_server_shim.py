@@ -53,14 +53,76 @@ conditional writes are serializable. Fix: every mutating DynamoDB backend method
 (put/update/delete item, batch write, transact write, PartiQL) runs under one
 process-wide lock. Reads are left concurrent.
 
-Fourth fix: EventBridge replays ignore their window and their rules
--------------------------------------------------------------------
-moto's Replay.replay_events (moto/events/models.py) sends every archived event
-to every rule of the bus: it ignores EventStartTime/EventEndTime and the
-destination's FilterArns, so a replay of one hour to one consumer's rule
-re-delivers the whole archive to everyone (`orderflow events replay`). Fix: the
-same loop, over the archived events whose time is inside the window, to the
-rules named by FilterArns (all rules when there are none), as AWS does.
+Bounded state (fixes 4-9): moto keeps everything forever
+--------------------------------------------------------
+moto 5.2.1 never trims what a long-running local stack accumulates, and
+several lookups scan all of it, so memory and latency grow with every order
+(0.7 GB after 300 orders, 5.5 GB after 1,000, swapping after 2,500). Each
+fix below names the upstream code, why it grows, and what the shim keeps; the
+bounds are environment variables (defaults in BOUNDS) so tests can use small
+ones. local/README.md says what the local stack keeps and for how long.
+
+4. Step Functions (moto/stepfunctions/models.py StateMachineInstance.executions,
+   moto/stepfunctions/parser/models.py start_execution/send_task_*): every
+   execution stays in state_machine.executions with its deep-copied state
+   machine, its worker environment and its whole event history; describe and
+   the name check scan the list, and SendTaskSuccess/Failure/Heartbeat scan
+   every execution of every state machine for the token (O(executions) each).
+   Fix: the list indexes executions by ARN and name; a finished execution is
+   queued and, beyond MOTO_SHIM_SFN_FINISHED_MAX per state machine, dropped
+   (its name is remembered, so a name stays unique as on AWS); task tokens map
+   to their execution in a dict filled when the interpreter registers the
+   token, so a callback is O(1). The interpreter's thread list
+   (moto/stepfunctions/parser/utils.py TMP_THREADS, appended 3x per execution
+   and never read) is pruned of finished threads.
+5. Kinesis (moto/kinesis/models.py Shard): records are never trimmed, and
+   put_record finds the last sequence number with list(self.records.keys())
+   while get_records walks every record from the first: O(records) per call.
+   Fix: the shard keeps the last MOTO_SHIM_KINESIS_MAX_RECORDS records (AWS:
+   the stream's retention, 24 h), put_record counts on from a stored next
+   sequence number and get_records indexes by sequence number: O(1) and
+   O(limit).
+6. SQS (moto/sqs/models.py Queue.delete_message, Message.mark_received):
+   every receipt handle of every deleted message is kept in
+   queue.deleted_messages forever, and each delete scans every message's
+   handle list and rebuilds the message list. Fix: the queue indexes messages
+   by receipt handle (delete and ChangeMessageVisibility are O(1) lookups), a
+   message keeps its last 16 handles, and deleted handles are remembered up to
+   MOTO_SHIM_SQS_DELETED_MAX per queue (a repeated delete of one of them
+   succeeds, as on AWS).
+7. DynamoDB Streams (moto/dynamodb/models/table.py StreamShard,
+   moto/dynamodbstreams/models.py): a table's stream keeps every record, with
+   sequence number = len(items) + starting_sequence_number, and every
+   GetShardIterator and GetRecords stores a new iterator forever. Fix: the
+   shard keeps the last MOTO_SHIM_DDB_STREAM_MAX_RECORDS records and moves
+   starting_sequence_number by what it trims, so sequence numbers go on and
+   TRIM_HORIZON/AT/AFTER_SEQUENCE_NUMBER still address the right record; an
+   iterator below the trim answers TrimmedDataAccessException, as on AWS.
+   Iterators are kept up to MOTO_SHIM_DDB_STREAM_MAX_ITERATORS (then
+   ExpiredIteratorException, as AWS answers after 15 minutes).
+8. EventBridge archives (moto/events/models.py Archive.events) keep every
+   archived event; SNS topics (moto/sns/models.py Topic.sent_notifications)
+   every published message, for moto's own inspection. Fix: both keep the
+   last MOTO_SHIM_EVENTS_ARCHIVE_MAX / MOTO_SHIM_SNS_SENT_MAX.
+9. GET /moto-api/orderflow/stats answers the sizes of all of the above as
+   JSON, for tests and for finding the next thing that grows (with
+   MOTO_SHIM_TRACEMALLOC=1 also where Python's memory is: slow, diagnosis only).
+10. DynamoDB TransactWriteItems (moto/dynamodb/models/__init__.py
+   transact_write_items) deep-copies every table an item names, once per
+   item, to roll back a failed transaction by putting the copies in place of
+   the tables: a reservation of three SKUs copies the whole inventory table
+   (every reservation ever made) four times, so each order costs more CPU and
+   allocation than the one before. Fix: before each write the one item it
+   changes is copied (and its table's stream records remembered), and a failed
+   transaction puts those back; checks, order and errors are upstream's.
+11. EventBridge replays (moto/events/models.py Replay.replay_events) send
+   every archived event to every rule of the bus: they ignore
+   EventStartTime/EventEndTime and the destination's FilterArns, so a replay of
+   one hour to one consumer's rule re-delivers the whole archive to everyone
+   (`orderflow events replay`). Fix: the same loop, over the archived events
+   whose time is inside the window, to the rules named by FilterArns (all
+   rules when there are none), as AWS does. The archive holds its last
+   MOTO_SHIM_EVENTS_ARCHIVE_MAX events (fix 8): older ones are not replayed.
 
 When to delete it
 -----------------
@@ -71,11 +133,14 @@ With neither fix needed, pkg/emulator can run moto_server directly and this
 file can go.
 """
 
+import collections
 import copy
 import functools
 import inspect
 import os
 import sys
+import threading
+import weakref
 
 # Exit status when moto (or its server extras) is not installed; pkg/emulator
 # turns it into emulator.ErrNotInstalled with an install hint.
@@ -162,8 +227,695 @@ def _serialize_dynamodb_writes():
     return "serialized dynamodb writes (" + ", ".join(patched) + ")"
 
 
+# Bounds of the state the shim trims (fixes 4-8); each can be set in the environment.
+BOUNDS = {
+    "MOTO_SHIM_SFN_FINISHED_MAX": 1000,
+    "MOTO_SHIM_KINESIS_MAX_RECORDS": 10000,
+    "MOTO_SHIM_SQS_DELETED_MAX": 10000,
+    "MOTO_SHIM_DDB_STREAM_MAX_RECORDS": 10000,
+    "MOTO_SHIM_DDB_STREAM_MAX_ITERATORS": 10000,
+    "MOTO_SHIM_EVENTS_ARCHIVE_MAX": 10000,
+    "MOTO_SHIM_SNS_SENT_MAX": 1000,
+}
+
+# A message keeps this many receipt handles (the current one and the last ones before).
+SQS_HANDLES_PER_MESSAGE = 16
+
+
+def _bound(name):
+    try:
+        return max(1, int(os.environ.get(name, BOUNDS[name])))
+    except ValueError:
+        return BOUNDS[name]
+
+
+def _trim_front(seq, cap):
+    """Deletes the oldest entries of list seq down to cap, in chunks of a tenth of
+    cap so that trimming costs O(1) per append on average; returns how many."""
+    over = len(seq) - cap
+    if over <= cap // 10:
+        return 0
+    del seq[:over]
+    return over
+
+
+class _BoundedList(list):
+    """A list that forgets its oldest entries beyond cap (on append)."""
+
+    def __init__(self, cap, items=()):
+        super().__init__(items)
+        self.cap = cap
+        _trim_front(self, cap)
+
+    def append(self, item):
+        super().append(item)
+        _trim_front(self, self.cap)
+
+
+class _BoundedSet:
+    """The set operations moto uses on deleted receipt handles, remembering the
+    last cap entries."""
+
+    def __init__(self, cap):
+        self._d = collections.OrderedDict()
+        self._cap = cap
+
+    def __contains__(self, key):
+        return key in self._d
+
+    def __len__(self):
+        return len(self._d)
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def add(self, key):
+        self.update((key,))
+
+    def update(self, keys):
+        for k in keys:
+            self._d[k] = None
+            self._d.move_to_end(k)
+        while len(self._d) > self._cap:
+            self._d.popitem(last=False)
+
+
+class _BoundedDict(collections.OrderedDict):
+    """A dict that forgets its oldest insertions beyond cap."""
+
+    def __init__(self, cap):
+        super().__init__()
+        self.cap = cap
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        while len(self) > self.cap:
+            self.popitem(last=False)
+
+
+# Step Functions: task token -> execution, and execution ARN -> its state machine's
+# list. Weak values: a dropped execution (or a reset) takes its entries with it.
+_SFN_TOKENS = weakref.WeakValueDictionary()
+_SFN_LISTS = weakref.WeakValueDictionary()
+
+
+class _Executions(list):
+    """state_machine.executions, indexed by ARN and name, dropping the oldest
+    finished executions beyond keep."""
+
+    def __init__(self, keep):
+        super().__init__()
+        self._lock = threading.Lock()
+        self.keep = keep
+        self.by_arn = {}
+        self.by_name = {}
+        self.finished = collections.deque()
+        self.dropped = _BoundedDict(keep * 100)  # name -> ARN: names stay unique
+
+    def __deepcopy__(self, memo):
+        return []  # a state machine's snapshot for a new execution has none
+
+    def append(self, execution):
+        with self._lock:
+            super().append(execution)
+            self.by_arn[execution.execution_arn] = execution
+            self.by_name[execution.name] = execution
+        _SFN_LISTS[execution.execution_arn] = self
+
+    def finish(self, execution):
+        with self._lock:
+            self.finished.append(execution)
+            while len(self.finished) > self.keep:
+                old = self.finished.popleft()
+                try:
+                    super().remove(old)
+                except ValueError:
+                    pass
+                self.by_arn.pop(old.execution_arn, None)
+                if self.by_name.get(old.name) is old:
+                    del self.by_name[old.name]
+                self.dropped[old.name] = old.execution_arn
+                _SFN_LISTS.pop(old.execution_arn, None)
+                _forget_tokens(old)
+
+
+def _forget_tokens(execution):
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    pool = getattr(getattr(env, "callback_pool_manager", None), "_pool", None)
+    for token in list(pool or ()):
+        _SFN_TOKENS.pop(token, None)
+
+
+def _execution_status(execution):
+    status = getattr(execution, "exec_status", None)  # the parser's Execution
+    if status is not None:
+        return getattr(status, "value", status)
+    if hasattr(execution, "exec_status"):
+        return "RUNNING"  # appended, not started yet
+    return getattr(execution, "status", None)
+
+
+class _PruningList(list):
+    """moto's TMP_THREADS: finished threads are dropped as new ones come."""
+
+    def append(self, thread):
+        super().append(thread)
+        if len(self) > 256:
+            self[:] = [t for t in self if t.is_alive()]
+
+
+def _transact_without_table_copies():
+    """Fix 10: TransactWriteItems undoes per item, not by copying tables; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "dynamodb transactions copy whole tables (MOTO_SHIM_DISABLE=1)"
+    from moto.dynamodb import models as ddb_models
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.comparisons import get_filter_expression as filter_expression
+
+    def transact_write_items(self, transact_items):
+        # Upstream (moto/dynamodb/models/__init__.py) deep-copies every table an item
+        # names, once per item, before it starts, and puts the copies in place of the
+        # tables when the transaction fails. Here: before each write the item it changes
+        # is copied (and the table's stream records counted), and a failed transaction
+        # puts those items back. The checks, the order and the errors are upstream's.
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        undo = []  # (table, hash value, range value, the item before, or None)
+        streams = {}  # table name -> (shard, its records, its starting sequence number)
+
+        def remember(table_name, key):
+            table = self.get_table(table_name)
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr is not None else None
+            before = table.get_item(hash_value, range_value)
+            undo.append((table, hash_value, range_value, copy.deepcopy(before)))
+            shard = table.stream_shard
+            if shard is not None and table_name not in streams:
+                streams[table_name] = (shard, list(shard.items), shard.starting_sequence_number)
+
+        def rollback():
+            for table, hash_value, range_value, before in reversed(undo):
+                if range_value is not None:
+                    if before is None:
+                        table.items.get(hash_value, {}).pop(range_value, None)
+                    else:
+                        table.items[hash_value][range_value] = before
+                elif before is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = before
+            for shard, items, start in streams.values():
+                shard.items[:] = items
+                shard.starting_sequence_number = start
+
+        target_items = set()
+
+        def check_unicity(table_name, key):
+            item = (str(table_name), str(dict(sorted(key.items()))))
+            if item in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(item)
+
+        errors = []
+        for item in transact_items:
+            original_item = None
+            if len(list(item.keys())) > 1:
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                expression_attribute_names = op.get("ExpressionAttributeNames")
+                expression_attribute_values = op.get("ExpressionAttributeValues")
+                return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                check_unicity(table_name, key)
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = filter_expression(
+                        condition_expression, expression_attribute_names, expression_attribute_values
+                    )
+                    if not condition_op.expr(current):
+                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                if op_type != "ConditionCheck":
+                    remember(table_name, key)
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                                  expression_attribute_names=expression_attribute_names,
+                                  expression_attribute_values=expression_attribute_values)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, condition_expression=condition_expression,
+                                     expression_attribute_names=expression_attribute_names,
+                                     expression_attribute_values=expression_attribute_values)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                     condition_expression=condition_expression,
+                                     expression_attribute_names=expression_attribute_names,
+                                     expression_attribute_values=expression_attribute_values)
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                rollback()
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # noqa: E722 as upstream: any other failure is an error entry
+                errors.append((type(e).__name__, str(e), original_item))
+        if any(code is not None for code, _, _ in errors):
+            rollback()
+            raise TransactionCanceledException(errors)
+
+    ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
+    return "dynamodb transactions undo per item"
+
+
+def _bound_stepfunctions():
+    """Fix 4: bounded executions, O(1) lookups and callbacks; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "stepfunctions executions unbounded (MOTO_SHIM_DISABLE=1)"
+    from moto.stepfunctions import exceptions as sfn_errors
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions.parser import models as parser_models
+    from moto.stepfunctions.parser import utils as parser_utils
+    from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken, TaskDoesNotExist, TaskTimedOut
+    from moto.stepfunctions.parser.asl.eval.callback import callback as cb
+    from moto.stepfunctions.parser.backend import execution as exec_mod
+    from moto.stepfunctions.parser.backend import execution_worker as worker_mod
+
+    keep = _bound("MOTO_SHIM_SFN_FINISHED_MAX")
+
+    # TMP_THREADS is imported by name in several modules: rebind it everywhere.
+    old_threads = parser_utils.TMP_THREADS
+    threads = _PruningList(t for t in old_threads if t.is_alive())
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "TMP_THREADS", None) is old_threads:
+            mod.TMP_THREADS = threads
+
+    init = sfn_models.StateMachineInstance.__init__
+
+    def state_machine_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.executions = _Executions(keep)
+
+    sfn_models.StateMachineInstance.__init__ = state_machine_init
+
+    def handle_name_input_idempotency(self, name, execution_input):
+        executions = self.executions
+        if not isinstance(executions, _Executions):
+            return orig_idempotency(self, name, execution_input)
+        execution = executions.by_name.get(name)
+        if execution is not None:
+            if execution_input == execution.execution_input and _execution_status(execution) == "RUNNING":
+                return execution
+            raise sfn_errors.ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+        if name in executions.dropped:
+            raise sfn_errors.ExecutionAlreadyExists("Execution Already Exists: '" + executions.dropped[name] + "'")
+        return None
+
+    orig_idempotency = sfn_models.StateMachine._handle_name_input_idempotency
+    sfn_models.StateMachine._handle_name_input_idempotency = handle_name_input_idempotency
+
+    orig_describe = sfn_models.StepFunctionBackend.describe_execution
+
+    def describe_execution(self, execution_arn):
+        executions = _SFN_LISTS.get(execution_arn)
+        execution = executions.by_arn.get(execution_arn) if executions is not None else None
+        if execution is None:
+            return orig_describe(self, execution_arn)  # validation and the error, as before
+        return execution
+
+    sfn_models.StepFunctionBackend.describe_execution = describe_execution
+
+    terminated = exec_mod.BaseExecutionWorkerCommunication.terminated
+
+    def on_terminated(self):
+        terminated(self)
+        executions = _SFN_LISTS.get(self.execution.exec_arn)
+        if executions is not None:
+            executions.finish(self.execution)
+
+    exec_mod.BaseExecutionWorkerCommunication.terminated = on_terminated
+
+    get_env = worker_mod.ExecutionWorker._get_evaluation_environment
+
+    def evaluation_environment(self):
+        env = get_env(self)
+        env.callback_pool_manager._shim_execution = getattr(self._execution_communication, "execution", None)
+        return env
+
+    worker_mod.ExecutionWorker._get_evaluation_environment = evaluation_environment
+
+    for name in ("add", "add_activity_task"):
+        orig_add = getattr(cb.CallbackPoolManager, name)
+
+        def add(self, callback_id, *args, __orig=orig_add, **kwargs):
+            endpoint = __orig(self, callback_id, *args, **kwargs)
+            execution = getattr(self, "_shim_execution", None)
+            if execution is not None:
+                _SFN_TOKENS[callback_id] = execution
+            return endpoint
+
+        setattr(cb.CallbackPoolManager, name, add)
+
+    def callback(task_token, running_only, call):
+        # Upstream: scan _get_executions(RUNNING) (success, heartbeat) or every
+        # execution (failure) for the one whose pool knows the token.
+        execution = _SFN_TOKENS.get(task_token)
+        if execution is None or (running_only and _execution_status(execution) != ExecutionStatus.RUNNING):
+            raise InvalidToken()
+        try:
+            if call(execution.exec_worker.env.callback_pool_manager):
+                return
+        except cb.CallbackNotifyConsumerError as consumer_error:
+            if isinstance(consumer_error, cb.CallbackConsumerTimeout):
+                raise TaskTimedOut()
+            raise TaskDoesNotExist()
+        raise InvalidToken()
+
+    def send_task_heartbeat(self, task_token):
+        callback(task_token, True, lambda pool: pool.heartbeat(callback_id=task_token))
+
+    def send_task_success(self, task_token, outcome):
+        result = cb.CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
+        callback(task_token, True, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+
+    def send_task_failure(self, task_token, error=None, cause=None):
+        result = cb.CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+        callback(task_token, False, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+        return parser_models.SendTaskFailureOutput()
+
+    backend = parser_models.StepFunctionsParserBackend
+    backend.send_task_heartbeat = send_task_heartbeat
+    backend.send_task_success = send_task_success
+    backend.send_task_failure = send_task_failure
+    return f"stepfunctions keeps {keep} finished executions per state machine, callbacks by token"
+
+
+def _bound_kinesis():
+    """Fix 5: trimmed shards, O(1) put_record, O(limit) get_records; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "kinesis shards unbounded (MOTO_SHIM_DISABLE=1)"
+    from moto.kinesis.models import Record, Shard
+
+    cap = _bound("MOTO_SHIM_KINESIS_MAX_RECORDS")
+
+    def put_record(self, partition_key, data, explicit_hash_key):
+        seq = getattr(self, "_shim_next", None)
+        if seq is None:
+            seq = next(reversed(self.records)) + 1 if self.records else 1
+        self.records[seq] = Record(partition_key, data, seq, explicit_hash_key)
+        self._shim_next = seq + 1
+        while len(self.records) > cap:
+            self.records.popitem(last=False)
+        return str(seq)
+
+    def get_records(self, last_sequence_id, limit):
+        last = int(last_sequence_id)
+        if not self.records:
+            return [], last, 0
+        first, newest = next(iter(self.records)), next(reversed(self.records))
+        start = max(last + 1, first)
+        end = newest if not limit else min(newest, start + int(limit) - 1)
+        results = [r for r in (self.records.get(s) for s in range(start, end + 1)) if r is not None]
+        if not results:
+            return [], last, 0
+        behind = self.records[newest].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind * 1000)
+
+    Shard.put_record = put_record
+    Shard.get_records = get_records
+    Shard.get_min_sequence_number = lambda self: next(iter(self.records)) if self.records else 0
+    Shard.get_max_sequence_number = lambda self: next(reversed(self.records)) if self.records else 0
+    return f"kinesis keeps {cap} records per shard"
+
+
+def _bound_sqs():
+    """Fix 6: receipt handles indexed and bounded; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "sqs receipt handles unbounded (MOTO_SHIM_DISABLE=1)"
+    from moto.core.utils import unix_time_millis
+    from moto.sqs import models as sqs_models
+    from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
+
+    cap = _bound("MOTO_SHIM_SQS_DELETED_MAX")
+    owner = weakref.WeakKeyDictionary()  # message -> the queue that holds it
+    Queue, Message = sqs_models.Queue, sqs_models.Message
+
+    queue_init = Queue.__init__
+
+    def init(self, *args, **kwargs):
+        self._shim_handles = {}  # receipt handle -> message
+        queue_init(self, *args, **kwargs)
+        self.deleted_messages = _BoundedSet(cap)
+
+    def forget(queue, message):
+        for h in message.all_receipt_handles:
+            if h is not None and queue._shim_handles.get(h) is message:
+                del queue._shim_handles[h]
+
+    add = Queue.add_message
+
+    def add_message(self, message):
+        before = owner.get(message)
+        if before is not None and before is not self:
+            forget(before, message)  # moved to the DLQ
+        owner[message] = self
+        for h in message.all_receipt_handles:
+            if h is not None:
+                self._shim_handles[h] = message
+        add(self, message)
+
+    def delete_message(self, receipt_handle):
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: deleting again succeeds
+        message = self._shim_handles.get(receipt_handle)
+        if message is None:
+            raise ReceiptHandleIsInvalid()
+        forget(self, message)
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(h for h in message.all_receipt_handles if h is not None)
+        try:
+            self._messages.remove(message)
+        except ValueError:
+            pass
+        owner.pop(message, None)
+
+    mark = Message.mark_received
+
+    def mark_received(self, visibility_timeout=None):
+        mark(self, visibility_timeout)
+        queue = owner.get(self)
+        old = self._old_receipt_handles
+        while len(old) > SQS_HANDLES_PER_MESSAGE - 1:
+            h = old.pop(0)
+            if queue is not None and h is not None and queue._shim_handles.get(h) is self:
+                del queue._shim_handles[h]
+        if queue is not None:
+            queue._shim_handles[self.receipt_handle] = self
+
+    def change_message_visibility(self, queue_name, receipt_handle, visibility_timeout):
+        # Upstream scans every message's handles; the same checks, by index.
+        queue = self.get_queue(queue_name)
+        message = queue._shim_handles.get(receipt_handle)
+        if message is None:
+            raise ReceiptHandleIsInvalid
+        given = unix_time_millis() + int(visibility_timeout) * 1000
+        if given - message.sent_timestamp > 43200 * 1000:
+            raise InvalidParameterValue(
+                f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+            )
+        message.change_visibility(visibility_timeout)
+        if message.visible and message in queue.pending_messages:
+            queue.pending_messages.remove(message)
+
+    purge = sqs_models.SQSBackend.purge_queue
+
+    def purge_queue(self, queue_name):
+        purge(self, queue_name)
+        self.get_queue(queue_name)._shim_handles.clear()
+
+    Queue.__init__ = init
+    Queue.add_message = add_message
+    Queue.delete_message = delete_message
+    Message.mark_received = mark_received
+    sqs_models.SQSBackend.change_message_visibility = change_message_visibility
+    sqs_models.SQSBackend.purge_queue = purge_queue
+    return f"sqs indexes receipt handles, remembers {cap} deleted per queue"
+
+
+def _bound_dynamodb_streams():
+    """Fix 7: trimmed table streams and bounded iterators; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "dynamodb streams unbounded (MOTO_SHIM_DISABLE=1)"
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams import models as streams_models
+
+    cap = _bound("MOTO_SHIM_DDB_STREAM_MAX_RECORDS")
+    iterators = _bound("MOTO_SHIM_DDB_STREAM_MAX_ITERATORS")
+
+    add = StreamShard.add
+
+    def shard_add(self, old, new):
+        add(self, old, new)
+        # Upstream: seq = len(items) + starting_sequence_number, so what is trimmed
+        # from the front moves the start: the next record's number is unchanged.
+        self.starting_sequence_number += _trim_front(self.items, cap)
+
+    get = StreamShard.get
+
+    def shard_get(self, start, quantity):
+        if start < self.starting_sequence_number:
+            raise JsonRESTError(
+                "TrimmedDataAccessException",
+                f"The sequence number {start} is beyond the trim horizon of the stream "
+                f"(first kept record: {self.starting_sequence_number})",
+            )
+        return get(self, start, quantity)
+
+    backend_init = streams_models.DynamoDBStreamsBackend.__init__
+
+    def init(self, *args, **kwargs):
+        backend_init(self, *args, **kwargs)
+        self.shard_iterators = _BoundedDict(iterators)
+
+    def get_records(self, iterator_arn, limit):
+        shard_iterator = self.shard_iterators.get(iterator_arn)
+        if shard_iterator is None:
+            raise JsonRESTError("ExpiredIteratorException", "Iterator expired or unknown: get a new one")
+        return shard_iterator.get(limit)
+
+    StreamShard.add = shard_add
+    StreamShard.get = shard_get
+    streams_models.DynamoDBStreamsBackend.__init__ = init
+    streams_models.DynamoDBStreamsBackend.get_records = get_records
+    return f"dynamodb streams keep {cap} records, {iterators} iterators"
+
+
+def _bound_archives_and_topics():
+    """Fix 8: bounded EventBridge archives and SNS sent messages; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "archives and topics unbounded (MOTO_SHIM_DISABLE=1)"
+    from moto.events import models as events_models
+    from moto.sns import models as sns_models
+
+    archive_cap = _bound("MOTO_SHIM_EVENTS_ARCHIVE_MAX")
+    sent_cap = _bound("MOTO_SHIM_SNS_SENT_MAX")
+    archive_init = events_models.Archive.__init__
+    topic_init = sns_models.Topic.__init__
+
+    def archive(self, *args, **kwargs):
+        archive_init(self, *args, **kwargs)
+        self.events = _BoundedList(archive_cap, self.events)
+
+    def topic(self, *args, **kwargs):
+        topic_init(self, *args, **kwargs)
+        self.sent_notifications = _BoundedList(sent_cap, self.sent_notifications)
+
+    events_models.Archive.__init__ = archive
+    sns_models.Topic.__init__ = topic
+    return f"archives keep {archive_cap} events, topics {sent_cap} sent messages"
+
+
+def _backends(backend_dict):
+    """Yields every backend of a moto BackendDict that exists."""
+    for regions in list(backend_dict.values()):
+        for backend in list(regions.values()):
+            yield backend
+
+
+def stats():
+    """The sizes the shim bounds (fix 9), for GET /moto-api/orderflow/stats."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+    from moto.events.models import events_backends
+    from moto.kinesis.models import kinesis_backends
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+    from moto.stepfunctions.models import stepfunctions_backends
+    from moto.stepfunctions.parser import utils as parser_utils
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    out = {"stepfunctions": {}, "kinesis": {}, "sqs": {}, "dynamodbStreams": {}, "archives": {}, "topics": {}}
+    for backends in (stepfunctions_backends, stepfunctions_parser_backends):
+        for b in _backends(backends):
+            for sm in b.state_machines:
+                ex = sm.executions
+                out["stepfunctions"][sm.arn] = {
+                    "executions": len(ex),
+                    "running": sum(1 for e in list(ex) if _execution_status(e) == "RUNNING"),
+                    "droppedNames": len(getattr(ex, "dropped", ())),
+                }
+    out["stepfunctionsTokens"] = len(_SFN_TOKENS)
+    out["stepfunctionsThreads"] = len(parser_utils.TMP_THREADS)
+    for b in _backends(kinesis_backends):
+        for stream in b.streams.values():
+            out["kinesis"][stream.stream_name] = {sid: len(sh.records) for sid, sh in stream.shards.items()}
+    for b in _backends(sqs_backends):
+        for q in b.queues.values():
+            out["sqs"][q.name] = {
+                "messages": len(q._messages),
+                "deletedHandles": len(q.deleted_messages),
+                "indexedHandles": len(getattr(q, "_shim_handles", ())),
+            }
+    for b in _backends(dynamodb_backends):
+        for t in b.tables.values():
+            if getattr(t, "stream_shard", None) is not None:
+                out["dynamodbStreams"][t.name] = {
+                    "records": len(t.stream_shard.items),
+                    "startingSequenceNumber": str(t.stream_shard.starting_sequence_number),
+                }
+    out["dynamodbStreamIterators"] = sum(len(b.shard_iterators) for b in _backends(dynamodbstreams_backends))
+    for b in _backends(events_backends):
+        for name, a in b.archives.items():
+            out["archives"][name] = len(a.events)
+    for b in _backends(sns_backends):
+        for arn, t in b.topics.items():
+            out["topics"][arn] = len(t.sent_notifications)
+    out["threads"] = threading.active_count()
+    import tracemalloc
+
+    if tracemalloc.is_tracing():  # MOTO_SHIM_TRACEMALLOC=1: where the memory is
+        out["tracedMB"] = tracemalloc.get_traced_memory()[0] / 1e6
+        top = tracemalloc.take_snapshot().statistics("traceback")[:15]
+        out["top"] = [{"MB": t.size / 1e6, "count": t.count, "where": t.traceback.format()[-12:]} for t in top]
+    return out
+
+
+def _serve_stats():
+    """Adds GET /moto-api/orderflow/stats to moto's API (fix 9)."""
+    import json
+
+    from moto.moto_api._internal import urls
+
+    def handler(request, full_url, headers):
+        return 200, {"Content-Type": "application/json"}, json.dumps(stats()).encode("utf-8")
+
+    urls.url_paths["{0}/moto-api/orderflow/stats$"] = handler
+
+
 def _replay_window_and_rules():
-    """Makes moto's EventBridge replays honour their window and FilterArns."""
+    """Fix 11: EventBridge replays honour their window and FilterArns; returns a status line."""
     if os.environ.get("MOTO_SHIM_DISABLE") == "1":
         return "replays unfiltered (MOTO_SHIM_DISABLE=1)"
     from datetime import datetime, timezone
@@ -220,14 +972,24 @@ def main():
         )
         return EXIT_MOTO_MISSING
 
-    status = _patch_stepfunctions_deepcopy()
-    ddb_status = _serialize_dynamodb_writes()
-    replay_status = _replay_window_and_rules()
-    print(
-        f"{PREFIX} moto {moto.__version__}: {status}; {jsonpath_status}; {ddb_status}; {replay_status}",
-        file=sys.stderr,
-        flush=True,
-    )
+    statuses = [
+        _patch_stepfunctions_deepcopy(),
+        jsonpath_status,
+        _transact_without_table_copies(),  # before the lock wraps it
+        _serialize_dynamodb_writes(),
+        _bound_stepfunctions(),
+        _bound_kinesis(),
+        _bound_sqs(),
+        _bound_dynamodb_streams(),
+        _bound_archives_and_topics(),
+        _replay_window_and_rules(),
+    ]
+    _serve_stats()
+    print(f"{PREFIX} moto {moto.__version__}: " + "; ".join(statuses), file=sys.stderr, flush=True)
+    if os.environ.get("MOTO_SHIM_TRACEMALLOC") == "1":  # diagnosis only: slows moto down
+        import tracemalloc
+
+        tracemalloc.start(12)
     moto_main(sys.argv[1:])
     return 0
 

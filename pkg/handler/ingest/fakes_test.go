@@ -11,11 +11,16 @@ import (
 )
 
 type fakeOrders struct {
-	get func(ctx context.Context, id string) (*order.Order, error)
+	get  func(ctx context.Context, id string) (*order.Order, error)
+	page func(ctx context.Context, customerID string, limit int, token string) ([]*order.Order, string, error)
 }
 
 func (f *fakeOrders) Get(ctx context.Context, id string) (*order.Order, error) {
 	return f.get(ctx, id)
+}
+
+func (f *fakeOrders) PageByCustomer(ctx context.Context, customerID string, limit int, token string) ([]*order.Order, string, error) {
+	return f.page(ctx, customerID, limit, token)
 }
 
 type fakeIntake struct {
@@ -53,6 +58,27 @@ func newWorld() *world {
 			return nil, order.ErrNotFound
 		}
 		return clone(o), nil
+	}
+	// Pages of a customer's orders, newest first; a token is the last id of a page.
+	w.page = func(_ context.Context, customer string, limit int, token string) ([]*order.Order, string, error) {
+		var list []*order.Order
+		for _, o := range w.orders {
+			if o.CustomerID == customer {
+				list = append(list, clone(o))
+			}
+		}
+		slices.SortFunc(list, func(a, b *order.Order) int { return b.CreatedAt.Compare(a.CreatedAt) })
+		if token != "" {
+			i := slices.IndexFunc(list, func(o *order.Order) bool { return o.ID == token })
+			if i < 0 {
+				return nil, "", order.ErrBadPageToken
+			}
+			list = list[i+1:]
+		}
+		if len(list) <= limit {
+			return list, "", nil
+		}
+		return list[:limit], list[limit-1].ID, nil
 	}
 	w.accept = func(_ context.Context, o *order.Order, hash string, resp idempotency.Response, now time.Time) (*idempotency.Response, error) {
 		w.accepts++

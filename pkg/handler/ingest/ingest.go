@@ -1,6 +1,15 @@
 // Package ingest is the HTTP API's Lambda handler (API Gateway payload format 2.0): it
 // accepts orders (POST /orders, with an optional Idempotency-Key) and serves them back
-// (GET /orders/{orderId}).
+// (GET /orders/{orderId}, and a customer's orders, newest first, page by page: GET /orders).
+//
+// Who the caller is depends on the API's auth (the template's ApiAuth). With a JWT
+// authorizer (Handler.CustomerClaim set) the caller is a customer, named by a claim of
+// the token that API Gateway validated and passed in requestContext.authorizer.jwt: a
+// new order is that customer's whatever the body says, an Idempotency-Key is that
+// customer's alone, GET /orders/{orderId} answers 404 for another customer's order (as
+// for an unknown id), and GET /orders lists the caller's orders. Otherwise (IAM: SigV4,
+// a trusted service) the customer is whatever the request names: customerId in the body,
+// ?customerId= on GET /orders, and any order can be read.
 //
 // Every answer is JSON. Client mistakes get a 4xx with
 // {"error":{"code","message","details":[{"field","issue"}]}}; failures of the stores get
@@ -25,6 +34,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,11 +70,24 @@ const (
 	CodeKeyReused            = "IDEMPOTENCY_KEY_REUSED"
 	CodeInProgress           = "REQUEST_IN_PROGRESS"
 	CodeUnavailable          = "UNAVAILABLE"
+	CodeForbidden            = "FORBIDDEN"
+	CodeCustomerMismatch     = "CUSTOMER_MISMATCH"
+)
+
+// Paging of GET /orders: ?limit= (1 to MaxPageSize, default DefaultPageSize) and
+// ?nextToken= (the nextToken of the page before, opaque).
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
 )
 
 // OrderStore reads orders. Get returns order.ErrNotFound for an unknown id.
+// PageByCustomer returns up to limit of a customer's orders, newest first, after the
+// position pageToken names ("" = the newest), and the next page's token ("" = no more);
+// order.ErrBadPageToken for a token it did not make (dynamo.OrderStore).
 type OrderStore interface {
 	Get(ctx context.Context, id string) (*order.Order, error)
+	PageByCustomer(ctx context.Context, customerID string, limit int, pageToken string) ([]*order.Order, string, error)
 }
 
 // Intake stores a new order and, when o.IdempotencyKey is set, the record of its key
@@ -76,11 +99,15 @@ type Intake interface {
 	Accept(ctx context.Context, o *order.Order, bodyHash string, resp idempotency.Response, now time.Time) (*idempotency.Response, error)
 }
 
-// Handler serves the orders API. Orders and Intake are required; NewID, Now, Log and
-// Metrics are optional.
+// Handler serves the orders API. Orders and Intake are required; CustomerClaim, NewID,
+// Now, Log and Metrics are optional.
 type Handler struct {
 	Orders OrderStore
 	Intake Intake
+	// CustomerClaim, when set (ApiAuth=JWT), is the JWT claim that names the calling
+	// customer (e.g. "sub"); a request whose token lacks it, or whose value is not a
+	// customer id, gets 403 FORBIDDEN. Empty: the caller is a trusted service (IAM).
+	CustomerClaim string
 	// NewID returns a new order id; order.NewID when nil.
 	NewID func(time.Time) string
 	// Now is the clock; time.Now when nil.
@@ -107,20 +134,50 @@ const MetricOrdersAccepted = "OrdersAccepted"
 // an internal failure, is an HTTP response.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	method, kind, id := route(req)
+	if kind == routeUnknown {
+		return errorResponse(404, CodeRouteNotFound, "no route for "+method+" "+safePath(req.RawPath), nil), nil
+	}
+	customer, denied, ok := h.caller(req)
+	if !ok {
+		return denied, nil
+	}
 	switch {
 	case kind == routeCollection && method == "POST":
-		return h.create(ctx, req), nil
+		return h.create(ctx, req, customer), nil
+	case kind == routeCollection && method == "GET":
+		return h.list(ctx, req, customer), nil
 	case kind == routeItem && method == "GET":
-		return h.get(ctx, id), nil
+		return h.get(ctx, id, customer), nil
 	case kind == routeCollection:
-		return methodNotAllowed("POST"), nil
-	case kind == routeItem:
-		return methodNotAllowed("GET"), nil
+		return methodNotAllowed("GET, POST"), nil
 	}
-	return errorResponse(404, CodeRouteNotFound, "no route for "+method+" "+safePath(req.RawPath), nil), nil
+	return methodNotAllowed("GET"), nil
 }
 
-func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// caller returns the calling customer when the API authenticates customers
+// (CustomerClaim set): the claim's value, from the claims API Gateway's JWT authorizer
+// passed. Without CustomerClaim it returns "" (a trusted service). ok is false, with
+// the 403 to send, when the claim is missing or not a customer id: a request that
+// reached the function without one is refused, never served as nobody's.
+func (h *Handler) caller(req events.APIGatewayV2HTTPRequest) (customer string, denied events.APIGatewayV2HTTPResponse, ok bool) {
+	if h.CustomerClaim == "" {
+		return "", denied, true
+	}
+	var claims map[string]string
+	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
+		claims = a.JWT.Claims
+	}
+	v, found := claims[h.CustomerClaim]
+	switch {
+	case !found || v == "":
+		return "", errorResponse(403, CodeForbidden, "the token carries no "+h.CustomerClaim+" claim naming the customer", nil), false
+	case !order.ValidCustomerID(v):
+		return "", errorResponse(403, CodeForbidden, "the token's "+h.CustomerClaim+" claim is not a valid customer id (1 to 64 letters, digits and - _ . : @)", nil), false
+	}
+	return v, denied, true
+}
+
+func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest, customer string) events.APIGatewayV2HTTPResponse {
 	if !jsonContentType(header(req.Headers, HeaderContentType)) {
 		return errorResponse(415, CodeUnsupportedMediaType, "Content-Type must be application/json", nil)
 	}
@@ -133,7 +190,16 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if !ok {
 		return resp
 	}
-	parsed, err := order.DecodeRequest(body)
+	var parsed order.Request
+	var err error
+	if customer != "" {
+		parsed, err = order.DecodeRequestAs(body, customer)
+	} else {
+		parsed, err = order.DecodeRequest(body)
+	}
+	if errors.Is(err, order.ErrCustomerMismatch) {
+		return customerMismatch()
+	}
 	if err != nil {
 		var v *order.ValidationError
 		if errors.As(err, &v) {
@@ -156,6 +222,9 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	var bodyHash string
 	if hasKey {
 		o.IdempotencyKey = key
+		if customer != "" {
+			o.IdempotencyKey = idempotency.ScopedKey(customer, key)
+		}
 		bodyHash = idempotency.Hash(body)
 	}
 	answer := idempotency.Response{
@@ -191,13 +260,17 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return fromStored(answer)
 }
 
-func (h *Handler) get(ctx context.Context, id string) events.APIGatewayV2HTTPResponse {
+// get answers one order. A customer (customer != "") reads only its own orders: another
+// customer's order is answered as an unknown one, so ids cannot be probed.
+func (h *Handler) get(ctx context.Context, id, customer string) events.APIGatewayV2HTTPResponse {
 	if !order.ValidID(id) {
 		return notFound()
 	}
 	o, err := h.Orders.Get(ctx, id)
 	switch {
 	case errors.Is(err, order.ErrNotFound):
+		return notFound()
+	case err == nil && customer != "" && o.CustomerID != customer:
 		return notFound()
 	case err != nil:
 		h.logger().ErrorContext(logging.WithOrder(ctx, id, ""), "get order failed", "error", err.Error())
@@ -207,6 +280,54 @@ func (h *Handler) get(ctx context.Context, id string) events.APIGatewayV2HTTPRes
 		StatusCode: 200,
 		Headers:    map[string]string{HeaderContentType: "application/json"},
 		Body:       mustJSON(o),
+	}
+}
+
+// orderPage is the body of GET /orders.
+type orderPage struct {
+	Orders    []*order.Order `json:"orders"`
+	NextToken string         `json:"nextToken,omitempty"`
+}
+
+// list answers one page of a customer's orders, newest first: the caller's own
+// (customer != "") or, for a trusted service, those of ?customerId=.
+func (h *Handler) list(ctx context.Context, req events.APIGatewayV2HTTPRequest, customer string) events.APIGatewayV2HTTPResponse {
+	q := req.QueryStringParameters
+	named, hasNamed := q["customerId"]
+	switch {
+	case customer != "" && hasNamed && named != customer:
+		return customerMismatch()
+	case customer == "" && !order.ValidCustomerID(named):
+		return errorResponse(400, CodeValidationFailed, "the customerId query parameter is required",
+			[]order.FieldIssue{{Field: "customerId", Issue: "must be 1 to 64 letters, digits and - _ . : @"}})
+	case customer == "":
+		customer = named
+	}
+	limit := DefaultPageSize
+	if s, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return errorResponse(400, CodeValidationFailed, "invalid limit",
+				[]order.FieldIssue{{Field: "limit", Issue: "must be an integer from 1 to " + strconv.Itoa(MaxPageSize)}})
+		}
+		limit = n
+	}
+	orders, next, err := h.Orders.PageByCustomer(ctx, customer, limit, q["nextToken"])
+	switch {
+	case errors.Is(err, order.ErrBadPageToken):
+		return errorResponse(400, CodeValidationFailed, "invalid nextToken",
+			[]order.FieldIssue{{Field: "nextToken", Issue: "must be the nextToken of an earlier page"}})
+	case err != nil:
+		h.logger().ErrorContext(ctx, "list orders failed", "error", err.Error())
+		return unavailable()
+	}
+	if orders == nil {
+		orders = []*order.Order{}
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: 200,
+		Headers:    map[string]string{HeaderContentType: "application/json"},
+		Body:       mustJSON(orderPage{Orders: orders, NextToken: next}),
 	}
 }
 
@@ -356,6 +477,10 @@ func methodNotAllowed(allow string) events.APIGatewayV2HTTPResponse {
 	r := errorResponse(405, CodeMethodNotAllowed, "method not allowed; use "+allow, nil)
 	r.Headers[HeaderAllow] = allow
 	return r
+}
+
+func customerMismatch() events.APIGatewayV2HTTPResponse {
+	return errorResponse(403, CodeCustomerMismatch, "the request names another customer than the one of the token", nil)
 }
 
 func notFound() events.APIGatewayV2HTTPResponse {

@@ -37,6 +37,12 @@ type SQSAPI interface {
 	queue.AdminAPI
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	QueueAttributesAPI
+}
+
+// QueueAttributesAPI reads a queue's attributes (its depth).
+type QueueAttributesAPI interface {
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
 // S3API is what the audit reads of the data lake.
@@ -71,10 +77,11 @@ type Config struct {
 	// PendingBound: a PENDING order that no execution has claimed for longer than this
 	// is stranded, its Order Created never acted on (default DefaultPendingBound).
 	PendingBound time.Duration
-	// CaptureWait is how long the capture queues are drained after the last message
-	// (default 3 s).
-	CaptureWait time.Duration
-	Now         func() time.Time
+	// CaptureTimeout bounds the draining of each capture queue (default 2 min): it is
+	// drained until it holds no message, visible or in flight. Audit a settled stack:
+	// what arrives after the drain is not seen.
+	CaptureTimeout time.Duration
+	Now            func() time.Time
 }
 
 // DefaultPendingBound is how long an order may stay PENDING without an execution: its
@@ -174,8 +181,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.CaptureWait <= 0 {
-		c.CaptureWait = 3 * time.Second
+	if c.CaptureTimeout <= 0 {
+		c.CaptureTimeout = 2 * time.Minute
 	}
 	if c.PendingBound <= 0 {
 		c.PendingBound = DefaultPendingBound
@@ -850,21 +857,28 @@ func decodeNotification(body string) (captured, bool) {
 	return captured{EventID: m.EventID, OrderID: m.OrderID, Status: m.Status}, true
 }
 
-// drain receives and deletes every message of a capture queue until it stays empty for
-// CaptureWait.
+// drain receives and deletes every message of a capture queue until the queue says it
+// holds none (visible, in flight or delayed), within CaptureTimeout.
 func drain(ctx context.Context, c Config, url string, decode func(string) (captured, bool)) ([]captured, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.CaptureTimeout)
+	defer cancel()
 	var out []captured
-	quietSince := time.Now()
-	for time.Since(quietSince) < c.CaptureWait {
+	for {
 		got, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
 			WaitTimeSeconds: 1, VisibilityTimeout: 60})
 		if err != nil {
 			return nil, fmt.Errorf("drain %s: %w", url, err)
 		}
 		if len(got.Messages) == 0 {
+			left, err := QueueDepth(ctx, c.SQS, url)
+			if err != nil {
+				return nil, fmt.Errorf("drain %s: %w", url, err)
+			}
+			if left == 0 {
+				return out, nil
+			}
 			continue
 		}
-		quietSince = time.Now()
 		var del []sqstypes.DeleteMessageBatchRequestEntry
 		for i, m := range got.Messages {
 			if cap, ok := decode(aws.ToString(m.Body)); ok {
@@ -876,7 +890,22 @@ func drain(ctx context.Context, c Config, url string, decode func(string) (captu
 			return nil, fmt.Errorf("drain %s: %w", url, err)
 		}
 	}
-	return out, nil
+}
+
+// QueueDepth returns how many messages a queue holds: visible, in flight and delayed.
+func QueueDepth(ctx context.Context, c QueueAttributesAPI, url string) (int, error) {
+	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		k, _ := strconv.Atoi(v)
+		n += k
+	}
+	return n, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

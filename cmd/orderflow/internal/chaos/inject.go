@@ -2,10 +2,15 @@ package chaos
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,16 +20,31 @@ import (
 	"github.com/orderflow/orderflow/pkg/lambdahost"
 )
 
-// maxInspect bounds how much of a request body is read to match ErrorRule.Resource.
+// maxInspect bounds how much of a request body is read to match ErrorRule.Resource and
+// to find the request's identity.
 const maxInspect = 1 << 20
 
 // Injector decides and counts faults. Its methods are safe for concurrent use; a nil
 // *Injector injects nothing.
+//
+// Every decision is a function of the seed and of what is decided on, never of the order
+// in which concurrent calls arrive: an AWS call's error and latency of (seed, service,
+// operation, resource, the request's identity, attempt), a crash of (seed, function, the
+// payload's identity, attempt), a duplicate delivery of (seed, source, the payload's
+// identity, attempt). The identity is the order an input is about: its Idempotency-Key
+// (key:<key>) or its order id (with the status of an event id, <id>:CONFIRMED), an order
+// id standing for the Idempotency-Key it was created under once Alias has been told;
+// without either, a digest of the content. The attempt counts the decisions made on the
+// same (kind, service, operation, resource, identity), so a retried call is decided
+// afresh and the same sequence of calls per order gets the same faults in every run.
 type Injector struct {
-	mu    sync.Mutex
-	spec  Spec
-	rng   *rand.Rand
-	stats Stats
+	mu       sync.Mutex
+	spec     Spec
+	stats    Stats
+	attempts map[string]int
+	aliases  map[string]string
+	handles  map[string]string // SQS receipt handle -> the identity of its message
+	log      []string
 
 	procs  Processes
 	invoke map[string]*invokeCalls // by the calling process's access key id
@@ -71,13 +91,12 @@ func Sum(m map[string]int64) int64 {
 	return n
 }
 
+// maxLog bounds the decision log (Decisions).
+const maxLog = 200_000
+
 // New returns an Injector for spec.
 func New(spec Spec) *Injector {
-	seed := spec.Seed
-	if seed == 0 {
-		seed = 1
-	}
-	return &Injector{spec: spec, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), stats: newStats(),
+	return &Injector{spec: spec, stats: newStats(), attempts: map[string]int{}, aliases: map[string]string{}, handles: map[string]string{},
 		invoke: map[string]*invokeCalls{}, hits: make([]int, len(spec.CrashAt))}
 }
 
@@ -141,44 +160,152 @@ func (in *Injector) Stats() Stats {
 	return out
 }
 
-// chance draws a number and reports whether it falls under p. Call with mu held.
-func (in *Injector) chance(p float64) bool { return p > 0 && in.rng.Float64() < p }
+// Decisions returns every fault injected so far, one line each ("kind key attempt
+// outcome"), sorted: two runs with the same seed and orders can be compared line by line.
+func (in *Injector) Decisions() []string {
+	if in == nil {
+		return nil
+	}
+	in.mu.Lock()
+	out := slices.Clone(in.log)
+	in.mu.Unlock()
+	sort.Strings(out)
+	return out
+}
 
-// Duplicate reports whether this delivery from source (sqs, kinesis, eventbridge,
-// dynamodb) is to be made twice, and counts it.
-func (in *Injector) Duplicate(source string) bool {
+// Alias makes orderID stand for identity (key:<Idempotency-Key>) in later decisions: an
+// order id is new in every run, the key a client sent it under is not.
+func (in *Injector) Alias(orderID, identity string) {
+	if in == nil || orderID == "" || identity == "" {
+		return
+	}
+	in.mu.Lock()
+	in.aliases[orderID] = identity
+	in.mu.Unlock()
+}
+
+var (
+	// reIdempotencyKey finds an Idempotency-Key: the API's idempotency record (pk
+	// api#<key>) or the header in an HTTP API event (names lower case in payload 2.0).
+	reIdempotencyKey = regexp.MustCompile(`api#([^"\\&\s]{1,128})|"idempotency-key":"([^"\\]{1,128})"`)
+	// reReceiptHandle finds the receipt handles of a delete or visibility change.
+	reReceiptHandle = regexp.MustCompile(`"ReceiptHandle":"([^"]{1,1000})"`)
+	// reOrderID finds an order id (a UUIDv7) and the status of an event id after it.
+	reOrderID = regexp.MustCompile(`([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})(?:(?::|%3A)([A-Z_]{3,20}))?`)
+)
+
+// Identity returns the identity of a request body or payload (see Injector). A request
+// that names an SQS receipt handle (a delete, a visibility change) is about the message
+// the handle was received with: receipt handles are new in every run, messages are not.
+func (in *Injector) Identity(b []byte) string {
+	if in == nil {
+		return ""
+	}
+	if m := reReceiptHandle.FindSubmatch(b); m != nil {
+		in.mu.Lock()
+		id, ok := in.handles[string(m[1])]
+		in.mu.Unlock()
+		if ok {
+			return id
+		}
+	}
+	key := ""
+	if m := reIdempotencyKey.FindSubmatch(b); m != nil {
+		key = "key:" + string(m[1]) + string(m[2])
+	}
+	m := reOrderID.FindSubmatch(b)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch {
+	case key != "":
+		if m != nil { // a record that names both: the order's stable name from now on
+			in.aliases[string(m[1])] = key
+		}
+		return key
+	case m != nil:
+		id := string(m[1])
+		if a, ok := in.aliases[id]; ok {
+			id = a
+		}
+		if len(m[2]) > 0 {
+			id += ":" + string(m[2])
+		}
+		return id
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return fmt.Sprintf("content:%016x", h.Sum64())
+}
+
+// draws returns the random source of one decision: a function of the seed and the
+// decision's key and attempt only. Callers draw from it in a fixed order.
+func (in *Injector) draws(seed uint64, key string, attempt int) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	fmt.Fprintf(h, "\x00%d", attempt)
+	if seed == 0 {
+		seed = 1
+	}
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+// next counts one more decision on key and returns its attempt number. Call with mu held.
+func (in *Injector) next(key string) int {
+	in.attempts[key]++
+	return in.attempts[key]
+}
+
+// record logs an injected fault. Call with mu held.
+func (in *Injector) record(key string, attempt int, what string) {
+	if len(in.log) < maxLog {
+		in.log = append(in.log, fmt.Sprintf("%s #%d %s", strings.ReplaceAll(key, "\x00", " "), attempt, what))
+	}
+}
+
+// Duplicate reports whether this delivery of payload from source (sqs, kinesis,
+// eventbridge, dynamodb) is to be made twice, and counts it.
+func (in *Injector) Duplicate(source string, payload []byte) bool {
 	if in == nil {
 		return false
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	spec := in.Spec()
 	var p float64
 	switch source {
 	case "sqs":
-		p = in.spec.Duplicate.SQS
+		p = spec.Duplicate.SQS
 	case "kinesis":
-		p = in.spec.Duplicate.Kinesis
+		p = spec.Duplicate.Kinesis
 	case "eventbridge":
-		p = in.spec.Duplicate.EventBridge
+		p = spec.Duplicate.EventBridge
 	case "dynamodb":
-		p = in.spec.Duplicate.DynamoDB
+		p = spec.Duplicate.DynamoDB
 	}
-	if !in.chance(p) {
+	if p <= 0 {
+		return false
+	}
+	key := "duplicate\x00" + source + "\x00" + in.Identity(payload)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	attempt := in.next(key)
+	if in.draws(spec.Seed, key, attempt).Float64() >= p {
 		return false
 	}
 	in.stats.Duplicates[source]++
+	in.record(key, attempt, "duplicated")
 	return true
 }
 
-// KillAfter reports whether the process about to run an invoke of function is to be
-// killed, and how long after the payload is handed over. It is lambdahost's Kill hook.
-func (in *Injector) KillAfter(function string) (time.Duration, bool) {
+// KillAfter reports whether the process about to run an invoke of function with payload
+// is to be killed, and how long after the payload is handed over. It is lambdahost's
+// Kill hook. The decision is deterministic (see Injector); the moment is wall time.
+func (in *Injector) KillAfter(function string, payload []byte) (time.Duration, bool) {
 	if in == nil {
 		return 0, false
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	c := in.spec.Crash
+	c := in.Spec().Crash
+	if c.Rate <= 0 {
+		return 0, false
+	}
 	if len(c.Functions) > 0 {
 		match := false
 		for _, f := range c.Functions {
@@ -188,14 +315,20 @@ func (in *Injector) KillAfter(function string) (time.Duration, bool) {
 			return 0, false
 		}
 	}
-	if !in.chance(c.Rate) {
+	key := "crash\x00" + function + "\x00" + in.Identity(payload)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	attempt := in.next(key)
+	rng := in.draws(in.spec.Seed, key, attempt)
+	if rng.Float64() >= c.Rate {
 		return 0, false
 	}
 	maxDelay := time.Duration(c.MaxDelay)
 	if maxDelay <= 0 {
 		maxDelay = 30 * time.Millisecond
 	}
-	return time.Duration(in.rng.Int64N(int64(maxDelay) + 1)), true
+	in.record(key, attempt, "killed")
+	return time.Duration(rng.Int64N(int64(maxDelay) + 1)), true
 }
 
 // Killed counts a process killed by KillAfter's decision. It is lambdahost's OnKill hook.
@@ -219,14 +352,22 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 		}
 		delay, fault := in.decide(r, call)
 		if delay > 0 {
+			t := time.NewTimer(delay)
 			select {
-			case <-time.After(delay):
+			case <-t.C:
 			case <-r.Context().Done():
+				t.Stop()
 				return
 			}
 		}
 		if fault != nil {
 			fault.write(w, r, call)
+			return
+		}
+		if call.Service == "sqs" && call.Operation == "ReceiveMessage" && in.Spec().Enabled() {
+			rec := &responseCopy{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			in.learnHandles(rec.body.Bytes())
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -277,6 +418,7 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string,
 		delete(in.invoke, key) // the process dies with this call
 		in.stats.Crashes[running.Function]++
 		in.stats.CrashPoints[p.String()]++
+		in.record("crashAt\x00"+p.String()+"\x00"+running.Function, in.hits[i], "killed")
 		return key, p.String(), true
 	}
 	return "", "", false
@@ -301,6 +443,70 @@ func (d discard) Header() http.Header         { return d.header }
 func (d discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d discard) WriteHeader(int)             {}
 
+// LearnOrders wraps the HTTP API: for each order it accepts under an Idempotency-Key it
+// tells Alias, so the decisions on the order's later calls are the same in every run
+// with the same seed and keys. A nil Injector returns api as it is.
+func (in *Injector) LearnOrders(api http.Handler) http.Handler {
+	if in == nil {
+		return api
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" || r.Method != http.MethodPost {
+			api.ServeHTTP(w, r)
+			return
+		}
+		rec := &responseCopy{ResponseWriter: w}
+		api.ServeHTTP(rec, r)
+		var created struct {
+			OrderID string `json:"orderId"`
+		}
+		if json.Unmarshal(rec.body.Bytes(), &created) == nil {
+			in.Alias(created.OrderID, "key:"+key)
+		}
+	})
+}
+
+// maxHandles bounds the receipt handles remembered (the oldest are dropped in bulk).
+const maxHandles = 100_000
+
+// learnHandles remembers the identity of each message a ReceiveMessage answered (SQS's
+// JSON protocol), by its receipt handle.
+func (in *Injector) learnHandles(answer []byte) {
+	var out struct {
+		Messages []struct {
+			ReceiptHandle string
+			Body          string
+		}
+	}
+	if json.Unmarshal(answer, &out) != nil || len(out.Messages) == 0 {
+		return
+	}
+	ids := make([]string, len(out.Messages))
+	for i, m := range out.Messages {
+		ids[i] = in.Identity([]byte(m.Body))
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.handles) > maxHandles {
+		clear(in.handles)
+	}
+	for i, m := range out.Messages {
+		in.handles[m.ReceiptHandle] = ids[i]
+	}
+}
+
+// responseCopy keeps a copy of what is written through it.
+type responseCopy struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (c *responseCopy) Write(p []byte) (int, error) {
+	c.body.Write(p)
+	return c.ResponseWriter.Write(p)
+}
+
 // fault is one injected error answer.
 type fault struct {
 	throttle bool
@@ -311,9 +517,11 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 	if in == nil {
 		return 0, nil
 	}
-	in.mu.Lock()
-	spec := in.spec
-	in.mu.Unlock()
+	spec := in.Spec()
+	if !spec.Enabled() {
+		return 0, nil
+	}
+	body := peek(r)
 	var rule *ErrorRule
 	for i := range spec.Errors {
 		e := &spec.Errors[i]
@@ -321,24 +529,29 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 			(e.Operation != "" && e.Operation != call.Operation) {
 			continue
 		}
-		if e.Resource != "" && !mentions(r, e.Resource) {
+		if e.Resource != "" && !mentions(r, body, e.Resource) {
 			continue
 		}
 		rule = e
 		break
 	}
+	key := "aws\x00" + call.Service + "\x00" + call.Operation + "\x00" + resourceOf(r, body) + "\x00" + in.Identity(append([]byte(r.URL.Path+"\n"), body...))
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	attempt := in.next(key)
+	rng := in.draws(spec.Seed, key, attempt)
+	// A fixed order of draws: latency, its length, error, its kind, its status.
+	lat, latLen, fail, kind, status := rng.Float64(), rng.Float64(), rng.Float64(), rng.Float64(), rng.Float64()
 	var delay time.Duration
-	if in.chance(spec.Latency.Rate) {
+	if spec.Latency.Rate > 0 && lat < spec.Latency.Rate {
 		lo, hi := int64(spec.Latency.Min), int64(spec.Latency.Max)
 		delay = time.Duration(lo)
 		if hi > lo {
-			delay += time.Duration(in.rng.Int64N(hi - lo + 1))
+			delay += time.Duration(latLen * float64(hi-lo+1))
 		}
 		in.stats.Delayed++
 	}
-	if rule == nil || !in.chance(rule.Rate) {
+	if rule == nil || fail >= rule.Rate {
 		return delay, nil
 	}
 	f := &fault{}
@@ -347,28 +560,27 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 		f.throttle = true
 	case "5xx":
 	default:
-		f.throttle = in.rng.IntN(2) == 0
+		f.throttle = kind < 0.5
 	}
 	if f.throttle {
 		in.stats.Throttles++
 	} else {
 		f.status = http.StatusInternalServerError
-		if in.rng.IntN(2) == 0 {
+		if status < 0.5 {
 			f.status = http.StatusServiceUnavailable
 		}
 		in.stats.ServerErrors++
 	}
-	in.stats.Errors[call.String()+":"+f.code(call)]++
+	code := f.code(call)
+	in.stats.Errors[call.String()+":"+code]++
+	in.record(key, attempt, code)
 	return delay, f
 }
 
-// mentions reports whether s occurs in r's path, query or body; the body stays readable.
-func mentions(r *http.Request, s string) bool {
-	if strings.Contains(r.URL.Path, s) || strings.Contains(r.URL.RawQuery, s) {
-		return true
-	}
-	if r.Body == nil {
-		return false
+// peek returns up to maxInspect bytes of r's body, which stays readable.
+func peek(r *http.Request) []byte {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxInspect))
 	rest := r.Body
@@ -376,7 +588,30 @@ func mentions(r *http.Request, s string) bool {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(body), rest), rest}
-	return bytes.Contains(body, []byte(s))
+	return body
+}
+
+// reResource finds the resource a request names: a table, queue, stream, topic, bus,
+// state machine or function.
+var reResource = regexp.MustCompile(`"(?:TableName|QueueUrl|StreamName|StreamARN|TopicArn|EventBusName|StateMachineArn|FunctionName)":"([^"]{1,512})"|(?:QueueUrl|TopicArn)=([^&]{1,512})`)
+
+// resourceOf returns the name of the resource r is about ("" when it names none): the
+// last path segment of a queue URL or an ARN, the bucket of an S3 path.
+func resourceOf(r *http.Request, body []byte) string {
+	if m := reResource.FindSubmatch(body); m != nil {
+		v, _ := url.QueryUnescape(string(m[1]) + string(m[2]))
+		return v[strings.LastIndexAny(v, "/:")+1:]
+	}
+	if edge.CallFrom(r).Service == "s3" {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		return bucket
+	}
+	return ""
+}
+
+// mentions reports whether s occurs in r's path, query or body.
+func mentions(r *http.Request, body []byte, s string) bool {
+	return strings.Contains(r.URL.Path, s) || strings.Contains(r.URL.RawQuery, s) || bytes.Contains(body, []byte(s))
 }
 
 // code is the AWS error code of the fault for the call's service.

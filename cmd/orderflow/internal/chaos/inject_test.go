@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -87,21 +89,21 @@ func TestRatesAndResource(t *testing.T) {
 		t.Error("did not inject on the named table")
 	}
 	dups := 0
-	for range 1000 {
-		if in.Duplicate("sqs") {
+	for i := range 1000 {
+		if in.Duplicate("sqs", []byte(fmt.Sprintf(`{"body":"message %d"}`, i))) {
 			dups++
 		}
-		if in.Duplicate("kinesis") {
+		if in.Duplicate("kinesis", []byte(`{}`)) {
 			t.Fatal("kinesis duplicated at rate 0")
 		}
 	}
 	if dups < 400 || dups > 600 {
 		t.Errorf("%d duplicates of 1000 at rate 0.5", dups)
 	}
-	if _, ok := in.KillAfter("orderflow-dev-notify"); ok {
+	if _, ok := in.KillAfter("orderflow-dev-notify", nil); ok {
 		t.Error("killed a function the spec does not name")
 	}
-	if _, ok := in.KillAfter("orderflow-dev-inventory"); !ok {
+	if _, ok := in.KillAfter("orderflow-dev-inventory", nil); !ok {
 		t.Error("did not kill at rate 1")
 	}
 }
@@ -231,5 +233,193 @@ func TestCrashPoints(t *testing.T) {
 				t.Errorf("stats count %d crash points, want %d", got, len(tt.wantKill))
 			}
 		})
+	}
+}
+
+// orderCalls are the AWS calls of one order as the functions make them (in that order),
+// and the payloads of its deliveries and invokes. The order is stored with its
+// idempotency record in one transaction, the first call that names both the key and the
+// new order id (ingest's one TransactWriteItems): from there on the id stands for the key,
+// also in the publisher's PutEvents of the order's stream record.
+func orderCalls(orderID, key string) (calls []*http.Request, payloads [][]byte) {
+	req := func(service, target, body string) *http.Request {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		r.Header.Set("X-Amz-Target", target)
+		r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		return signed(r, service)
+	}
+	calls = []*http.Request{
+		req("dynamodb", "DynamoDB_20120810.TransactWriteItems", `{"TransactItems":[{"Put":{"TableName":"orders-dev","Item":{"order_id":{"S":"`+orderID+`"}}}},`+
+			`{"Put":{"TableName":"idempotency-dev","Item":{"pk":{"S":"api#`+key+`"}}}}]}`),
+		req("events", "AWSEvents.PutEvents", `{"Entries":[{"Detail":"{\\"metadata\\":{\\"eventId\\":\\"`+orderID+`:PENDING\\"}}"}]}`),
+		req("dynamodb", "DynamoDB_20120810.GetItem", `{"TableName":"orders-dev","Key":{"order_id":{"S":"`+orderID+`"}}}`),
+		req("dynamodb", "DynamoDB_20120810.GetItem", `{"TableName":"orders-dev","Key":{"order_id":{"S":"`+orderID+`"}}}`),
+		req("sqs", "AmazonSQS.SendMessage", `{"QueueUrl":"http://x/123/inventory-commands-dev","MessageBody":"{\\"orderId\\":\\"`+orderID+`\\"}"}`),
+		req("events", "AWSEvents.PutEvents", `{"Entries":[{"Detail":"{\\"metadata\\":{\\"eventId\\":\\"`+orderID+`:CONFIRMED\\"}}"}]}`),
+	}
+	payloads = [][]byte{
+		[]byte(`{"headers":{"idempotency-key":"` + key + `"},"body":"{}"}`),
+		[]byte(`{"action":"validate","orderId":"` + orderID + `"}`),
+		[]byte(`{"Records":[{"body":"{\\"command\\":\\"reserve\\",\\"orderId\\":\\"` + orderID + `\\"}"}]}`),
+	}
+	return calls, payloads
+}
+
+// runOrders decides the calls and deliveries of n orders, orders running concurrently in
+// the given sequence, each order's own calls in their order (as a saga makes them). The
+// order ids are new in every run; the Idempotency-Keys are the same.
+func runOrders(in *Injector, order []int) {
+	var wg sync.WaitGroup
+	for _, i := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("%08x-0000-7000-8000-%012x", rand.Uint32(), i)
+			key := fmt.Sprintf("chaos-1-%d", i)
+			calls, payloads := orderCalls(id, key)
+			for _, r := range calls {
+				for attempt := 0; attempt < 4; attempt++ { // an SDK retries what failed
+					if _, f := in.decide(r, edge.Identify(r)); f == nil {
+						break
+					}
+				}
+			}
+			for _, p := range payloads {
+				in.Duplicate("sqs", p)
+				in.Duplicate("dynamodb", p)
+				in.KillAfter("orderflow-dev-inventory", p)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestSameSeedSameFaults: two runs with one seed over the same orders, arriving in
+// different orders with other order ids, inject the same faults on the same calls; another
+// seed injects others.
+func TestSameSeedSameFaults(t *testing.T) {
+	spec := Standard(7)
+	spec.Errors = append([]ErrorRule{{Service: "dynamodb", Rate: 0.3}}, spec.Errors...)
+	spec.Crash.Rate, spec.Duplicate.SQS, spec.Duplicate.DynamoDB = 0.3, 0.3, 0.3
+	const n = 200
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	first := New(spec)
+	runOrders(first, order)
+	rand.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	second := New(spec)
+	runOrders(second, order)
+	a, b := first.Decisions(), second.Decisions()
+	if len(a) == 0 {
+		t.Fatal("no fault injected")
+	}
+	if !slices.Equal(a, b) {
+		t.Errorf("the same seed decided differently: %d and %d faults; first difference %q", len(a), len(b), firstDiff(a, b))
+	}
+	sa, sb := first.Stats(), second.Stats()
+	if sa.Duplicates["dynamodb"] == 0 {
+		t.Error("no DynamoDB stream batch duplicated at rate 0.3")
+	}
+	if fmt.Sprint(sa) != fmt.Sprint(sb) {
+		t.Errorf("counts differ:\n%v\n%v", sa, sb)
+	}
+	other := Standard(8)
+	other.Errors, other.Crash, other.Duplicate = spec.Errors, spec.Crash, spec.Duplicate
+	third := New(other)
+	runOrders(third, order)
+	if slices.Equal(a, third.Decisions()) {
+		t.Error("another seed decided the same faults")
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return a[i] + " vs " + b[i]
+		}
+	}
+	return "(one is a prefix of the other)"
+}
+
+// A retried call is decided afresh: at rate 0.5 some attempts fail and some do not.
+func TestAttemptsDecidedAfresh(t *testing.T) {
+	in := New(Spec{Seed: 3, Errors: []ErrorRule{{Service: "sqs", Rate: 0.5}}})
+	failed := 0
+	for range 40 {
+		r := signed(httptest.NewRequest("POST", "/", strings.NewReader(`{"QueueUrl":"http://x/q"}`)), "sqs")
+		r.Header.Set("X-Amz-Target", "AmazonSQS.ReceiveMessage")
+		if _, f := in.decide(r, edge.Identify(r)); f != nil {
+			failed++
+		}
+	}
+	if failed == 0 || failed == 40 {
+		t.Errorf("%d of 40 attempts of one call failed at rate 0.5", failed)
+	}
+}
+
+// An order id aliased to its Idempotency-Key is the same identity as another run's
+// order id under that key.
+func TestIdentity(t *testing.T) {
+	in := New(Spec{})
+	a, b := "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", "0193ffff-c3d4-7e5f-9a6b-7c8d9e0f1a2b"
+	cases := []struct{ name, body, want string }{
+		{"idempotency record", `{"pk":{"S":"api#chaos-1-5"}}`, "key:chaos-1-5"},
+		{"http api event", `{"headers":{"content-type":"application/json","idempotency-key":"chaos-1-5"}}`, "key:chaos-1-5"},
+		{"unaliased order", `{"order_id":{"S":"` + b + `"}}`, b},
+		{"event id", `{"eventId":"` + b + `:CONFIRMED"}`, b + ":CONFIRMED"},
+		{"sns form body", `Message=%7B%22eventId%22%3A%22` + b + `%3ACANCELLED%22`, b + ":CANCELLED"},
+		{"record naming both teaches the alias", `{"pk":"api#chaos-1-9","orderId":"` + a + `"}`, "key:chaos-1-9"},
+		{"aliased order", `{"orderId":"` + a + `"}`, "key:chaos-1-9"},
+		{"aliased event id", `{"eventId":"` + a + `:CONFIRMED"}`, "key:chaos-1-9:CONFIRMED"},
+	}
+	for _, tc := range cases {
+		if got := in.Identity([]byte(tc.body)); got != tc.want {
+			t.Errorf("%s: Identity = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	in.Alias(b, "key:chaos-1-6")
+	if got := in.Identity([]byte(`{"orderId":"` + b + `"}`)); got != "key:chaos-1-6" {
+		t.Errorf("after Alias: %q", got)
+	}
+	if x, y := in.Identity([]byte(`{"n":1}`)), in.Identity([]byte(`{"n":2}`)); x == y || !strings.HasPrefix(x, "content:") {
+		t.Errorf("content identities %q %q", x, y)
+	}
+}
+
+// A receipt handle stands for the message it was received with, and an order the HTTP
+// API accepted stands for its Idempotency-Key: neither handles nor order ids repeat
+// across runs, messages and keys do.
+func TestLearnedIdentities(t *testing.T) {
+	in := New(Spec{Seed: 1, Latency: Latency{Rate: 0.5}})
+	order := "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"
+	up, _ := url.Parse("http://127.0.0.1:1")
+	e := edge.New(up, nil)
+	e.Use(in.Middleware)
+	e.Use(func(http.Handler) http.Handler { // stands in for the emulator
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"Messages":[{"MessageId":"m","ReceiptHandle":"handle-1","Body":"{\"command\":\"reserve\",\"orderId\":\"%s\"}"}]}`, order)
+		})
+	})
+	r := signed(httptest.NewRequest("POST", "/", strings.NewReader(`{"QueueUrl":"http://x/q"}`)), "sqs")
+	r.Header.Set("X-Amz-Target", "AmazonSQS.ReceiveMessage")
+	e.ServeHTTP(httptest.NewRecorder(), r)
+	if got := in.Identity([]byte(`{"Entries":[{"Id":"0","ReceiptHandle":"handle-1"}]}`)); got != order {
+		t.Errorf("identity of a delete by receipt handle = %q, want the message's order %s", got, order)
+	}
+	api := in.LearnOrders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"orderId":%q,"status":"PENDING"}`, order)
+	}))
+	post := httptest.NewRequest("POST", "/orders", strings.NewReader(`{}`))
+	post.Header.Set("Idempotency-Key", "chaos-1-3")
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, post)
+	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), order) {
+		t.Fatalf("the API's answer was changed: %d %s", w.Code, w.Body.String())
+	}
+	if got := in.Identity([]byte(`{"orderId":"` + order + `"}`)); got != "key:chaos-1-3" {
+		t.Errorf("identity of the accepted order = %q, want its key", got)
 	}
 }

@@ -3,7 +3,9 @@
 // format of each service's protocol, so the SDKs classify and retry them as they would on
 // AWS), adds latency, kills a function process mid-invoke (at random, or deterministically
 // right after a given AWS call: CrashAt), and duplicates SQS, Kinesis, EventBridge and
-// DynamoDB stream deliveries. Every injected fault is counted (Stats).
+// DynamoDB stream deliveries. Every injected fault is counted (Stats) and listed
+// (Decisions), and every decision is a function of the seed and of the call, payload or
+// event decided on, not of arrival order, so a run can be replayed (see Injector).
 package chaos
 
 import (
@@ -24,7 +26,8 @@ import (
 //	 "duplicate": {"sqs": 0.05, "kinesis": 0.05, "eventbridge": 0.05},
 //	 "latency": {"rate": 0.1, "max": "20ms"}}
 type Spec struct {
-	// Seed makes the fault decisions repeatable for one sequence of calls (0: a fixed seed).
+	// Seed makes the fault decisions repeatable: each is a function of the seed and of
+	// what it decides on, not of the order calls arrive in (see Injector; 0: seed 1).
 	Seed uint64 `json:"seed,omitempty"`
 	// Errors are the AWS error rules; the first rule that matches a call decides.
 	Errors []ErrorRule `json:"errors,omitempty"`

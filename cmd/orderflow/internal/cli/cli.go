@@ -75,6 +75,9 @@ commands:
                                 replay the archive's events of a window (RFC 3339) to the bus's rules
   load --orders N --concurrency C --seed S [--mix default] [--histogram FILE.svg]
                 [--timeout 60s] [--poll 100ms] [--no-catalog]
+  token --customer ID [--ttl 1h] [--state-dir .local]
+                                a JWT of the local issuer (local up --param ApiAuth=JWT);
+                                export ORDERFLOW_AUTHORIZATION="Bearer $(orderflow token --customer c-1)"
   local up                      run the whole stack on this machine (orderflow local up -h)
   console [--stage S] [--allow-actions]
                                 serve the web console for a stack (orderflow console -h)
@@ -166,6 +169,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return e.load(ctx, rest)
 	case "audit":
 		return e.auditCmd(ctx, rest)
+	case "token":
+		return e.token(rest)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -8,15 +8,24 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Call is what the edge knows of an AWS API call: the service signing name (dynamodb,
 // sqs, lambda, s3, ...) and the operation (PutItem, SendMessage, Invoke, PutObject).
-// Either is "unknown" when the request does not tell.
+// Either is "unknown" when the request does not tell. Internal is true for a call the
+// local stack makes on AWS's behalf (event-source polling, rule-target delivery, async
+// on-failure sends), signed with InternalAccessKeyID: counted apart from the product's
+// calls, but seen by the middlewares (fault injection) like any other.
 type Call struct {
 	Service   string
 	Operation string
+	Internal  bool
 }
+
+// InternalAccessKeyID is the access key the local stack's own AWS clients sign with, so
+// the edge can tell AWS-internal calls from the product's.
+const InternalAccessKeyID = "ORDERFLOWAWSINTERNAL"
 
 // String returns "service:Operation".
 func (c Call) String() string { return c.Service + ":" + c.Operation }
@@ -31,7 +40,8 @@ const maxFormBody = 1 << 20
 // X-Amz-Target (JSON protocols), the Action parameter (query protocols, in the query
 // string or the form body, which is left readable), or the REST path (Lambda, S3).
 func Identify(r *http.Request) Call {
-	c := Call{Service: serviceOf(r.Header.Get("Authorization")), Operation: unknown}
+	auth := r.Header.Get("Authorization")
+	c := Call{Service: serviceOf(auth), Operation: unknown, Internal: accessKeyOf(auth) == InternalAccessKeyID}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		c.Operation = t[strings.LastIndex(t, ".")+1:]
 		return c
@@ -63,6 +73,15 @@ func Identify(r *http.Request) Call {
 	return c
 }
 
+// accessKeyOf returns the access key id of a SigV4 Authorization header ("" if none).
+func accessKeyOf(auth string) string {
+	parts := credential(auth)
+	if parts == nil {
+		return ""
+	}
+	return strings.Join(parts[:len(parts)-4], "/")
+}
+
 func serviceOf(auth string) string {
 	parts := credential(auth)
 	if parts == nil {
@@ -74,13 +93,7 @@ func serviceOf(auth string) string {
 // AccessKeyID returns the access key id that signed r (SigV4's Credential=AKID/...), ""
 // when r is not signed. With lambdahost's per-process keys it names the function process
 // that made the call.
-func AccessKeyID(r *http.Request) string {
-	parts := credential(r.Header.Get("Authorization"))
-	if parts == nil {
-		return ""
-	}
-	return strings.Join(parts[:len(parts)-4], "/")
-}
+func AccessKeyID(r *http.Request) string { return accessKeyOf(r.Header.Get("Authorization")) }
 
 // credential returns the parts of a SigV4 Authorization header's credential scope,
 // AKID/date/region/service/aws4_request, or nil.
@@ -161,6 +174,7 @@ func s3Operation(r *http.Request) string {
 type Counter struct {
 	mu     sync.Mutex
 	counts map[Call]int64
+	writes atomic.Int64
 }
 
 // NewCounter returns an empty counter.
@@ -176,9 +190,28 @@ func (c *Counter) Middleware(next http.Handler) http.Handler {
 
 // Add counts one call.
 func (c *Counter) Add(call Call) {
+	if !call.ReadOnly() {
+		c.writes.Add(1)
+	}
 	c.mu.Lock()
 	c.counts[call]++
 	c.mu.Unlock()
+}
+
+// Writes returns how many calls that may change something (all but ReadOnly ones, the
+// product's and the internal ones) arrived so far: while it stands still, nothing moves.
+func (c *Counter) Writes() int64 { return c.writes.Load() }
+
+// ReadOnly reports whether the call only reads: Get*, List*, Describe*, Scan, Query,
+// Head*, BatchGet* and the pollers' ReceiveMessage and GetRecords (whose effect, a message
+// in flight or a record in hand, their owners account for).
+func (c Call) ReadOnly() bool {
+	for _, p := range []string{"Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "ReceiveMessage"} {
+		if strings.HasPrefix(c.Operation, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Count is one row of a Snapshot.
@@ -187,7 +220,8 @@ type Count struct {
 	N int64
 }
 
-// Snapshot returns the counts so far, sorted by service and operation.
+// Snapshot returns the counts so far, sorted by service and operation, the product's
+// calls before the internal ones of the same operation.
 func (c *Counter) Snapshot() []Count {
 	c.mu.Lock()
 	out := make([]Count, 0, len(c.counts))
@@ -199,18 +233,23 @@ func (c *Counter) Snapshot() []Count {
 		if out[i].Service != out[j].Service {
 			return out[i].Service < out[j].Service
 		}
-		return out[i].Operation < out[j].Operation
+		if out[i].Operation != out[j].Operation {
+			return out[i].Operation < out[j].Operation
+		}
+		return !out[i].Internal && out[j].Internal
 	})
 	return out
 }
 
-// Total returns the number of calls counted so far.
+// Total returns the number of the product's calls counted so far (internal ones apart).
 func (c *Counter) Total() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var n int64
-	for _, v := range c.counts {
-		n += v
+	for k, v := range c.counts {
+		if !k.Internal {
+			n += v
+		}
 	}
 	return n
 }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 func auth(service string) string {
@@ -20,14 +27,14 @@ func TestIdentify(t *testing.T) {
 		name, method, path, service, target, ctype, body string
 		want                                             Call
 	}{
-		{name: "json protocol", method: "POST", path: "/", service: "dynamodb", target: "DynamoDB_20120810.PutItem", want: Call{"dynamodb", "PutItem"}},
-		{name: "sqs json", method: "POST", path: "/", service: "sqs", target: "AmazonSQS.SendMessage", want: Call{"sqs", "SendMessage"}},
-		{name: "query protocol form body", method: "POST", path: "/", service: "sns", ctype: "application/x-www-form-urlencoded; charset=utf-8", body: "Action=Publish&TopicArn=x", want: Call{"sns", "Publish"}},
-		{name: "query string action", method: "GET", path: "/?Action=ListQueues", service: "sqs", want: Call{"sqs", "ListQueues"}},
-		{name: "lambda invoke", method: "POST", path: "/2015-03-31/functions/f/invocations", service: "lambda", want: Call{"lambda", "Invoke"}},
-		{name: "s3 put object", method: "PUT", path: "/bucket/raw/dt=2026-01-01/x.json", service: "s3", want: Call{"s3", "PutObject"}},
-		{name: "s3 list v2", method: "GET", path: "/bucket?list-type=2", service: "s3", want: Call{"s3", "ListObjectsV2"}},
-		{name: "unsigned", method: "GET", path: "/", want: Call{"unknown", "unknown"}},
+		{name: "json protocol", method: "POST", path: "/", service: "dynamodb", target: "DynamoDB_20120810.PutItem", want: Call{Service: "dynamodb", Operation: "PutItem"}},
+		{name: "sqs json", method: "POST", path: "/", service: "sqs", target: "AmazonSQS.SendMessage", want: Call{Service: "sqs", Operation: "SendMessage"}},
+		{name: "query protocol form body", method: "POST", path: "/", service: "sns", ctype: "application/x-www-form-urlencoded; charset=utf-8", body: "Action=Publish&TopicArn=x", want: Call{Service: "sns", Operation: "Publish"}},
+		{name: "query string action", method: "GET", path: "/?Action=ListQueues", service: "sqs", want: Call{Service: "sqs", Operation: "ListQueues"}},
+		{name: "lambda invoke", method: "POST", path: "/2015-03-31/functions/f/invocations", service: "lambda", want: Call{Service: "lambda", Operation: "Invoke"}},
+		{name: "s3 put object", method: "PUT", path: "/bucket/raw/dt=2026-01-01/x.json", service: "s3", want: Call{Service: "s3", Operation: "PutObject"}},
+		{name: "s3 list v2", method: "GET", path: "/bucket?list-type=2", service: "s3", want: Call{Service: "s3", Operation: "ListObjectsV2"}},
+		{name: "unsigned", method: "GET", path: "/", want: Call{Service: "unknown", Operation: "unknown"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,5 +175,117 @@ func TestEdge(t *testing.T) {
 	}
 	if faults != 1 || len(inv.async) != 1 || inv.async[0] != `f:{"a":1}` {
 		t.Errorf("faults %d, async %v", faults, inv.async)
+	}
+}
+
+// A call signed with InternalAccessKeyID is internal, counted apart from the product's.
+func TestInternalCalls(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	h := New(u, nil)
+	for _, akid := range []string{"test", InternalAccessKeyID, InternalAccessKeyID} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(`{}`))
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+akid+"/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x")
+		r.Header.Set("X-Amz-Target", "AmazonSQS.ReceiveMessage")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	got := h.Counter.Snapshot()
+	want := []Count{{Call{Service: "sqs", Operation: "ReceiveMessage"}, 1}, {Call{Service: "sqs", Operation: "ReceiveMessage", Internal: true}, 2}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("counts %+v, want %+v", got, want)
+	}
+	if h.Counter.Total() != 1 {
+		t.Errorf("Total = %d, want the product's 1", h.Counter.Total())
+	}
+}
+
+// Before the stack is ready the edge answers 503 with the message (and ReadyPath says
+// so), lets AWS-internal calls through; after SetReady it serves everything.
+func TestReadiness(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") }))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	h := New(u, nil)
+	h.Readiness = &Readiness{Message: "starting: run orderflow local wait"}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(path, akid string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+akid+"/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x")
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.PutItem")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/", "test"); code != 503 || !strings.Contains(body, "orderflow local wait") || !strings.Contains(body, `"__type":"ServiceUnavailable"`) {
+		t.Errorf("before ready: %d %s, want 503 with the message", code, body)
+	}
+	if code, body := get(ReadyPath, "test"); code != 503 || !strings.Contains(body, `"ready":false`) {
+		t.Errorf("ready path before ready: %d %s", code, body)
+	}
+	if code, body := get("/", InternalAccessKeyID); code != 200 || body != "served" {
+		t.Errorf("internal call before ready: %d %s, want it served", code, body)
+	}
+	h.Readiness.SetReady()
+	if code, body := get("/", "test"); code != 200 || body != "served" {
+		t.Errorf("after ready: %d %s", code, body)
+	}
+	if code, body := get(ReadyPath, "test"); code != 200 || !strings.Contains(body, `"ready":true`) {
+		t.Errorf("ready path after ready: %d %s", code, body)
+	}
+}
+
+// ListFunctions, GetFunction and GetFunctionConfiguration through the SDK show the
+// wired functions; before Wire every Lambda call is a 503.
+func TestListAndGetFunctions(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1")
+	api := &InvokeAPI{}
+	srv := httptest.NewServer(New(u, api))
+	defer srv.Close()
+	c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	ctx := context.Background()
+	if _, err := c.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("ListFunctions before Wire: %v, want a 503", err)
+	}
+	api.Wire(&fakeInvoker{}, &fakeInvoker{}, []Function{
+		{Name: "orders-ingest", ARN: "arn:aws:lambda:us-east-1:123456789012:function:orders-ingest", Runtime: "provided.al2023",
+			Handler: "bootstrap", MemoryMB: 256, Timeout: 10 * time.Second, Env: map[string]string{"ORDERS_TABLE": "orders-dev"},
+			Architectures: []string{"arm64"}, CodeLocation: "/build/local/ingest/bootstrap"},
+		{Name: "orders-analytics", ARN: "arn:aws:lambda:us-east-1:123456789012:function:orders-analytics", Runtime: "provided.al2023", Handler: "bootstrap"},
+	})
+	list, err := c.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range list.Functions {
+		names = append(names, aws.ToString(f.FunctionName))
+	}
+	if strings.Join(names, ",") != "orders-analytics,orders-ingest" {
+		t.Errorf("ListFunctions = %v", names)
+	}
+	got, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:123456789012:function:orders-ingest")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := got.Configuration
+	if aws.ToString(cfg.FunctionName) != "orders-ingest" || aws.ToInt32(cfg.MemorySize) != 256 || aws.ToInt32(cfg.Timeout) != 10 ||
+		cfg.Runtime != "provided.al2023" || cfg.Environment.Variables["ORDERS_TABLE"] != "orders-dev" ||
+		len(cfg.Architectures) != 1 || cfg.Architectures[0] != "arm64" || aws.ToString(got.Code.Location) != "/build/local/ingest/bootstrap" {
+		t.Errorf("GetFunction = %+v, code %+v", cfg, got.Code)
+	}
+	conf, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("orders-analytics")})
+	if err != nil || aws.ToString(conf.FunctionArn) != "arn:aws:lambda:us-east-1:123456789012:function:orders-analytics" {
+		t.Errorf("GetFunctionConfiguration = %+v, %v", conf, err)
+	}
+	var missing *lambdatypes.ResourceNotFoundException
+	if _, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nope")}); !errors.As(err, &missing) {
+		t.Errorf("GetFunction of an unknown function: %v, want ResourceNotFoundException", err)
 	}
 }

@@ -2,11 +2,15 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Invoker runs a function synchronously; functionError is non-empty when it failed (the
@@ -20,16 +24,60 @@ type AsyncInvoker interface {
 	Invoke(function string, payload []byte)
 }
 
-// InvokeAPI serves the Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations)
-// for the functions Known reports; FunctionName may be a name, a partial or full ARN, with
-// or without a qualifier.
+// InvokeAPI serves the Lambda API for the stack's functions: Invoke (POST
+// /2015-03-31/functions/{name}/invocations) for the functions Known reports, and
+// ListFunctions, GetFunction and GetFunctionConfiguration for Functions. FunctionName may
+// be a name, a partial or full ARN, with or without a qualifier. Set the fields before it
+// serves, or call Wire later (safe while serving); until then every call answers 503.
 type InvokeAPI struct {
 	Sync  Invoker
 	Async AsyncInvoker
-	// Known reports whether a function name exists.
+	// Known reports whether a function name exists; nil: the names in Functions.
 	Known func(name string) bool
+	// Functions describe the functions for ListFunctions and GetFunction.
+	Functions []Function
 	// MaxPayload is the largest request payload (6 MB for synchronous invokes on AWS).
 	MaxPayload int64
+
+	mu    sync.RWMutex
+	wired bool
+}
+
+// Function is what ListFunctions and GetFunction show of a function.
+type Function struct {
+	Name, ARN string
+	// Runtime and Handler as the template declares them (provided.al2023, bootstrap).
+	Runtime, Handler string
+	MemoryMB         int
+	Timeout          time.Duration
+	Env              map[string]string
+	// Architectures as the template declares them (arm64).
+	Architectures []string
+	// CodeLocation is where the function's code is (the local bootstrap binary).
+	CodeLocation string
+}
+
+// Wire sets what the API serves; safe to call while it serves (the local stack starts
+// serving before its functions run).
+func (a *InvokeAPI) Wire(sync Invoker, async AsyncInvoker, fns []Function) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.Sync, a.Async, a.Functions, a.wired = sync, async, fns, true
+}
+
+// backend returns the wired fields; ok is false before Wire when none was set.
+func (a *InvokeAPI) backend() (sync Invoker, async AsyncInvoker, known func(string) bool, fns []Function, ok bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	known = a.Known
+	if known == nil {
+		names := map[string]bool{}
+		for _, f := range a.Functions {
+			names[f.Name] = true
+		}
+		known = func(n string) bool { return names[n] }
+	}
+	return a.Sync, a.Async, known, a.Functions, a.wired || a.Sync != nil
 }
 
 // FunctionName returns the function name in a FunctionName parameter:
@@ -49,11 +97,19 @@ func FunctionName(s string) string {
 	return name
 }
 
+// LambdaPathPrefix is the path of the Lambda API's function resources.
+const LambdaPathPrefix = "/2015-03-31/functions"
+
 func (a *InvokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/")
-	raw, op, ok := strings.Cut(rest, "/")
-	if !ok || op != "invocations" || r.Method != http.MethodPost {
-		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "the local stack serves only Invoke for its functions: "+r.Method+" "+r.URL.Path)
+	syncInv, asyncInv, known, fns, ok := a.backend()
+	if !ok {
+		lambdaError(w, http.StatusServiceUnavailable, "ServiceException", "the local stack's functions are not started yet")
+		return
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.EscapedPath(), LambdaPathPrefix), "/")
+	raw, op, _ := strings.Cut(rest, "/")
+	if raw == "" && r.Method == http.MethodGet {
+		listFunctions(w, fns)
 		return
 	}
 	fn, err := url.PathUnescape(raw)
@@ -62,8 +118,19 @@ func (a *InvokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := FunctionName(fn)
-	if a.Known != nil && !a.Known(name) {
+	if raw != "" && !known(name) {
 		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+fn)
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && op == "":
+		getFunction(w, fns, name, true)
+		return
+	case r.Method == http.MethodGet && op == "configuration":
+		getFunction(w, fns, name, false)
+		return
+	case r.Method != http.MethodPost || op != "invocations":
+		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "the local stack serves Invoke, ListFunctions, GetFunction and GetFunctionConfiguration for its functions, not "+r.Method+" "+r.URL.Path)
 		return
 	}
 	max := a.MaxPayload
@@ -85,11 +152,11 @@ func (a *InvokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch t := r.Header.Get("X-Amz-Invocation-Type"); t {
 	case "", "RequestResponse":
 	case "Event":
-		if a.Async == nil {
+		if asyncInv == nil {
 			lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "asynchronous invokes are not served")
 			return
 		}
-		a.Async.Invoke(name, payload)
+		asyncInv.Invoke(name, payload)
 		w.WriteHeader(http.StatusAccepted)
 		return
 	case "DryRun":
@@ -99,7 +166,7 @@ func (a *InvokeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "unknown InvocationType "+t)
 		return
 	}
-	out, fnErr, err := a.Sync.InvokeSync(r.Context(), name, payload)
+	out, fnErr, err := syncInv.InvokeSync(r.Context(), name, payload)
 	if err != nil {
 		lambdaError(w, http.StatusInternalServerError, "ServiceException", err.Error())
 		return
@@ -118,4 +185,53 @@ func lambdaError(w http.ResponseWriter, status int, typ, msg string) {
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintf(w, `{"Type":"User","message":%q}`, msg)
+}
+
+// configuration is a FunctionConfiguration of the Lambda API.
+func (f Function) configuration() map[string]any {
+	c := map[string]any{
+		"FunctionName": f.Name, "FunctionArn": f.ARN, "Runtime": f.Runtime, "Handler": f.Handler,
+		"MemorySize": f.MemoryMB, "Timeout": int(f.Timeout / time.Second), "Version": "$LATEST",
+		"State": "Active", "LastUpdateStatus": "Successful", "PackageType": "Zip",
+		"Role": "arn:aws:iam::123456789012:role/" + f.Name,
+	}
+	if len(f.Architectures) > 0 {
+		c["Architectures"] = f.Architectures
+	}
+	if len(f.Env) > 0 {
+		c["Environment"] = map[string]any{"Variables": f.Env}
+	}
+	return c
+}
+
+func listFunctions(w http.ResponseWriter, fns []Function) {
+	sorted := append([]Function(nil), fns...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	out := make([]map[string]any, 0, len(sorted))
+	for _, f := range sorted {
+		out = append(out, f.configuration())
+	}
+	writeJSON(w, map[string]any{"Functions": out})
+}
+
+// getFunction answers GetFunction (withCode) or GetFunctionConfiguration.
+func getFunction(w http.ResponseWriter, fns []Function, name string, withCode bool) {
+	for _, f := range fns {
+		if f.Name != name {
+			continue
+		}
+		if !withCode {
+			writeJSON(w, f.configuration())
+			return
+		}
+		writeJSON(w, map[string]any{"Configuration": f.configuration(),
+			"Code": map[string]any{"RepositoryType": "Local", "Location": f.CodeLocation}})
+		return
+	}
+	lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,6 +1,8 @@
 // Package httpapi serves an HTTP API on localhost the way API Gateway's HTTP APIs do:
 // routes from the template, requests turned into payload format 2.0 events, and the
-// function's response turned back into HTTP. Auth is not enforced locally.
+// function's response turned back into HTTP. With an Authorizer (ApiAuth=JWT) every route
+// requires a valid token, and its claims reach the function as API Gateway's JWT
+// authorizer passes them; SigV4 (IAM) is not enforced locally.
 package httpapi
 
 import (
@@ -33,10 +35,20 @@ type Invoker interface {
 	InvokeSync(ctx context.Context, function string, payload []byte) (out []byte, functionError string, err error)
 }
 
+// Authorizer validates a request's credentials as an API Gateway authorizer does and
+// returns what goes into the event's requestContext.authorizer, or why it refuses them.
+type Authorizer interface {
+	Authorize(ctx context.Context, r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerDescription, error)
+}
+
 // Server is an http.Handler for a set of routes.
 type Server struct {
 	Routes  []Route
 	Invoker Invoker
+	// Authorizer, when set, guards every route (the template gives every route the same
+	// security): a request it refuses gets API Gateway's 401 {"message":"Unauthorized"}
+	// and never reaches the function.
+	Authorizer Authorizer
 	// MaxBody is the largest request body accepted; API Gateway's limit is 10 MB.
 	MaxBody int64
 	// Stage is the stage name in the request context; "$default" when empty.
@@ -113,6 +125,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusNotFound, "Not Found")
 		return
 	}
+	var auth *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	if s.Authorizer != nil {
+		var err error
+		if auth, err = s.Authorizer.Authorize(r.Context(), r); err != nil {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer error=%q error_description=%q", "invalid_token", err.Error()))
+			gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBody+1))
 	if err != nil {
 		gatewayError(w, http.StatusBadRequest, "Bad Request")
@@ -123,6 +144,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := s.event(r, route, params, body)
+	ev.RequestContext.Authorizer = auth
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")

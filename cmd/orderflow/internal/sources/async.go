@@ -137,7 +137,7 @@ func (a *Async) run(ctx context.Context, function string, payload []byte, accept
 		"responsePayload": rawOrString(out),
 	}
 	body, _ := json.Marshal(record)
-	if _, err := a.Sender.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(cfg.OnFailureURL), MessageBody: aws.String(string(body))}); err != nil {
+	if err := sendReliably(ctx, a.Sender, &sqs.SendMessageInput{QueueUrl: aws.String(cfg.OnFailureURL), MessageBody: aws.String(string(body))}, a.logger()); err != nil {
 		a.logger().Error("on-failure destination unreachable; event lost", "queue", cfg.OnFailureURL, "error", err)
 	}
 }

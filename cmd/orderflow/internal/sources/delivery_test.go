@@ -3,14 +3,20 @@ package sources_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
@@ -135,5 +141,146 @@ func TestJSONPath(t *testing.T) {
 	}
 	if _, err := sources.JSONPath(doc, "$.detail.nope"); err == nil {
 		t.Error("missing member found")
+	}
+}
+
+// statesFunc stands in for Step Functions' StartExecution.
+type statesFunc func(in *sfn.StartExecutionInput) error
+
+func (f statesFunc) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:x")}, f(in)
+}
+
+// Events of one target are delivered independently: an event whose target keeps failing
+// waits out its retries and goes to the DLQ while the events behind it are delivered.
+func TestRuleTargetEventsIndependent(t *testing.T) {
+	env := awstest.Env(t)
+	ctx := context.Background()
+	c := sqs.NewFromConfig(env.Config)
+	internal := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "rule-internal"), VisibilityTimeout: 1})
+	dlq := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "rule-dlq")})
+	var mu sync.Mutex
+	started := map[string]time.Time{}
+	failing := 0
+	d := &sources.Delivery{Queue: c, States: statesFunc(func(in *sfn.StartExecutionInput) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if aws.ToString(in.Name) == "bad" {
+			failing++
+			return errors.New("injected: the target refuses this event")
+		}
+		started[aws.ToString(in.Name)] = time.Now()
+		return nil
+	}), LongPoll: time.Second}
+	// 4 retries at 400 ms, 800 ms, 1.6 s, 3.2 s: 6 s before the bad event is dead-lettered,
+	// longer than the 1 s visibility timeout of its message.
+	tg := sources.Target{Rule: "r", RuleARN: "arn:rule", ID: "sm", Kind: sources.TargetStates, ARN: "arn:sm",
+		QueueURL: internal.URL, Retries: 4, DLQURL: dlq.URL, RetryBase: 400 * time.Millisecond}
+	run(t, func(ctx context.Context) { d.Run(ctx, tg) })
+	began := time.Now()
+	for _, id := range []string{"bad", "good-1", "good-2", "good-3"} {
+		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(internal.URL), MessageBody: aws.String(`{"id":"` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awstest.Eventually(t, 20*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(started) == 3, fmt.Sprintf("started %v", started)
+	})
+	if since := time.Since(began); since > 4*time.Second {
+		t.Errorf("the good events took %s: they waited for the failing one", since)
+	}
+	body := receiveOne(t, c, dlq.URL, 30*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if body != `{"id":"bad"}` || failing != 5 {
+		t.Errorf("DLQ got %s after %d attempts, want the bad event after 1 + 4 retries (its message kept invisible meanwhile)", body, failing)
+	}
+	awstest.Eventually(t, 10*time.Second, func() (bool, string) {
+		n := count(t, c, internal.URL)
+		return n == 0 && d.Busy() == 0, fmt.Sprintf("%d messages left on the internal queue, %d in hand", n, d.Busy())
+	})
+}
+
+// flakyKinesis fails one GetRecords: the first after after() holds.
+type flakyKinesis struct {
+	sources.KinesisAPI
+	after  func() bool
+	failed atomic.Bool
+}
+
+func (f *flakyKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	if !f.failed.Load() && f.after() && f.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("injected: GetRecords failed")
+	}
+	return f.KinesisAPI.GetRecords(ctx, in, opts...)
+}
+
+// After a read error the Kinesis mapping resumes from its checkpoint: no record it
+// processed or sent to the on-failure destination is delivered again.
+func TestKinesisResumesFromCheckpoint(t *testing.T) {
+	env := awstest.Env(t)
+	kc := kinesis.NewFromConfig(env.Config)
+	c := sqs.NewFromConfig(env.Config)
+	stream := env.Name(t, "resume")
+	ctx := context.Background()
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	awstest.Eventually(t, 20*time.Second, func() (bool, string) {
+		out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+		return err == nil && out.StreamDescriptionSummary.StreamStatus == ktypes.StreamStatusActive, "stream not active"
+	})
+	for i := range 10 {
+		if _, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(stream), PartitionKey: aws.String("k"), Data: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dest := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "resume-onfail")})
+	var mu sync.Mutex
+	var processed []int
+	poisonAfter := 0 // deliveries of the poison record after the read error
+	flaky := &flakyKinesis{KinesisAPI: kc, after: func() bool { mu.Lock(); defer mu.Unlock(); return len(processed) > 0 }}
+	inv := invokerFunc(func(p []byte) ([]byte, string, error) {
+		var ev events.KinesisEvent
+		_ = json.Unmarshal(p, &ev)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range ev.Records {
+			n, _ := strconv.Atoi(string(r.Kinesis.Data))
+			if n == 2 { // poison: fails every time
+				if flaky.failed.Load() {
+					poisonAfter++
+				}
+				return must(json.Marshal(events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: r.Kinesis.SequenceNumber}}})), "", nil
+			}
+			processed = append(processed, n)
+		}
+		return []byte(`{}`), "", nil
+	})
+	m := &sources.KinesisMapping{Client: flaky, Stream: stream, StreamARN: "arn:stream", StreamConfig: sources.StreamConfig{
+		Function: "f", Invoker: inv, BatchSize: 5, StartingPosition: "TRIM_HORIZON", BisectOnError: true, MaxRetries: 0,
+		ReportBatchItemFailures: true, OnFailure: sources.SQSDestination{Client: c, QueueURL: dest.URL}, RetryDelay: time.Millisecond,
+		PollInterval: 20 * time.Millisecond}}
+	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
+	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(processed) >= 9 && m.Busy() == 0, fmt.Sprintf("processed %v", processed)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !flaky.failed.Load() {
+		t.Fatal("GetRecords never failed: the test did not test a restart")
+	}
+	if want := []int{0, 1, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(processed, want) {
+		t.Errorf("processed %v, want %v: each once, in order, none again after the restart", processed, want)
+	}
+	if poisonAfter != 0 {
+		t.Errorf("the poison record was delivered %d times after the restart, though it had been discarded", poisonAfter)
+	}
+	if n := count(t, c, dest.URL); n != 1 {
+		t.Errorf("the on-failure destination holds %d records, want 1", n)
 	}
 }

@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -72,13 +74,7 @@ func (s dynamoSource) shards(ctx context.Context) ([]shardInfo, error) {
 	}
 }
 
-func (s dynamoSource) iterator(ctx context.Context, shardID, position string) (*string, error) {
-	return s.iteratorAt(ctx, shardID, position, "")
-}
-
-// iteratorAt returns an iterator at position of shardID, or just after the record with
-// sequence number after.
-func (s dynamoSource) iteratorAt(ctx context.Context, shardID, position, after string) (*string, error) {
+func (s dynamoSource) iterator(ctx context.Context, shardID, position, after string) (*string, error) {
 	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(s.m.StreamARN), ShardId: aws.String(shardID),
 		ShardIteratorType: dstypes.ShardIteratorTypeTrimHorizon}
 	switch {
@@ -97,10 +93,11 @@ func (s dynamoSource) iteratorAt(ctx context.Context, shardID, position, after s
 // read positions every read itself, just after the last record read (or at the shard's
 // start), rather than following NextShardIterator, and holds ReadGate while it does. The
 // emulator needs both: moto 5.2.1 applies a TransactWriteItems item by item, so a
-// cancelled transaction appends the stream record of its put before it is rolled back,
-// and it rolls back by replacing the table, stream shard included, with a copy taken
-// before; its stream reads take no lock, and an iterator keeps reading the shard object
-// it was made on. Following NextShardIterator, a reader could publish the record of an
+// cancelled transaction appends the stream record of its put before it is rolled back;
+// its stream reads take no lock; and upstream rolls back by replacing the table, stream
+// shard included, with a copy taken before, while an iterator keeps reading the shard
+// object it was made on (the shim's fix 10 rolls back in place, but a stack may run on an
+// unpatched endpoint). Following NextShardIterator, a reader could publish the record of an
 // order that was never written and then skip the real record that reuses its sequence
 // number. On AWS this costs one GetShardIterator per read.
 func (s dynamoSource) read(ctx context.Context, shardID string, iter *string, last string, limit int) ([]streamRecord, *string, error) {
@@ -110,11 +107,22 @@ func (s dynamoSource) read(ctx context.Context, shardID string, iter *string, la
 	}
 	if last != "" || !strings.EqualFold(s.m.StartingPosition, "LATEST") {
 		var err error
-		if iter, err = s.iteratorAt(ctx, shardID, s.m.StartingPosition, last); err != nil {
+		if iter, err = s.iterator(ctx, shardID, s.m.StartingPosition, last); err != nil {
 			return nil, nil, err
 		}
 	}
-	out, err := s.m.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(limit, 1000)))})
+	in := &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(limit, 1000)))}
+	out, err := s.m.Client.GetRecords(ctx, in)
+	var trimmed *dstypes.TrimmedDataAccessException
+	if errors.As(err, &trimmed) {
+		// The records after last were trimmed (the stream's retention, or the emulator's
+		// bound) before they were read: as on AWS they are gone; read on from the oldest.
+		s.m.logger().Error("stream records trimmed before they were read; reading on from the trim horizon",
+			"stream", s.m.StreamARN, "shard", shardID, "after", last)
+		if in.ShardIterator, err = s.iterator(ctx, shardID, "TRIM_HORIZON", ""); err == nil {
+			out, err = s.m.Client.GetRecords(ctx, in)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,4 +221,21 @@ func attributeValue(v dstypes.AttributeValue) events.DynamoDBAttributeValue {
 		return events.NewMapAttribute(image(x.Value))
 	}
 	return events.NewNullAttribute()
+}
+
+// identity is what a batch's fault decisions are about: its records' changes (event name,
+// keys and new image), not their event ids, sequence numbers or times, which differ from
+// run to run.
+func (s dynamoSource) identity(recs []streamRecord) []byte {
+	var b []byte
+	for _, sr := range recs {
+		r := sr.raw.(dstypes.Record)
+		change := []any{string(r.EventName)}
+		if d := r.Dynamodb; d != nil {
+			change = append(change, image(d.Keys), image(d.NewImage))
+		}
+		line, _ := json.Marshal(change)
+		b = append(append(b, line...), '\n')
+	}
+	return b
 }

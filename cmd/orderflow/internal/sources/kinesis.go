@@ -27,7 +27,10 @@ type KinesisMapping struct {
 	Stream    string
 }
 
-// Run starts one poller per shard and returns when ctx is cancelled.
+// Run starts one poller per shard and returns when ctx is cancelled. A shard's poller
+// that fails (a read error, an expired iterator) starts again from its checkpoint, the
+// last record it processed or discarded, as Lambda's mappings do: nothing behind the
+// checkpoint is delivered again.
 func (m *KinesisMapping) Run(ctx context.Context) error {
 	return m.run(ctx, kinesisSource{m}, 0)
 }
@@ -48,14 +51,16 @@ func (s kinesisSource) shards(ctx context.Context) ([]shardInfo, error) {
 	return shards, nil
 }
 
-func (s kinesisSource) iterator(ctx context.Context, shardID, position string) (*string, error) {
-	pos := ktypes.ShardIteratorTypeTrimHorizon
-	if strings.EqualFold(position, "LATEST") {
-		pos = ktypes.ShardIteratorTypeLatest
+func (s kinesisSource) iterator(ctx context.Context, shardID, position, after string) (*string, error) {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(s.m.Stream), ShardId: aws.String(shardID),
+		ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon}
+	switch {
+	case after != "":
+		in.ShardIteratorType, in.StartingSequenceNumber = ktypes.ShardIteratorTypeAfterSequenceNumber, aws.String(after)
+	case strings.EqualFold(position, "LATEST"):
+		in.ShardIteratorType = ktypes.ShardIteratorTypeLatest
 	}
-	it, err := s.m.Client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-		StreamName: aws.String(s.m.Stream), ShardId: aws.String(shardID), ShardIteratorType: pos,
-	})
+	it, err := s.m.Client.GetShardIterator(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +108,14 @@ func (s kinesisSource) batchInfo(_ string, recs []streamRecord) (string, map[str
 		"approximateArrivalOfLastRecord":  recs[len(recs)-1].arrival.UTC().Format(time.RFC3339Nano),
 		"streamArn":                       s.m.StreamARN,
 	}
+}
+
+// identity is what a batch's fault decisions are about: its records' data (the events),
+// not their sequence numbers or arrival times, which differ from run to run.
+func (s kinesisSource) identity(recs []streamRecord) []byte {
+	var b []byte
+	for _, sr := range recs {
+		b = append(append(b, sr.raw.(ktypes.Record).Data...), '\n')
+	}
+	return b
 }

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // StreamConfig is how a stream event source mapping (Kinesis, DynamoDB Streams) is set
@@ -46,9 +49,42 @@ type StreamConfig struct {
 	// RetryDelay is the pause before a retry (default 100 ms).
 	RetryDelay time.Duration
 	Log        *slog.Logger
-	// Duplicate, when set and true for a batch, delivers a processed batch a second
-	// time, as a retried checkpoint would (fault injection).
-	Duplicate func() bool
+	// Duplicate, when set and true for a batch (its identity: the records' contents),
+	// delivers a processed batch a second time, as a retried checkpoint would (fault
+	// injection).
+	Duplicate func(payload []byte) bool
+	// Progress, when set, counts what may have put records since (the edge's writes): a
+	// shard whose read found nothing is caught up with everything counted before it.
+	Progress func() int64
+
+	busy
+	mu      sync.Mutex
+	emptyAt map[string]int64 // shard -> Progress before its last read, when that found nothing; -1 otherwise
+}
+
+// CaughtUp reports whether every shard has read the stream to its end, holding nothing,
+// since Progress counted since: no record put before that waits for delivery.
+func (c *StreamConfig) CaughtUp(since int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.emptyAt) == 0 {
+		return false
+	}
+	for _, at := range c.emptyAt {
+		if at < since {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *StreamConfig) setEmptyAt(shardID string, at int64) {
+	c.mu.Lock()
+	if c.emptyAt == nil {
+		c.emptyAt = map[string]int64{}
+	}
+	c.emptyAt[shardID] = at
+	c.mu.Unlock()
 }
 
 // DefaultKinesisPollInterval is AWS Lambda's polling rate of a Kinesis shard: one
@@ -82,8 +118,9 @@ type streamSource interface {
 	name() string
 	// shards lists the stream's shards.
 	shards(ctx context.Context) ([]shardInfo, error)
-	// iterator returns an iterator at position (TRIM_HORIZON or LATEST) of shardID.
-	iterator(ctx context.Context, shardID, position string) (*string, error)
+	// iterator returns an iterator of shardID just after the record with sequence number
+	// after, or, with after "", at position (TRIM_HORIZON or LATEST).
+	iterator(ctx context.Context, shardID, position, after string) (*string, error)
 	// read returns up to limit records at iter and the next iterator (nil once a closed
 	// shard is read to its end). last is the sequence number of the last record read
 	// from the shard ("" for none yet), for a source that positions each read itself.
@@ -94,11 +131,17 @@ type streamSource interface {
 	// batchInfo returns the name and the contents of the on-failure record's batch
 	// description (KinesisBatchInfo, DDBStreamBatchInfo).
 	batchInfo(shardID string, recs []streamRecord) (string, map[string]any)
+	// identity returns what fault decisions on a batch are about: the records' contents,
+	// without what differs from run to run (sequence numbers, times).
+	identity(recs []streamRecord) []byte
 }
 
 // run polls every shard of src until ctx is done. With refresh > 0 it lists the shards
 // again every refresh and starts pollers for new ones; a child shard is read once its
-// parent has been read to its end, so that the changes of one item stay in order.
+// parent has been read to its end, so that the changes of one item stay in order. A
+// shard's poller that fails (a read error, an expired iterator) starts again from its
+// checkpoint, the last record it processed or discarded, as Lambda's mappings do: nothing
+// behind the checkpoint is delivered again. The first listing is retried until it works.
 func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.Duration) error {
 	var wg sync.WaitGroup
 	done := map[string]chan struct{}{} // closed when the shard has been read to its end
@@ -108,6 +151,7 @@ func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.D
 		}
 		finished := make(chan struct{})
 		done[sh.id] = finished
+		c.setEmptyAt(sh.id, -1)
 		parent := done[sh.parent] // nil when unknown: nothing to wait for
 		position := c.StartingPosition
 		if parent != nil {
@@ -123,14 +167,17 @@ func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.D
 					return
 				}
 			}
+			checkpoint := ""
 			for ctx.Err() == nil {
-				closed, err := c.runShard(ctx, src, sh.id, position)
+				closed, err := c.runShard(ctx, src, sh.id, position, &checkpoint)
 				if closed {
+					c.setEmptyAt(sh.id, math.MaxInt64) // read to its end: nothing more comes
 					close(finished)
 					return
 				}
 				if err != nil && ctx.Err() == nil {
-					c.logger().Warn("shard poller restarts", "stream", src.name(), "shard", sh.id, "error", err)
+					c.logger().Warn("shard poller restarts from its checkpoint", "stream", src.name(), "shard", sh.id,
+						"checkpoint", checkpoint, "error", err)
 					sleep(ctx, time.Second)
 				}
 			}
@@ -146,7 +193,14 @@ func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.D
 		}
 		return nil
 	}
-	err := list()
+	var err error
+	for n := 1; ; n++ {
+		if err = list(); err == nil || ctx.Err() != nil {
+			break
+		}
+		c.logger().Warn("stream mapping cannot list shards; retrying", "stream", src.name(), "error", err)
+		sleep(ctx, retry.Backoff(n, 100*time.Millisecond, 5*time.Second))
+	}
 	for err == nil && refresh > 0 && ctx.Err() == nil {
 		sleep(ctx, refresh)
 		if ctx.Err() == nil {
@@ -159,14 +213,15 @@ func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.D
 	return err
 }
 
-// runShard reads one shard from position and delivers its batches. It returns true once
-// a closed shard has been read and delivered to its end.
-func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, position string) (bool, error) {
-	iter, err := src.iterator(ctx, shardID, position)
+// runShard reads one shard from *checkpoint (from position when empty) and delivers its
+// batches, moving the checkpoint past every batch it has processed or discarded. It
+// returns true once a closed shard has been read and delivered to its end.
+func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, position string, checkpoint *string) (bool, error) {
+	iter, err := src.iterator(ctx, shardID, position, *checkpoint)
 	if err != nil {
 		return false, err
 	}
-	last := "" // sequence number of the last record read
+	last := *checkpoint // sequence number of the last record read
 	size := c.BatchSize
 	if size <= 0 {
 		size = 100
@@ -176,17 +231,40 @@ func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, 
 		idle = DefaultKinesisPollInterval
 	}
 	var batch []streamRecord
+	defer func() { c.add(-len(batch)) }() // a batch in hand is read again from the checkpoint
+	// deliverBatch delivers batch and moves the checkpoint past it; false when ctx ended
+	// first (not all delivered: the checkpoint stays).
+	deliverBatch := func() bool {
+		c.deliver(ctx, src, shardID, batch, c.MaxRetries)
+		if ctx.Err() != nil {
+			return false
+		}
+		*checkpoint = batch[len(batch)-1].seq
+		c.add(-len(batch))
+		batch = nil
+		return true
+	}
 	var first time.Time
 	for ctx.Err() == nil {
 		if iter == nil { // closed and read to its end
-			if len(batch) > 0 {
-				c.deliver(ctx, src, shardID, batch, c.MaxRetries)
+			if len(batch) > 0 && !deliverBatch() {
+				return false, nil
 			}
 			return ctx.Err() == nil, nil
 		}
+		mark := int64(0)
+		if c.Progress != nil {
+			mark = c.Progress()
+		}
 		recs, next, err := src.read(ctx, shardID, iter, last, size-len(batch))
 		if err != nil {
+			c.setEmptyAt(shardID, -1)
 			return false, err
+		}
+		if len(recs) == 0 && len(batch) == 0 {
+			c.setEmptyAt(shardID, mark)
+		} else {
+			c.setEmptyAt(shardID, -1)
 		}
 		iter = next
 		if len(recs) > 0 {
@@ -196,11 +274,13 @@ func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, 
 			first = time.Now()
 		}
 		batch = append(batch, recs...)
+		c.add(len(recs))
 		full := len(batch) >= size
 		windowOver := len(batch) > 0 && time.Since(first) >= c.Window
 		if full || windowOver {
-			c.deliver(ctx, src, shardID, batch, c.MaxRetries)
-			batch = nil
+			if !deliverBatch() {
+				return false, nil
+			}
 			continue
 		}
 		if iter != nil {
@@ -222,7 +302,7 @@ func (c *StreamConfig) deliver(ctx context.Context, src streamSource, shardID st
 		failedAt, fnErr := c.invoke(ctx, src, shardID, records)
 		switch {
 		case failedAt < 0 && fnErr == "":
-			if c.Duplicate != nil && c.Duplicate() {
+			if c.Duplicate != nil && c.Duplicate(src.identity(records)) {
 				_, _ = c.invoke(ctx, src, shardID, records)
 			}
 			return
@@ -344,7 +424,8 @@ func (c *StreamConfig) discard(ctx context.Context, src streamSource, shardID st
 	if err != nil {
 		payload = nil
 	}
-	if err := c.OnFailure.Keep(ctx, shardID, record, payload); err != nil {
+	keep := func(ctx context.Context) error { return c.OnFailure.Keep(ctx, shardID, record, payload) }
+	if err := keepReliably(ctx, c.OnFailure.String(), keep, c.logger()); err != nil {
 		c.logger().Error("on-failure destination unreachable; batch record lost", "destination", c.OnFailure.String(), "error", err)
 	}
 }

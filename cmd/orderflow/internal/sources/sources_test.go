@@ -187,15 +187,7 @@ func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
 		ReportBatchItemFailures: true, OnFailure: sources.SQSDestination{Client: c, QueueURL: dest.URL}, RetryDelay: time.Millisecond,
 		PollInterval: 50 * time.Millisecond}}
 	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
-	var body string
-	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dest.URL), WaitTimeSeconds: 1})
-		if err != nil || len(out.Messages) == 0 {
-			return false, "nothing on the on-failure destination"
-		}
-		body = aws.ToString(out.Messages[0].Body)
-		return true, ""
-	})
+	body := receiveOne(t, c, dest.URL, 30*time.Second)
 	var info struct {
 		KinesisBatchInfo struct {
 			BatchSize           int    `json:"batchSize"`
@@ -222,6 +214,21 @@ func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
 	if want := []int{0, 1, 2, 3, 5, 6, 7, 8, 9}; !slices.Equal(processed, want) {
 		t.Fatalf("processed %v, want %v in order", processed, want)
 	}
+}
+
+// receiveOne waits up to timeout for a message on url and returns its body.
+func receiveOne(t *testing.T, c *sqs.Client, url string, timeout time.Duration) string {
+	t.Helper()
+	var body string
+	awstest.Eventually(t, timeout, func() (bool, string) {
+		out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
+		if err != nil || len(out.Messages) == 0 {
+			return false, fmt.Sprintf("nothing on %s (%v)", url, err)
+		}
+		body = aws.ToString(out.Messages[0].Body)
+		return true, ""
+	})
+	return body
 }
 
 func must(b []byte, err error) []byte {

@@ -55,9 +55,12 @@ type SQSMapping struct {
 	LongPoll time.Duration
 	Region   string
 	Log      *slog.Logger
-	// Duplicate, when set and true for a batch, delivers a processed batch a second time
-	// before it is deleted, as SQS's at-least-once delivery may (fault injection).
-	Duplicate func() bool
+	// Duplicate, when set and true for a batch (its payload), delivers a processed batch
+	// a second time before it is deleted, as SQS's at-least-once delivery may (fault
+	// injection).
+	Duplicate func(payload []byte) bool
+
+	busy
 }
 
 // Run polls until ctx is cancelled.
@@ -137,6 +140,8 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	m.add(len(msgs))
+	defer m.add(-len(msgs))
 	return m.deliver(ctx, msgs)
 }
 
@@ -180,7 +185,7 @@ func (m *SQSMapping) deliver(ctx context.Context, msgs []sqstypes.Message) error
 			failed[id] = true
 		}
 	}
-	if m.Duplicate != nil && m.Duplicate() {
+	if m.Duplicate != nil && m.Duplicate(payload) {
 		_, _, _ = m.Invoker.InvokeSync(ctx, m.Function, payload)
 	}
 	var del []sqstypes.DeleteMessageBatchRequestEntry

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -41,6 +44,12 @@ type KinesisPutter interface {
 type QueueAPI interface {
 	SQSAPI
 	Sender
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// LambdaAPI invokes a function asynchronously (InvocationType Event), as EventBridge does.
+type LambdaAPI interface {
+	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
 // Target is one EventBridge rule target, reached through an internal queue: the rule
@@ -62,20 +71,33 @@ type Target struct {
 	RetryBase time.Duration
 }
 
-// Delivery forwards events from internal queues to their targets.
+// Delivery forwards events from internal queues to their targets. Each event is
+// delivered on its own, as EventBridge does: its retries (with backoff, within the
+// target's RetryPolicy) and its trip to the DLQ hold up no other event.
 type Delivery struct {
-	Queue   QueueAPI
+	Queue QueueAPI
+	// Lambda invokes Lambda targets (asynchronously, through the Lambda API); when nil,
+	// Async takes the invoke directly.
+	Lambda  LambdaAPI
 	Async   *Async
 	States  StatesAPI
 	Kinesis KinesisPutter
 	Log     *slog.Logger
 	// Duplicate, when set and true for an event, delivers it to the target twice, as
 	// EventBridge's at-least-once delivery may (fault injection).
-	Duplicate func() bool
+	Duplicate func(event []byte) bool
 	// LongPoll is the WaitTimeSeconds of each receive from an internal queue (default
 	// DefaultLongPoll).
 	LongPoll time.Duration
+	// MaxInFlight bounds the events of one target being delivered at once (default
+	// DefaultTargetInFlight); the receive waits while that many are.
+	MaxInFlight int
+
+	busy
 }
+
+// DefaultTargetInFlight is how many events of one target are delivered at once.
+const DefaultTargetInFlight = 32
 
 func (d *Delivery) logger() *slog.Logger {
 	if d.Log != nil {
@@ -84,11 +106,28 @@ func (d *Delivery) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Run delivers events for t until ctx is cancelled.
+// Run delivers events for t until ctx is cancelled. An event leaves the internal queue
+// once it is delivered or in the DLQ; while its retries wait, its message stays invisible.
 func (d *Delivery) Run(ctx context.Context, t Target) {
+	n := d.MaxInFlight
+	if n <= 0 {
+		n = DefaultTargetInFlight
+	}
+	slots := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
+		free := n - len(slots)
+		if free == 0 { // every slot taken: wait for one
+			select {
+			case slots <- struct{}{}:
+				<-slots
+			case <-ctx.Done():
+			}
+			continue
+		}
 		out, err := d.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(t.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: longPollSeconds(d.LongPoll),
+			QueueUrl: aws.String(t.QueueURL), MaxNumberOfMessages: int32(min(10, free)), WaitTimeSeconds: longPollSeconds(d.LongPoll),
 		})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -97,27 +136,39 @@ func (d *Delivery) Run(ctx context.Context, t Target) {
 			}
 			continue
 		}
-		var del []sqstypes.DeleteMessageBatchRequestEntry
-		for i, m := range out.Messages {
-			d.deliver(ctx, t, []byte(aws.ToString(m.Body)))
-			if d.Duplicate != nil && d.Duplicate() {
-				d.deliver(ctx, t, []byte(aws.ToString(m.Body)))
-			}
-			if ctx.Err() != nil {
-				return // not deleted: the event is delivered again next time
-			}
-			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: m.ReceiptHandle})
-		}
-		if len(del) > 0 {
-			if _, err := d.Queue.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(t.QueueURL), Entries: del}); err != nil {
-				d.logger().Warn("delete from rule target queue failed; events may repeat", "rule", t.Rule, "error", err)
-			}
+		for _, m := range out.Messages {
+			slots <- struct{}{}
+			d.add(1)
+			wg.Add(1)
+			go func() {
+				defer func() { d.add(-1); <-slots; wg.Done() }()
+				d.handle(ctx, t, m)
+			}()
 		}
 	}
 }
 
-// deliver sends one event to t with the retry policy, then to the DLQ.
-func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte) {
+// handle delivers one event of the internal queue (twice when the fault injector says
+// so) and deletes its message; a message left by a stop is delivered again next time.
+func (d *Delivery) handle(ctx context.Context, t Target, m sqstypes.Message) {
+	ev := []byte(aws.ToString(m.Body))
+	d.deliver(ctx, t, ev, m.ReceiptHandle)
+	if d.Duplicate != nil && d.Duplicate(ev) {
+		d.deliver(ctx, t, ev, m.ReceiptHandle)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	_, err := d.Queue.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(t.QueueURL),
+		Entries: []sqstypes.DeleteMessageBatchRequestEntry{{Id: aws.String("0"), ReceiptHandle: m.ReceiptHandle}}})
+	if err != nil {
+		d.logger().Warn("delete from rule target queue failed; the event may repeat", "rule", t.Rule, "error", err)
+	}
+}
+
+// deliver sends one event to t with the retry policy, then to the DLQ. Before each wait
+// it keeps the event's message invisible for the wait and more (when handle is set).
+func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte, handle *string) {
 	base := t.RetryBase
 	if base <= 0 {
 		base = 200 * time.Millisecond
@@ -131,7 +182,12 @@ func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte) {
 		if attempt >= t.Retries || (t.MaxAge > 0 && time.Since(start) > t.MaxAge) {
 			break
 		}
-		sleep(ctx, base<<min(attempt, 6))
+		wait := base << min(attempt, 6)
+		if handle != nil {
+			_, _ = d.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(t.QueueURL),
+				ReceiptHandle: handle, VisibilityTimeout: int32(wait/time.Second) + 30})
+		}
+		sleep(ctx, wait)
 	}
 	d.logger().Error("rule target delivery failed for good", "rule", t.Rule, "target", t.ID, "error", err)
 	if t.DLQURL == "" {
@@ -142,7 +198,7 @@ func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte) {
 	if errors.As(err, &te) {
 		code = te.code
 	}
-	_, sendErr := d.Queue.SendMessage(ctx, &sqs.SendMessageInput{
+	sendErr := sendReliably(ctx, d.Queue, &sqs.SendMessageInput{
 		QueueUrl: aws.String(t.DLQURL), MessageBody: aws.String(string(ev)),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			"RULE_ARN":      {DataType: aws.String("String"), StringValue: aws.String(t.RuleARN)},
@@ -150,7 +206,7 @@ func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte) {
 			"ERROR_CODE":    {DataType: aws.String("String"), StringValue: aws.String(code)},
 			"ERROR_MESSAGE": {DataType: aws.String("String"), StringValue: aws.String(truncate([]byte(err.Error())))},
 		},
-	})
+	}, d.logger())
 	if sendErr != nil {
 		d.logger().Error("rule target DLQ unreachable; event lost", "queue", t.DLQURL, "error", sendErr)
 	}
@@ -168,8 +224,16 @@ func (d *Delivery) send(ctx context.Context, t Target, ev []byte) error {
 	switch t.Kind {
 	case TargetLambda:
 		// EventBridge invokes Lambda asynchronously: once accepted, failures are the
-		// function's EventInvokeConfig's business, not the rule's.
-		d.Async.Invoke(t.Function, ev)
+		// function's EventInvokeConfig's business, not the rule's; a refused invoke (a
+		// throttle, a 5xx) is retried under the rule's policy.
+		if d.Lambda == nil {
+			d.Async.Invoke(t.Function, ev)
+			return nil
+		}
+		if _, err := d.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(t.Function),
+			InvocationType: lambdatypes.InvocationTypeEvent, Payload: ev}); err != nil {
+			return &targetError{code: "SDK_CLIENT_ERROR", err: err}
+		}
 		return nil
 	case TargetStates:
 		var meta struct {

@@ -11,12 +11,12 @@ import (
 )
 
 // duplicate returns the Duplicate hook of an event source, nil when faults are off.
-func (s *Stack) duplicate(source string) func() bool {
+func (s *Stack) duplicate(source string) func([]byte) bool {
 	if s.Faults == nil {
 		return nil
 	}
 	in := s.Faults
-	return func() bool { return in.Duplicate(source) }
+	return func(payload []byte) bool { return in.Duplicate(source, payload) }
 }
 
 // overrideVisibility sets every queue's visibility timeout to d (when positive).

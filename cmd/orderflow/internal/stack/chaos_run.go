@@ -36,7 +36,8 @@ type ChaosOptions struct {
 	Orders      int
 	Concurrency int
 	Seed        uint64
-	// Timeout bounds the wait for every order to settle (default 2 min + 100 ms per order).
+	// Timeout bounds the wait for the stack to settle (default 2 min + 100 ms per order);
+	// past it the audit runs on what is there.
 	Timeout time.Duration
 	// Progress receives a line every few seconds (nil: none).
 	Progress io.Writer
@@ -44,6 +45,9 @@ type ChaosOptions struct {
 
 // ChaosResult is what a chaos run did and what the audit found.
 type ChaosResult struct {
+	// Seed and Orders replay the run: the same orders, the same fault decisions.
+	Seed                                   uint64
+	Orders                                 int
 	Sent, Accepted, Refused4xx, Unanswered int
 	// PoisonCommands and PoisonEvents are malformed inputs put straight on the inventory
 	// queue and the bus.
@@ -57,13 +61,19 @@ type ChaosResult struct {
 	Errors []string
 	// FailedExecutions counts failed state-machine executions by error.
 	FailedExecutions map[string]int
+	// NotSettled says what was still under way when the wait to settle timed out.
+	NotSettled string
 }
 
 // Write prints the chaos report.
 func (r *ChaosResult) Write(w io.Writer) {
 	fmt.Fprintf(w, "chaos run: %d orders sent in %s: %d accepted, %d refused (4xx, as planned), %d unanswered; %d client retries\n",
 		r.Sent, r.Duration.Round(time.Second), r.Accepted, r.Refused4xx, r.Unanswered, r.ClientRetries)
+	fmt.Fprintf(w, "replay: make chaos CHAOS_SEED=%d CHAOS_ORDERS=%d (the same orders and fault decisions; they are listed in build/chaos-faults.txt)\n", r.Seed, r.Orders)
 	fmt.Fprintf(w, "poison inputs: %d malformed inventory commands, %d malformed bus events\n", r.PoisonCommands, r.PoisonEvents)
+	if r.NotSettled != "" {
+		fmt.Fprintf(w, "did not settle: %s\n", r.NotSettled)
+	}
 	for _, l := range r.Faults.Summary() {
 		fmt.Fprintln(w, l)
 	}
@@ -116,7 +126,7 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 		progress = io.Discard
 	}
 	began := time.Now()
-	res := &ChaosResult{}
+	res := &ChaosResult{Seed: o.Seed, Orders: o.Orders}
 	ddb := dynamodb.NewFromConfig(s.Config)
 	sq := sqs.NewFromConfig(s.Config)
 	evCapture, nCapture, err := s.chaosCaptures(ctx)
@@ -214,31 +224,33 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	wg.Wait()
 	fmt.Fprintf(progress, "chaos: %d orders sent, %d accepted (%s); waiting for them to settle\n", res.Sent, res.Accepted, time.Since(began).Round(time.Second))
 
-	// Settle: every accepted order terminal (or no progress for a while: the audit
-	// then says which are in a DLQ and which are lost), and the analytics caught up.
-	deadline := time.Now().Add(o.Timeout)
-	lastDone, lastChange := -1, time.Now()
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		done, confirmed, err := settled(ctx, ddb, s.Tables["OrdersTable"])
-		if err != nil {
-			return nil, err
+	// Settle: wait until the stack holds no work in progress (the orders that can end
+	// have ended, the deliveries, retries and duplicates are done), then audit.
+	settleCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	lastDone, lastScan := -1, time.Time{}
+	err = s.WaitSettled(settleCtx, func(ctx context.Context) (bool, string, error) {
+		if time.Since(lastScan) < 5*time.Second { // progress only: a scan of every order is not free
+			return true, "", nil
 		}
-		if done != lastDone {
-			lastDone, lastChange = done, time.Now()
+		lastScan = time.Now()
+		done, err := terminalOrders(ctx, ddb, s.Tables["OrdersTable"])
+		if err == nil && done != lastDone {
+			lastDone = done
 			fmt.Fprintf(progress, "chaos: %d/%d orders terminal (%s)\n", done, len(accepted), time.Since(began).Round(time.Second))
 		}
-		if done >= len(accepted) || time.Since(lastChange) > 90*time.Second {
-			if m, err := metricsConfirmed(ctx, ddb, s.Tables["MetricsTable"]); err == nil && m == int64(confirmed) && s.async.Pending() == 0 {
-				break
-			}
+		return true, "", err
+	})
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
 		}
-		sleep(ctx, 2*time.Second)
+		res.NotSettled = err.Error()
+		fmt.Fprintf(progress, "chaos: %v; auditing what is there\n", err)
 	}
-	// Deliveries still under way (duplicates, async retries) finish before the audit.
-	sleep(ctx, 5*time.Second)
 	var dlqs []string
 	for id, url := range s.Queues {
-		if strings.Contains(strings.ToLower(id), "dlq") {
+		if isDLQ(id) {
 			dlqs = append(dlqs, url)
 		}
 	}
@@ -365,30 +377,16 @@ func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string
 	return out, err
 }
 
-// settled counts the terminal orders and the confirmed ones.
-func settled(ctx context.Context, c *dynamodb.Client, table string) (done, confirmed int, err error) {
+// terminalOrders counts the orders in a terminal status.
+func terminalOrders(ctx context.Context, c *dynamodb.Client, table string) (done int, err error) {
 	err = audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
 		switch audit.Str(it, "status") {
-		case "CONFIRMED":
-			confirmed++
-			done++
-		case "CANCELLED", "REJECTED":
+		case "CONFIRMED", "CANCELLED", "REJECTED":
 			done++
 		}
 		return nil
 	})
-	return done, confirmed, err
-}
-
-func metricsConfirmed(ctx context.Context, c *dynamodb.Client, table string) (int64, error) {
-	var n int64
-	err := audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
-		if strings.HasPrefix(audit.Str(it, "pk"), "MINUTE#") {
-			n += audit.Int(it, "count_CONFIRMED")
-		}
-		return nil
-	})
-	return n, err
+	return done, err
 }
 
 // chaosCaptures creates a queue with every order event of the bus and one subscribed to

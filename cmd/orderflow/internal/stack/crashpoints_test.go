@@ -166,24 +166,16 @@ func TestCrashPoints(t *testing.T) {
 	}
 
 	// Let the at-least-once machinery finish (notify's retries after its crash come 5
-	// and 15 s later), then audit everything.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		done, confirmed, err := settled(ctx, ddb, s.Tables["OrdersTable"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := metricsConfirmed(ctx, ddb, s.Tables["MetricsTable"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m == int64(confirmed) && s.async.Pending() == 0 && done == ingestPoints+1+len(cases) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not settled: %d orders terminal, metrics %d of %d confirmed, %d async invokes pending", done, m, confirmed, s.async.Pending())
-		}
-		sleep(ctx, time.Second)
+	// and 15 s later): the stack settled, every order terminal; then audit everything.
+	settleCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	want := ingestPoints + 1 + len(cases)
+	err = s.WaitSettled(settleCtx, func(ctx context.Context) (bool, string, error) {
+		done, err := terminalOrders(ctx, ddb, s.Tables["OrdersTable"])
+		return done == want, fmt.Sprintf("%d of %d orders terminal", done, want), err
+	})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
 	}
 	var dlqs []string
 	for id, url := range s.Queues {

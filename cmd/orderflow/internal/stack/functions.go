@@ -114,6 +114,12 @@ func (p *provisioner) function(id string) error {
 	m, _ := props.(map[string]any)
 	spec.Timeout = time.Duration(intOf(m, "Timeout", 3)) * time.Second
 	spec.MemoryMB = intOf(m, "MemorySize", 128)
+	spec.Runtime, spec.Handler = str(m, "Runtime"), str(m, "Handler")
+	for _, a := range listOf(m, "Architectures") {
+		if v, err := scalarString(a); err == nil {
+			spec.Architectures = append(spec.Architectures, v)
+		}
+	}
 	spec.Dir = functionDir(id)
 	spec.Async = sources.AsyncConfig{MaxRetries: 2, FunctionARN: spec.ARN}
 	if eic := mapOf(m, "EventInvokeConfig"); eic != nil {
@@ -195,7 +201,17 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 		p.sqsMaps = append(p.sqsMaps, &sources.SQSMapping{QueueURL: url, QueueARN: src, Function: fn,
 			BatchSize: intOf(props, "BatchSize", 10), Window: window, ReportBatchItemFailures: report, Pollers: pollers, Region: Region})
 	case "kinesis", "dynamodb":
-		cfg := sources.StreamConfig{Function: fn, FunctionARN: arn("lambda", "function:"+fn), Region: Region, MappingID: id,
+		// The mapping is made first and its StreamConfig filled in place: a running
+		// StreamConfig holds its shards' state and is not copied.
+		var cfg *sources.StreamConfig
+		if arnService(src) == "kinesis" {
+			m := &sources.KinesisMapping{StreamARN: src, Stream: arnResource(src)}
+			p.kinMaps, cfg = append(p.kinMaps, m), &m.StreamConfig
+		} else {
+			m := &sources.DynamoDBMapping{StreamARN: src}
+			p.ddbMaps, cfg = append(p.ddbMaps, m), &m.StreamConfig
+		}
+		*cfg = sources.StreamConfig{Function: fn, FunctionARN: arn("lambda", "function:"+fn), Region: Region, MappingID: id,
 			BatchSize: intOf(props, "BatchSize", 100), Window: window, StartingPosition: str(props, "StartingPosition"),
 			BisectOnError: boolOf(props, "BisectBatchOnFunctionError"), MaxRetries: intOf(props, "MaximumRetryAttempts", -1),
 			MaxRecordAge:            time.Duration(intOf(props, "MaximumRecordAgeInSeconds", -1)) * time.Second,
@@ -209,11 +225,6 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 			default:
 				p.note("%s: on-failure destination %s is not delivered locally (SQS and S3 only)", id, dest)
 			}
-		}
-		if arnService(src) == "kinesis" {
-			p.kinMaps = append(p.kinMaps, &sources.KinesisMapping{StreamConfig: cfg, StreamARN: src, Stream: arnResource(src)})
-		} else {
-			p.ddbMaps = append(p.ddbMaps, &sources.DynamoDBMapping{StreamConfig: cfg, StreamARN: src})
 		}
 	default:
 		p.note("%s: event source %s is not supported locally", id, src)

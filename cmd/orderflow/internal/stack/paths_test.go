@@ -66,6 +66,9 @@ func TestPoisonAndCrashPaths(t *testing.T) {
 	t.Run("a bus outage sends stream batches to S3; dlq redrive s3:// publishes them", func(t *testing.T) {
 		pathsPublisherRedrive(t, p, run)
 	})
+	t.Run("the sqs, kinesis and dynamodb stream rules reach AWS's pollers", func(t *testing.T) {
+		pathsPollerFaults(t, p, run)
+	})
 }
 
 // pathsPoisonOrderChange writes an item into the orders table that the publisher cannot
@@ -192,6 +195,42 @@ func pathsPublisherRedrive(t *testing.T, p *pathsStack, run string) {
 	if !strings.Contains(stdout.String(), fmt.Sprintf("redrove %d batch(es)", len(keys))) {
 		t.Fatalf("orderflow dlq redrive s3://%s: exit %d, stdout %q, stderr %q; want %d batch(es) redriven", bucket, code, stdout.String(), stderr.String(), len(keys))
 	}
+	p.waitStatus(t, ids, "CONFIRMED", 60*time.Second)
+}
+
+// pathsPollerFaults: the event sources poll through the edge, so a fault rule on SQS's
+// ReceiveMessage, Kinesis's GetRecords or DynamoDB Streams' GetRecords (signing name
+// dynamodb) reaches them as AWS's throttling reaches Lambda's pollers; they retry (a stream
+// poller from its checkpoint), and with the rule gone the order finishes.
+func pathsPollerFaults(t *testing.T, p *pathsStack, run string) {
+	sku := "PATHS-POLL-" + run
+	p.putSKU(t, sku, 10)
+	queue := p.Queues["InventoryCommandQueue"]
+	queue = queue[strings.LastIndex(queue, "/")+1:]
+	count := func(prefix string) int64 {
+		var n int64
+		for k, v := range p.Faults.Stats().Errors {
+			if strings.HasPrefix(k, prefix) {
+				n += v
+			}
+		}
+		return n
+	}
+	sqsBefore, kinBefore, ddbBefore := count("sqs:ReceiveMessage:"), count("kinesis:GetRecords:"), count("dynamodb:GetRecords:")
+	p.Faults.Set(chaos.Spec{Seed: 5, Errors: []chaos.ErrorRule{
+		{Service: "sqs", Operation: "ReceiveMessage", Resource: queue, Rate: 1, Kind: "throttle"},
+		{Service: "kinesis", Operation: "GetRecords", Rate: 1, Kind: "5xx"},
+		{Service: "dynamodb", Operation: "GetRecords", Rate: 1, Kind: "throttle"}}})
+	defer p.Faults.Set(chaos.Spec{})
+	ids := p.placeOrders(t, "poll", sku, 1, 1) // its Order Created waits in the orders table's stream
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		s, k, d := count("sqs:ReceiveMessage:")-sqsBefore, count("kinesis:GetRecords:")-kinBefore, count("dynamodb:GetRecords:")-ddbBefore
+		return s > 0 && k > 0 && d > 0, fmt.Sprintf("faults on the pollers: %d ReceiveMessage of %s, %d Kinesis GetRecords, %d DynamoDB Streams GetRecords", s, queue, k, d)
+	})
+	if status, _ := p.orderStatus(t, ids[0]); status != "PENDING" {
+		t.Errorf("order %s is %s while the orders table's stream could not be read", ids[0], status)
+	}
+	p.Faults.Set(chaos.Spec{})
 	p.waitStatus(t, ids, "CONFIRMED", 60*time.Second)
 }
 

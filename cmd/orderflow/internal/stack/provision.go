@@ -64,6 +64,9 @@ type FunctionSpec struct {
 	Timeout  time.Duration
 	MemoryMB int
 	Async    sources.AsyncConfig
+	// Runtime, Handler and Architectures as the template (with its Globals) says.
+	Runtime, Handler string
+	Architectures    []string
 }
 
 // skipped resource types: not needed to run the system locally. One note each.

@@ -25,12 +25,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/template"
@@ -88,6 +91,11 @@ type Options struct {
 	// VisibilityTimeout, when positive, overrides every queue's visibility timeout
 	// (tests: a redelivery within seconds instead of the template's 60 s).
 	VisibilityTimeout time.Duration
+
+	// listening is given the stack as soon as its endpoints listen; beforeReady runs
+	// just before the stack is marked ready (tests of the readiness gate).
+	listening   func(*Stack)
+	beforeReady func(*Stack)
 }
 
 // Stack is a running local stack.
@@ -115,14 +123,22 @@ type Stack struct {
 	Outputs map[string]string
 	// Notes say what was skipped or differs from AWS, one line each.
 	Notes []string
-	// Calls counts AWS calls through the edge (functions and the state machine).
+	// Calls counts AWS calls through the edge: the product's (functions and the state
+	// machine) and, apart, the AWS-internal ones the stack makes on AWS's behalf.
 	Calls *edge.Counter
 	// Edge is the AWS endpoint handler; Use adds middlewares (fault injection).
 	Edge *edge.Handler
-	// Config is an aws.Config for the emulator (direct, not counted).
+	// Config is an aws.Config for the emulator (direct, not counted, no faults).
 	Config aws.Config
+	// InternalConfig is the aws.Config of the calls the stack makes on AWS's behalf
+	// (event sources, rule targets, on-failure destinations): through the edge, signed as
+	// AWS-internal, so fault injection sees them too.
+	InternalConfig aws.Config
 	// Faults injects the faults of Options.Faults (nil when off); Set changes them.
 	Faults *chaos.Injector
+	// Issuer is the local JWT issuer (ApiAuth=JWT without JwtIssuer), nil otherwise; it
+	// is saved in the lock dir for `orderflow token`.
+	Issuer *jwtauth.Issuer
 
 	log      *slog.Logger
 	emu      *emulator.Server
@@ -131,17 +147,31 @@ type Stack struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	async    *sources.Async
+	sources  []busySource
+	streams  []*sources.StreamConfig // the Kinesis and DynamoDB stream mappings
+	work     []string                // the queues work waits in: the template's but its DLQs, the rule targets' internal ones
+	ready    *edge.Readiness
 	lock     *os.File
 	lockPath string
+	stateDir string // where the issuer is saved
 	closeMu  sync.Once
 }
 
+// busySource is an event source that can say how much it holds.
+type busySource interface{ Busy() int }
+
+// notReady is what the edge and the HTTP API answer (503) until the stack is ready.
+const notReady = "the orderflow local stack is starting (provisioning template.yaml's resources); " +
+	"wait for it with `orderflow local wait` (or GET /_orderflow/ready until 200)"
+
 // ReadyInfo is what --ready-file holds.
 type ReadyInfo struct {
-	PID             int               `json:"pid"`
-	HTTPURL         string            `json:"httpUrl"`
-	EdgeURL         string            `json:"edgeUrl"`
-	EmulatorURL     string            `json:"emulatorUrl"`
+	PID         int    `json:"pid"`
+	HTTPURL     string `json:"httpUrl"`
+	EdgeURL     string `json:"edgeUrl"`
+	EmulatorURL string `json:"emulatorUrl"`
+	// EmulatorPID is moto's process (0 with --aws-endpoint), for measuring its memory.
+	EmulatorPID     int               `json:"emulatorPid,omitempty"`
 	Tables          map[string]string `json:"tables"`
 	Queues          map[string]string `json:"queues"`
 	Functions       map[string]string `json:"functions"`
@@ -155,7 +185,11 @@ type ReadyInfo struct {
 
 // Info returns the stack's endpoints and names.
 func (s *Stack) Info() ReadyInfo {
-	return ReadyInfo{PID: os.Getpid(), HTTPURL: s.HTTPURL, EdgeURL: s.EdgeURL, EmulatorURL: s.EmulatorURL,
+	pid := 0
+	if s.emu != nil {
+		pid = s.emu.PID
+	}
+	return ReadyInfo{PID: os.Getpid(), HTTPURL: s.HTTPURL, EdgeURL: s.EdgeURL, EmulatorURL: s.EmulatorURL, EmulatorPID: pid,
 		Tables: s.Tables, Queues: s.Queues, Functions: s.Functions, Bus: s.Bus, Stream: s.Stream, Topic: s.Topic,
 		Bucket: s.Bucket, StateMachineARN: s.StateMachineARN, Outputs: s.Outputs}
 }
@@ -231,7 +265,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{log: opts.Log, Calls: nil}
+	s := &Stack{log: opts.Log, ready: &edge.Readiness{Message: notReady}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -256,6 +290,17 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	httpSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, httpSrv)
 	s.HTTPURL = "http://127.0.0.1:" + strconv.Itoa(httpL.Addr().(*net.TCPAddr).Port)
+	// Until the end of Up both endpoints answer 503 with notReady: nothing a client
+	// does can reach resources that do not exist yet.
+	var api http.Handler = http.NotFoundHandler()
+	var apiMu sync.RWMutex
+	httpSrv.Handler = s.ready.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiMu.RLock()
+		h := api
+		apiMu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	s.serve(httpSrv, httpL)
 
 	if opts.AWSEndpoint != "" {
 		s.EmulatorURL = opts.AWSEndpoint
@@ -263,7 +308,6 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.emu, err = emulator.Start(ctx, emulator.Options{LambdaEndpointPort: edgePort, Log: opts.EmulatorLog})
 		if err != nil {
 			edgeL.Close()
-			httpL.Close()
 			if errors.Is(err, emulator.ErrNotInstalled) {
 				return nil, fmt.Errorf("%w (or run `make tools-py`)", err)
 			}
@@ -276,12 +320,15 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("aws endpoint %q: %w", s.EmulatorURL, err)
 	}
 	s.Config = emulator.Config(s.EmulatorURL)
+	s.InternalConfig = emulator.Config(s.EdgeURL)
+	s.InternalConfig.Credentials = credentials.NewStaticCredentialsProvider(edge.InternalAccessKeyID, "test", "")
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	// The edge answers from now on: Lambda calls wait for the functions below.
+	// The edge serves from now on, but only AWS-internal calls until the stack is ready.
 	lambdaAPI := &edge.InvokeAPI{}
 	s.Edge = edge.New(upstream, lambdaAPI)
+	s.Edge.Readiness = s.ready
 	s.Calls = s.Edge.Counter
 	if opts.Faults != nil {
 		s.Faults = chaos.New(*opts.Faults)
@@ -291,21 +338,29 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Edge.Use(gate.Middleware)
 	edgeSrv.Handler = s.Edge
 	s.serve(edgeSrv, edgeL)
+	if opts.listening != nil {
+		opts.listening(s)
+	}
 
+	if err := s.startIssuer(t, opts.Parameters, opts.LockDir); err != nil {
+		return nil, err
+	}
 	c := newClients(s.Config)
 	provs, err := provisionTemplates(ctx, c, t, opts)
 	if err != nil {
-		httpL.Close()
 		return nil, err
 	}
 	p := provs[0]
 	s.collect(provs)
+	for _, id := range sortedKeys(s.Queues) {
+		if !isDLQ(id) {
+			s.work = append(s.work, s.Queues[id])
+		}
+	}
 	if err := s.overrideVisibility(ctx, c, opts.VisibilityTimeout); err != nil {
-		httpL.Close()
 		return nil, err
 	}
 	if err := s.loadCatalog(ctx, c, p, opts.Catalog); err != nil {
-		httpL.Close()
 		return nil, err
 	}
 
@@ -328,34 +383,36 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.runner, err = startRunner(ctx, specs, runnerOptions{Dir: opts.Dir, BuildDir: opts.BuildDir, Build: opts.Build,
 			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log, Faults: s.Faults})
 		if err != nil {
-			httpL.Close()
 			return nil, err
 		}
 		inv = s.runner
 	} else {
 		s.Notes = append(s.Notes, "functions not started (SkipFunctions)")
 	}
-	known := map[string]bool{}
+	// What the stack does on AWS's behalf goes through the edge as AWS-internal calls.
+	ic := newClients(s.InternalConfig)
 	configs := map[string]sources.AsyncConfig{}
 	for _, f := range specs {
-		known[f.Name] = true
 		configs[f.Name] = f.Async
 	}
-	s.async = &sources.Async{Invoker: inv, Sender: c.sqs, Configs: configs, Log: opts.Log}
+	s.async = &sources.Async{Invoker: inv, Sender: ic.sqs, Configs: configs, Log: opts.Log}
 	s.async.Start(runCtx)
-	lambdaAPI.Sync = inv
-	lambdaAPI.Async = s.async
-	lambdaAPI.Known = func(name string) bool { return known[name] }
+	lambdaAPI.Wire(inv, s.async, s.lambdaFunctions(specs, opts))
 
 	if !opts.SkipFunctions {
 		for _, m := range sqsMaps {
-			m.Client, m.Invoker, m.Log = c.sqs, inv, opts.Log
+			m.Client, m.Invoker, m.Log = ic.sqs, inv, opts.Log
 			m.Duplicate = s.duplicate("sqs")
+			s.sources = append(s.sources, m)
 			s.goRun(func() { m.Run(runCtx) })
 		}
 		for _, m := range kinMaps {
-			m.Client, m.Invoker, m.Log = c.kinesis, inv, opts.Log
+			m.Client, m.Invoker, m.Log = ic.kinesis, inv, opts.Log
 			m.Duplicate = s.duplicate("kinesis")
+			m.Progress = s.Calls.Writes
+			m.OnFailure = onAWSBehalf(m.OnFailure, ic)
+			s.streams = append(s.streams, &m.StreamConfig)
+			s.sources = append(s.sources, m)
 			s.goRun(func() {
 				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
 					opts.Log.Error("kinesis mapping stopped", "stream", m.Stream, "error", err)
@@ -363,24 +420,67 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 			})
 		}
 		for _, m := range ddbMaps {
-			m.Client, m.Invoker, m.Log, m.ReadGate = c.streams, inv, opts.Log, gate.Reader()
+			m.Client, m.Invoker, m.Log, m.ReadGate = ic.streams, inv, opts.Log, gate.Reader()
 			m.Duplicate = s.duplicate("dynamodb")
+			m.Progress = s.Calls.Writes
+			m.OnFailure = onAWSBehalf(m.OnFailure, ic)
+			s.streams = append(s.streams, &m.StreamConfig)
+			s.sources = append(s.sources, m)
 			s.goRun(func() {
 				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
 					opts.Log.Error("dynamodb stream mapping stopped", "stream", m.StreamARN, "error", err)
 				}
 			})
 		}
-		d := &sources.Delivery{Queue: c.sqs, Async: s.async, States: c.sfn, Kinesis: c.kinesis, Log: opts.Log,
-			Duplicate: s.duplicate("eventbridge")}
+		d := &sources.Delivery{Queue: ic.sqs, Lambda: lambda.NewFromConfig(s.InternalConfig), Async: s.async,
+			States: ic.sfn, Kinesis: ic.kinesis, Log: opts.Log, Duplicate: s.duplicate("eventbridge")}
+		s.sources = append(s.sources, d)
 		for _, tg := range targets {
+			s.work = append(s.work, tg.QueueURL)
 			s.goRun(func() { d.Run(runCtx, tg) })
 		}
 	}
-	api := httpapi.New(routes, inv)
-	httpSrv.Handler = api
-	s.serve(httpSrv, httpL)
+	httpAPI := httpapi.New(routes, inv)
+	authz, err := s.jwtAuthorizer(p)
+	if err != nil {
+		return nil, err
+	}
+	if authz != nil {
+		httpAPI.Authorizer = authz
+	}
+	apiMu.Lock()
+	api = s.Faults.LearnOrders(httpAPI)
+	apiMu.Unlock()
+	if opts.beforeReady != nil {
+		opts.beforeReady(s)
+	}
+	s.ready.SetReady()
 	return s, nil
+}
+
+// onAWSBehalf returns the on-failure destination d writing through the internal clients
+// ic: AWS writes a mapping's on-failure records, not the function.
+func onAWSBehalf(d sources.FailureDestination, ic *clients) sources.FailureDestination {
+	switch d := d.(type) {
+	case sources.SQSDestination:
+		d.Client = ic.sqs
+		return d
+	case sources.S3Destination:
+		d.Client = ic.s3
+		return d
+	}
+	return d
+}
+
+// lambdaFunctions describes the functions for the edge's ListFunctions and GetFunction.
+func (s *Stack) lambdaFunctions(specs []*FunctionSpec, opts Options) []edge.Function {
+	out := make([]edge.Function, 0, len(specs))
+	for _, f := range specs {
+		out = append(out, edge.Function{Name: f.Name, ARN: f.ARN, Runtime: f.Runtime, Handler: f.Handler,
+			Architectures: f.Architectures, MemoryMB: f.MemoryMB, Timeout: f.Timeout, Env: f.Env,
+			CodeLocation: filepath.Join(opts.BuildDir, filepath.Base(f.Dir), "bootstrap")})
+	}
+	return out
 }
 
 func (s *Stack) goRun(f func()) {
@@ -588,6 +688,10 @@ func (s *Stack) Close() error {
 		}
 		if s.emu != nil {
 			s.emu.Stop()
+		}
+		if s.Issuer != nil {
+			_ = s.Issuer.Close()
+			jwtauth.Remove(s.stateDir)
 		}
 		s.releaseLock()
 	})

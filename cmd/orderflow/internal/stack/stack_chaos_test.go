@@ -34,6 +34,9 @@ func TestChaos(t *testing.T) {
 	if path := os.Getenv("ORDERFLOW_CHAOS_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(b.String()), 0o644)
 	}
+	if path := os.Getenv("ORDERFLOW_CHAOS_FAULTS"); path != "" {
+		_ = os.WriteFile(path, []byte(strings.Join(s.Faults.Decisions(), "\n")+"\n"), 0o644)
+	}
 	if res.Faults.Throttles+res.Faults.ServerErrors == 0 || chaos.Sum(res.Faults.Duplicates) == 0 {
 		t.Errorf("no faults were injected: %+v", res.Faults)
 	}
