@@ -44,6 +44,11 @@ func Checks(makeDir string) map[string]Check {
 		"definition-substitutions": CheckDefinitionSubstitutions,
 		"bus-policy":               CheckBusPolicy,
 		"jwt-auth":                 CheckJWTAuth,
+		"partition":                CheckPartition,
+		"lifecycle":                CheckQueryableLifecycle,
+		"cost-alarm":               CheckCostAlarm,
+		"default-route":            CheckDefaultRoute,
+		"stream-failures":          CheckStreamFailureRecords,
 	}
 }
 

@@ -70,6 +70,22 @@ func TestChecks(t *testing.T) {
 		// No issuer, no audience; the claim in IAM mode too; GET /orders cannot query.
 		{"jwt-auth half wired", CheckJWTAuth, "bad-jwt-config.yaml", []string{"Api", "Api", "Function", "Function"}, ""},
 
+		{"partition good", CheckPartition, "good.yaml", []string{}, ""},
+		{"partition literals", CheckPartition, "bad-partition.yaml", []string{"", "", "Permission", "Role"}, "use ${AWS::Partition}"},
+
+		{"lifecycle good", CheckQueryableLifecycle, "good.yaml", []string{}, ""},
+		{"lifecycle archives what Athena reads", CheckQueryableLifecycle, "bad-lifecycle.yaml", []string{"Bucket", "Bucket", "Bucket"}, "Athena skips"},
+
+		{"cost-alarm good", CheckCostAlarm, "good.yaml", []string{}, ""},
+		{"cost-alarm billing alarm, unusable topic", CheckCostAlarm, "bad-cost-alarm.yaml",
+			[]string{"BillingAlarm", "Budget", "Budget", "Budget", "SilentBudget"}, ""},
+
+		{"default-route good", CheckDefaultRoute, "good.yaml", []string{}, ""},
+		{"default-route unmarked or misplaced", CheckDefaultRoute, "bad-default-route.yaml", []string{"Api", "Api", "Api"}, ""},
+
+		{"stream-failures good", CheckStreamFailureRecords, "good.yaml", []string{}, ""},
+		{"stream-failures pointers into a 24 h stream", CheckStreamFailureRecords, "bad-stream-failures.yaml", []string{"ToQueue", "ToTopic"}, "receives only pointers into Stream, which keeps records 24 h"},
+
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
 			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},
@@ -103,6 +119,22 @@ func TestCheckMessages(t *testing.T) {
 		{"failure-destinations", CheckFailureDestinations, "bad-failure-destinations.yaml", []string{
 			"no DeadLetterConfig.Arn", "no RetryPolicy", "EventInvokeConfig has no DestinationConfig.OnFailure",
 			"invoked asynchronously by Rule", "kinesis mapping has no DestinationConfig.OnFailure",
+		}},
+		{"partition", CheckPartition, "bad-partition.yaml", []string{
+			`Conditions.InChina`, `Properties.ManagedPolicyArns[0]: literal "arn:aws:"`,
+			`Properties.SourceArn.Fn::Join[1][0]`, `Outputs.Url.Fn::Sub: literal "amazonaws.com"`,
+		}},
+		{"lifecycle", CheckQueryableLifecycle, "bad-lifecycle.yaml", []string{
+			"rule Glacier moves raw/", "to GLACIER", "rule WholeBucketDeepArchive", "to DEEP_ARCHIVE", "Intelligent-Tiering Archive", "ARCHIVE_ACCESS",
+		}},
+		{"cost-alarm", CheckCostAlarm, "bad-cost-alarm.yaml", []string{
+			"BillingAlarm: alarm on AWS/Billing", "topic Topic has no policy letting budgets.amazonaws.com sns:Publish",
+			"key Key of topic Topic does not allow budgets.amazonaws.com kms:generatedatakey",
+			"does not allow budgets.amazonaws.com kms:decrypt", "SilentBudget: budget notifies no subscriber",
+		}},
+		{"default-route", CheckDefaultRoute, "bad-default-route.yaml", []string{
+			"/$default lacks isDefaultRoute: true", "get /$default: the $default route takes every method",
+			"post /orders: isDefaultRoute is honoured only on x-amazon-apigateway-any-method",
 		}},
 		{"definition-substitutions", CheckDefinitionSubstitutions, "bad-substitutions.yaml", []string{
 			"${TableName} in the definition has no DefinitionSubstitutions entry",

@@ -75,6 +75,8 @@ commands:
                                 replay the archive's events of a window (RFC 3339) to the bus's rules
   load --orders N --concurrency C --seed S [--mix default] [--histogram FILE.svg]
                 [--timeout 60s] [--poll 100ms] [--no-catalog]
+  audit [--catalog FILE] [--grace D] [--json]   the reliability invariants (orderflow audit -h)
+  lake query SQL [--bucket B] [--json]   SQL (DuckDB) over the data lake's table order_events
   token --customer ID [--ttl 1h] [--state-dir .local]
                                 a JWT of the local issuer (local up --param ApiAuth=JWT);
                                 export ORDERFLOW_AUTHORIZATION="Bearer $(orderflow token --customer c-1)"
@@ -169,6 +171,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return e.load(ctx, rest)
 	case "audit":
 		return e.auditCmd(ctx, rest)
+	case "lake":
+		if sub == "query" {
+			return e.lakeQuery(ctx, rest[1:])
+		}
+		return usageError("lake: want query, got %q", sub)
 	case "token":
 		return e.token(rest)
 	}

@@ -141,6 +141,7 @@ type Stack struct {
 	Issuer *jwtauth.Issuer
 
 	log      *slog.Logger
+	specs    []*FunctionSpec // the functions as the template configures them
 	emu      *emulator.Server
 	runner   Runner
 	servers  []*http.Server
@@ -377,6 +378,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		sqsMaps, kinMaps, ddbMaps = append(sqsMaps, q.sqsMaps...), append(kinMaps, q.kinMaps...), append(ddbMaps, q.ddbMaps...)
 		targets = append(targets, q.targets...)
 	}
+	s.specs = specs
 	routes := s.routes(t, p)
 	var inv sources.Invoker = notStarted{}
 	if !opts.SkipFunctions {

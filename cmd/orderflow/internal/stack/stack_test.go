@@ -125,6 +125,7 @@ func TestUpProvisionsTheTemplate(t *testing.T) {
 		c.Architectures[0] != "arm64" || c.Environment == nil || c.Environment.Variables["ORDERS_TABLE"] != "orders-dev" {
 		t.Errorf("GetFunction %s: %+v", s.Functions["IngestFunction"], c)
 	}
+	t.Run("SAMLocalInvokeRecipe", func(t *testing.T) { samLocalInvokeRecipe(t, s) })
 }
 
 // The whole system: orders through the HTTP API end CONFIRMED, or CANCELLED with the
