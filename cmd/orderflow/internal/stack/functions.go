@@ -103,7 +103,14 @@ func (p *provisioner) function(id string) error {
 	}
 	spec := &FunctionSpec{LogicalID: id, Name: ph.Ref, ARN: ph.Attrs["Arn"], Env: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128}
 	for k, v := range vars {
-		s, err := p.r.String(v)
+		rv, err := p.r.resolve(v)
+		if _, drop := rv.(noValue); drop {
+			continue // AWS::NoValue: the variable is not set, as CloudFormation does
+		}
+		s := ""
+		if err == nil {
+			s, err = scalarString(rv)
+		}
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", k, err)
 		}
