@@ -60,6 +60,29 @@ func (p paramFlags) Set(s string) error {
 	return nil
 }
 
+// templateFlags collects repeated --template: the first replaces the default root
+// template, the others run beside it (stack.Options.Templates).
+type templateFlags struct {
+	opts *stack.Options
+	set  bool
+}
+
+func (f *templateFlags) String() string {
+	if f.opts == nil {
+		return ""
+	}
+	return strings.Join(append([]string{f.opts.Template}, f.opts.Templates...), ",")
+}
+
+func (f *templateFlags) Set(s string) error {
+	if !f.set {
+		f.opts.Template, f.set = s, true
+		return nil
+	}
+	f.opts.Templates = append(f.opts.Templates, s)
+	return nil
+}
+
 // runLocal runs `orderflow local up`, `local wait` or `local env-file` and returns the exit
 // code.
 func runLocal(args []string, stdout, stderr io.Writer) int {
@@ -78,14 +101,15 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, localUsage); fs.PrintDefaults() }
 	var opts stack.Options
 	params := paramFlags{}
-	fs.StringVar(&opts.Template, "template", "template.yaml", "the SAM template")
+	opts.Template = "template.yaml"
+	fs.Var(&templateFlags{opts: &opts}, "template", "the SAM template; repeat to run more templates beside it, e.g. --template template.yaml --template examples/loyalty/template.yaml")
 	fs.IntVar(&opts.HTTPPort, "http-port", 3000, "HTTP API port on 127.0.0.1 (0 = a free port)")
 	fs.IntVar(&opts.EdgePort, "edge-port", 4566, "AWS endpoint port on 127.0.0.1 (0 = a free port)")
 	fs.StringVar(&opts.AWSEndpoint, "aws-endpoint", "", "use this AWS endpoint (LocalStack, a running moto) instead of starting moto")
 	fs.StringVar(&opts.BuildDir, "build-dir", "build/local", "where <function>/bootstrap are (make build-local)")
 	fs.BoolVar(&opts.Build, "build", false, "go build the functions before starting them")
 	fs.StringVar(&opts.Catalog, "catalog", "local/catalog.json", "demo catalog loaded into the inventory table (- for none)")
-	fs.Var(params, "param", "template parameter override Key=Value (repeatable; Stage defaults to dev)")
+	fs.Var(params, "param", "template parameter override Key=Value (repeatable; applies to every template declaring Key; Stage defaults to dev)")
 	consolePort := fs.Int("console-port", console.DefaultPort, "web console port on 127.0.0.1 (0 = a free port, -1 = no console)")
 	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
 	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
