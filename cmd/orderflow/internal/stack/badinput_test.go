@@ -198,8 +198,9 @@ func TestBadInputOverHTTP(t *testing.T) {
 		{name: "text/plain", req: biRequest{method: "POST", path: "/orders", contentType: "text/plain", body: biBody(t, nil)}, status: 415, code: "UNSUPPORTED_MEDIA_TYPE"},
 		{name: "form content type", req: biRequest{method: "POST", path: "/orders", contentType: "application/x-www-form-urlencoded", body: []byte("customerId=c-1")}, status: 415, code: "UNSUPPORTED_MEDIA_TYPE"},
 		{name: "JSON in another charset", req: biRequest{method: "POST", path: "/orders", contentType: "application/json; charset=iso-8859-1", body: biBody(t, nil)}, status: 415, code: "UNSUPPORTED_MEDIA_TYPE"},
-		{name: "DELETE /orders", req: biRequest{method: "DELETE", path: "/orders"}, status: 405, code: "METHOD_NOT_ALLOWED", allow: "POST"},
-		{name: "GET /orders", req: biRequest{method: "GET", path: "/orders"}, status: 405, code: "METHOD_NOT_ALLOWED", allow: "POST"},
+		{name: "DELETE /orders", req: biRequest{method: "DELETE", path: "/orders"}, status: 405, code: "METHOD_NOT_ALLOWED", allow: "GET, POST"},
+		// IAM mode (the default): a trusted service lists a customer's orders by naming it.
+		{name: "GET /orders without customerId", req: biRequest{method: "GET", path: "/orders"}, status: 400, code: "VALIDATION_FAILED", field: "customerId"},
 		{name: "POST /orders/{orderId}", req: biRequest{method: "POST", path: "/orders/" + validOrderID, contentType: ctJSON, body: biBody(t, nil)}, status: 405, code: "METHOD_NOT_ALLOWED", allow: "GET"},
 		{name: "unknown route", req: biRequest{method: "GET", path: "/customers"}, status: 404, code: "ROUTE_NOT_FOUND"},
 		{name: "unknown nested route", req: biRequest{method: "GET", path: "/orders/" + validOrderID + "/lines"}, status: 404, code: "ROUTE_NOT_FOUND"},
