@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 )
 
 // Goals of the Performance issue; the report says whether each is met, nothing fails on them.
@@ -201,8 +203,8 @@ func (l LoadSection) Limit() float64 {
 // CostSection is section 6.
 type CostSection struct {
 	Skip        string
-	Prices      Prices
-	Lines       []CostLine
+	Prices      capacity.Prices
+	Lines       []capacity.CostLine
 	Assumptions []string
 	Advice      string
 	// Transitions are the state transitions of each order outcome (the lines above are
@@ -349,8 +351,8 @@ func (r *Report) Goals() []GoalStatus {
 	if r.Cost.Skip != "" {
 		out = append(out, GoalStatus{"6. cost per million orders", r.Cost.Skip, "not measured"})
 	} else {
-		l := Largest(r.Cost.Lines)
-		out = append(out, GoalStatus{"6. cost per million orders", fmt.Sprintf("$%.2f; largest: %s %s $%.2f", Total(r.Cost.Lines), l.Service, l.Item, l.PerMillion), "reported"})
+		l := capacity.Largest(r.Cost.Lines)
+		out = append(out, GoalStatus{"6. cost per million orders", fmt.Sprintf("$%.2f; largest: %s %s $%.2f", capacity.Total(r.Cost.Lines), l.Service, l.Item, l.PerMillion), "reported"})
 	}
 	return out
 }
@@ -497,15 +499,15 @@ func (r *Report) writeCost(b *strings.Builder) {
 	for _, l := range c.Lines {
 		fmt.Fprintf(b, "| %s | %s | %.4g | %s | %.2f |\n", l.Service, l.Item, l.Quantity, l.Unit, l.PerMillion)
 	}
-	fmt.Fprintf(b, "| **total** | | | | **%.2f** |\n\n", Total(c.Lines))
+	fmt.Fprintf(b, "| **total** | | | | **%.2f** |\n\n", capacity.Total(c.Lines))
 	b.WriteString("By service: ")
 	var parts []string
-	for _, s := range ByService(c.Lines) {
+	for _, s := range capacity.ByService(c.Lines) {
 		parts = append(parts, fmt.Sprintf("%s $%.2f", s.Service, s.PerMillion))
 	}
 	b.WriteString(strings.Join(parts, ", ") + ".\n\n")
-	l := Largest(c.Lines)
-	fmt.Fprintf(b, "Largest line: **%s %s, $%.2f of $%.2f**. %s\n\n", l.Service, l.Item, l.PerMillion, Total(c.Lines), c.Advice)
+	l := capacity.Largest(c.Lines)
+	fmt.Fprintf(b, "Largest line: **%s %s, $%.2f of $%.2f**. %s\n\n", l.Service, l.Item, l.PerMillion, capacity.Total(c.Lines), c.Advice)
 	if len(c.Transitions) > 0 {
 		b.WriteString("Step Functions state transitions by outcome (statemachine/order-processing.asl.json; no retries):\n\n" +
 			"| outcome | transitions | states entered | $ per million such orders |\n|---|---:|---|---:|\n")

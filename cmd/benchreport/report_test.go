@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 )
 
 // fullReport is a report with every section measured: sizes and cold starts that meet
@@ -25,8 +27,8 @@ func fullReport() *Report {
 		Load: LoadSection{Command: "orderflow load", Orders: 100, Concurrency: 20, Rate: 4, P50: time.Second, P95: 2 * time.Second, P99: 3 * time.Second,
 			Output: "orders 100 in 25s (4.0 orders/s)", SVG: "latency.svg", Raw: RawRate{Workers: 8, Seconds: 3, GetItem: 200, SendMessage: 50}, CallsPerOrder: 5,
 			CallLatency: 40 * time.Millisecond},
-		Cost: CostSection{Prices: Prices{Date: "2026-01-01", Source: "test"}, Advice: "Use fewer states.",
-			Lines:       []CostLine{{Service: "Step Functions", Item: "transitions", Quantity: 6, Unit: "transitions", PerMillion: 150}, {Service: "SQS", Item: "requests", Quantity: 3, Unit: "requests", PerMillion: 1.2}},
+		Cost: CostSection{Prices: capacity.Prices{Date: "2026-01-01", Source: "test"}, Advice: "Use fewer states.",
+			Lines:       []capacity.CostLine{{Service: "Step Functions", Item: "transitions", Quantity: 6, Unit: "transitions", PerMillion: 150}, {Service: "SQS", Item: "requests", Quantity: 3, Unit: "requests", PerMillion: 1.2}},
 			Assumptions: []string{"an assumption"}},
 	}
 }
@@ -142,32 +144,6 @@ PASS
 		t.Run(tt.name, func(t *testing.T) {
 			if got[tt.name] != tt.want {
 				t.Errorf("%s = %+v, want %+v (median of the runs)", tt.name, got[tt.name], tt.want)
-			}
-		})
-	}
-}
-
-func TestHappyPath(t *testing.T) {
-	tests := []struct {
-		name    string
-		asl     string
-		want    []string
-		wantErr bool
-	}{
-		{"next chain with a choice default", `{"StartAt":"A","States":{"A":{"Type":"Task","Next":"C"},"C":{"Type":"Choice","Default":"D"},"D":{"Type":"Succeed"}}}`,
-			[]string{"A", "C", "D"}, false},
-		{"end flag", `{"StartAt":"A","States":{"A":{"Type":"Task","End":true}}}`, []string{"A"}, false},
-		{"missing state", `{"StartAt":"A","States":{"A":{"Type":"Task","Next":"B"}}}`, nil, true},
-		{"loop", `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"A"}}}`, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := HappyPath([]byte(tt.asl))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("HappyPath = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -1,4 +1,8 @@
-package main
+// Package capacity is the capacity and cost model of orderflow shared by `make bench`
+// (cmd/benchreport) and `orderflow plan`: dated list prices and the cost of a usage, the
+// state machine's paths, the design's per-order call mix, a dated quota table, and the
+// plan that sets the load of a rate against the quotas.
+package capacity
 
 import (
 	"encoding/json"
