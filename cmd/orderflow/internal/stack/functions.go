@@ -101,7 +101,14 @@ func (p *provisioner) function(id string) error {
 	}
 	spec := &FunctionSpec{LogicalID: id, Name: ph.Ref, ARN: ph.Attrs["Arn"], Env: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128}
 	for k, v := range vars {
-		s, err := p.r.String(v)
+		rv, err := p.r.resolve(v)
+		if err != nil {
+			return fmt.Errorf("environment %s: %w", k, err)
+		}
+		if _, drop := rv.(noValue); drop {
+			continue // Ref AWS::NoValue drops the variable, as CloudFormation does
+		}
+		s, err := scalarString(rv)
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", k, err)
 		}
