@@ -44,6 +44,7 @@ func Checks(makeDir string) map[string]Check {
 		"definition-substitutions": CheckDefinitionSubstitutions,
 		"bus-policy":               CheckBusPolicy,
 		"jwt-auth":                 CheckJWTAuth,
+		"capacity-knobs":           CheckCapacityKnobs,
 	}
 }
 

@@ -70,6 +70,13 @@ func TestChecks(t *testing.T) {
 		// No issuer, no audience; the claim in IAM mode too; GET /orders cannot query.
 		{"jwt-auth half wired", CheckJWTAuth, "bad-jwt-config.yaml", []string{"Api", "Api", "Function", "Function"}, ""},
 
+		{"capacity-knobs none declared", CheckCapacityKnobs, "good.yaml", []string{}, ""},
+		{"capacity-knobs wired", CheckCapacityKnobs, "good-capacity.yaml", []string{}, ""},
+		// Rate and burst swapped (2), the literal MaximumConcurrency, a ShardCount when on
+		// demand, warm throughput set at 0, a table without it, a knob for no mapping.
+		{"capacity-knobs mis-wired", CheckCapacityKnobs, "bad-capacity.yaml",
+			[]string{"", "Api", "Api", "OtherTable", "QueueMapping", "Stream", "Table"}, ""},
+
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
 			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},
