@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/console"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
 	"github.com/orderflow/orderflow/pkg/template"
@@ -41,20 +41,6 @@ then exits 0; exits 1 with the last answer when --timeout passes first. With --r
 Flags:
 `
 
-// paramFlags collects repeated --param Key=Value.
-type paramFlags map[string]string
-
-func (p paramFlags) String() string { return fmt.Sprint(map[string]string(p)) }
-
-func (p paramFlags) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want Key=Value, got %q", s)
-	}
-	p[k] = v
-	return nil
-}
-
 // runLocal runs `orderflow local up` or `orderflow local wait` and returns the exit code.
 func runLocal(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "wait" {
@@ -68,7 +54,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, localUsage); fs.PrintDefaults() }
 	var opts stack.Options
-	params := paramFlags{}
+	params := cli.ParamFlags{}
 	fs.StringVar(&opts.Template, "template", "template.yaml", "the SAM template")
 	fs.IntVar(&opts.HTTPPort, "http-port", 3000, "HTTP API port on 127.0.0.1 (0 = a free port)")
 	fs.IntVar(&opts.EdgePort, "edge-port", 4566, "AWS endpoint port on 127.0.0.1 (0 = a free port)")
