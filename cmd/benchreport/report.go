@@ -233,6 +233,17 @@ type Report struct {
 	// Soak is the last `make soak` run (bench/soak.md, written with its command): a long
 	// run is not repeated by every `make bench`.
 	Soak string
+	// Scale is section 8, `orderflow plan` at capacity.ScaleRates.
+	Scale ScaleSection
+}
+
+// ScaleSection is section 8: the capacity plan at each of capacity.ScaleRates, made by
+// the code of `orderflow plan`.
+type ScaleSection struct {
+	Skip  string
+	Plans []capacity.Plan
+	// Measured and Minimum are section 4's calls per order (0 when not measured).
+	Measured, Minimum float64
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
@@ -274,6 +285,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeLoad(&b)
 	r.writeCost(&b)
 	r.writeSoak(&b)
+	r.writeScale(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -532,4 +544,36 @@ func (r *Report) writeSoak(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "Not re-run by `make bench` (it takes hours); the figures of the last `make soak`, from bench/soak.md:\n\n%s\n", strings.TrimSpace(r.Soak))
+}
+
+// scaleHeading starts section 8; `benchreport -scale-only` replaces the report from it on.
+const scaleHeading = "## 8. Scale on paper (`orderflow plan`)"
+
+func (r *Report) writeScale(b *strings.Builder) {
+	fmt.Fprintf(b, "%s\n\n", scaleHeading)
+	if r.Scale.Skip != "" {
+		fmt.Fprintf(b, "Not computed: %s\n", r.Scale.Skip)
+		return
+	}
+	b.WriteString("What AWS would do at these rates, from the design's calls per order (cmd/internal/capacity), the template's settings at their defaults, " +
+		"the dated default quotas of bench/quotas.json and the prices of section 6: the same code and output as `orderflow plan --rate " +
+		rateList() + "` (the summary) and `orderflow plan --rate N` (each table). A limit binds when the load reaches it; " +
+		"\"before this rate\" is what to request, set (template parameters) or redesign first, with 25% headroom.")
+	if r.Scale.Measured > 0 {
+		fmt.Fprintf(b, " The plan assumes the design minimum of %.2f AWS calls per order; section 4 measured %.2f.", r.Scale.Minimum, r.Scale.Measured)
+	}
+	b.WriteString("\n\n")
+	capacity.WriteSummary(b, r.Scale.Plans)
+	for _, p := range r.Scale.Plans {
+		fmt.Fprintf(b, "\n### %.0f orders/s\n\n", p.Rate)
+		p.WriteMarkdown(b)
+	}
+}
+
+func rateList() string {
+	var s []string
+	for _, r := range capacity.ScaleRates {
+		s = append(s, fmt.Sprintf("%.0f", r))
+	}
+	return strings.Join(s, ",")
 }

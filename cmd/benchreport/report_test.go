@@ -169,3 +169,30 @@ func TestUnitsAndIdentify(t *testing.T) {
 		})
 	}
 }
+
+// Section 8 is the plan of each scale rate, written by capacity's own writers, and says
+// how section 4's measured calls compare with the minimum the plan assumes.
+func TestScaleSection(t *testing.T) {
+	calls := CallSection{Calls: []CallRow{{Call: "dynamodb:GetItem (functions)", PerOrder: 12}}, Minimum: []MinRow{{Service: "dynamodb", Measured: 12, Minimum: 11}}}
+	r := &Report{Scale: scaleSection("../..", calls)}
+	if r.Scale.Skip != "" {
+		t.Fatal(r.Scale.Skip)
+	}
+	if len(r.Scale.Plans) != len(capacity.ScaleRates) {
+		t.Fatalf("%d plans, want one per rate %v", len(r.Scale.Plans), capacity.ScaleRates)
+	}
+	var b strings.Builder
+	r.writeScale(&b)
+	var summary strings.Builder
+	if err := capacity.WriteSummary(&summary, r.Scale.Plans); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{scaleHeading, summary.String(), "### 10000 orders/s", "section 4 measured 12.00", "minimum of 11.00"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section 8 lacks %q:\n%s", want, b.String())
+		}
+	}
+	if r := (&Report{Scale: scaleSection("nowhere", calls)}); r.Scale.Skip == "" {
+		t.Error("no template, yet a plan")
+	}
+}

@@ -1,6 +1,10 @@
 package capacity
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/orderflow/orderflow/pkg/bus"
+)
 
 // Step is one AWS call of the flow of a confirmed one-line order, as the design makes
 // it: who calls, what, how often per order, and the request units it costs in a table.
@@ -54,7 +58,7 @@ type Mix struct {
 // PutEvents (bus.MaxEntries), the inventory mapping and the analytics mapping
 // (template.yaml), the publisher's stream batch.
 const (
-	PutEventsBatch = 10
+	PutEventsBatch = bus.MaxEntries
 	InventoryBatch = 10
 	AnalyticsBatch = 100
 	PublisherBatch = 100
@@ -64,26 +68,8 @@ const (
 // of `make bench` checks the measured calls against), with transitions state transitions
 // per execution (the state machine's happy path).
 func Design(transitions int) Mix {
-	steps := []Step{
-		{Function: "ingest", Service: "dynamodb", Operation: "TransactWriteItems", Calls: 1, Table: "orders", WRU: 2},
-		{Function: "ingest", Service: "dynamodb", Operation: "TransactWriteItems (Idempotency-Key record)", Table: "idempotency", WRU: 2},
-		{Function: "process", Service: "dynamodb", Operation: "GetItem (validate)", Calls: 1, Table: "orders", RRU: 1},
-		{Function: "process", Service: "dynamodb", Operation: "BatchGetItem (prices)", Calls: 1, Table: "inventory", RRU: 0.5},
-		{Function: "process", Service: "dynamodb", Operation: "UpdateItem (VALIDATED)", Calls: 1, Table: "orders", WRU: 1},
-		{Function: "process", Service: "dynamodb", Operation: "GetItem (authorize)", Calls: 1, Table: "orders", RRU: 1},
-		{Function: "process", Service: "dynamodb", Operation: "PutItem (CONFIRMED)", Calls: 1, Table: "orders", WRU: 1},
-		{Function: "inventory", Service: "dynamodb", Operation: "TransactWriteItems (stock item and reservation)", Calls: 1, Table: "inventory", WRU: 4},
-		{Function: "inventory", Service: "states", Operation: "SendTaskSuccess", Calls: 1},
-		{Function: "notify", Service: "dynamodb", Operation: "PutItem (marker lease, DONE)", Calls: 2, Table: "idempotency", WRU: 2},
-		{Function: "notify", Service: "sns", Operation: "Publish", Calls: 1},
-		{Function: "analytics", Service: "dynamodb", Operation: "TransactWriteItems (event record and minute counters, per event)", Calls: 2, Table: "metrics", WRU: 8},
-		{Function: "analytics", Service: "s3", Operation: "PutObject", Calls: 2.0 / AnalyticsBatch},
-		{Function: "publisher", Service: "events", Operation: "PutEvents", Calls: 2.0 / PutEventsBatch},
-		{Function: "state machine", Service: "lambda", Operation: "Invoke", Calls: 2},
-		{Function: "state machine", Service: "sqs", Operation: "SendMessage (waitForTaskToken)", Calls: 1},
-	}
 	return Mix{
-		Steps:       steps,
+		Steps:       DesignSteps(),
 		APIRequests: 1,
 		Starts:      1, Transitions: float64(transitions), Callbacks: 1,
 		// Created and Confirmed; the rules deliver Created to the state machine, both to
@@ -105,6 +91,29 @@ func Design(transitions int) Mix {
 			{Name: "stock item of the hot SKU", Table: "inventory", WCU: 2, PerSKU: true,
 				Why: "the reservation's transaction writes the SKU's stock item (2 WCU)"},
 		},
+	}
+}
+
+// DesignSteps are the AWS calls the design makes for a confirmed one-line order, at
+// full batches.
+func DesignSteps() []Step {
+	return []Step{
+		{Function: "ingest", Service: "dynamodb", Operation: "TransactWriteItems", Calls: 1, Table: "orders", WRU: 2},
+		{Function: "ingest", Service: "dynamodb", Operation: "TransactWriteItems (Idempotency-Key record)", Table: "idempotency", WRU: 2},
+		{Function: "process", Service: "dynamodb", Operation: "GetItem (validate)", Calls: 1, Table: "orders", RRU: 1},
+		{Function: "process", Service: "dynamodb", Operation: "BatchGetItem (prices)", Calls: 1, Table: "inventory", RRU: 0.5},
+		{Function: "process", Service: "dynamodb", Operation: "UpdateItem (VALIDATED)", Calls: 1, Table: "orders", WRU: 1},
+		{Function: "process", Service: "dynamodb", Operation: "GetItem (authorize)", Calls: 1, Table: "orders", RRU: 1},
+		{Function: "process", Service: "dynamodb", Operation: "PutItem (CONFIRMED)", Calls: 1, Table: "orders", WRU: 1},
+		{Function: "inventory", Service: "dynamodb", Operation: "TransactWriteItems (stock item and reservation)", Calls: 1, Table: "inventory", WRU: 4},
+		{Function: "inventory", Service: "states", Operation: "SendTaskSuccess", Calls: 1},
+		{Function: "notify", Service: "dynamodb", Operation: "PutItem (marker lease, DONE)", Calls: 2, Table: "idempotency", WRU: 2},
+		{Function: "notify", Service: "sns", Operation: "Publish", Calls: 1},
+		{Function: "analytics", Service: "dynamodb", Operation: "TransactWriteItems (event record and minute counters, per event)", Calls: 2, Table: "metrics", WRU: 8},
+		{Function: "analytics", Service: "s3", Operation: "PutObject", Calls: 2.0 / AnalyticsBatch},
+		{Function: "publisher", Service: "events", Operation: "PutEvents", Calls: 2.0 / PutEventsBatch},
+		{Function: "state machine", Service: "lambda", Operation: "Invoke", Calls: 2},
+		{Function: "state machine", Service: "sqs", Operation: "SendMessage (waitForTaskToken)", Calls: 1},
 	}
 }
 

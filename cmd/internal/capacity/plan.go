@@ -27,6 +27,10 @@ const (
 	SecondsPerMonth = HoursPerMonth * 3600
 )
 
+// ScaleRates are the rates of the README's "Scaling" table and of `make bench`'s
+// "Scale on paper" section.
+var ScaleRates = []float64{10, 100, 1000, 10000}
+
 // Row is one limit set against the load of the plan's rate.
 type Row struct {
 	Service string

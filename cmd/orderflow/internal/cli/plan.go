@@ -24,10 +24,6 @@ func (p ParamFlags) Set(s string) error {
 	return nil
 }
 
-// ScaleRates are the rates of the README's "Scaling" table and of `make bench`'s
-// "Scale on paper" section.
-var ScaleRates = []float64{10, 100, 1000, 10000}
-
 // plan prints the capacity plan of one rate (every limit against its load, what to do,
 // the monthly cost), or the summary of several.
 func (e *env) plan(args []string) error {
