@@ -252,6 +252,19 @@ func Make(in Input) (Plan, error) {
 	fromTable("events.put", m.Events, nil)
 	fromTable("events.invocations", m.Invocations, nil)
 
+	// warm is a table's units taken at once: a new table's default, or the template's
+	// warm throughput when higher.
+	warm := func(table, what, id string, perOrder, set float64, param string) {
+		q, v, from := quota(id)
+		if set > v {
+			v, from = set, "template, warm throughput"
+		}
+		r := Row{Service: "DynamoDB", Limit: table + " table warm " + what, Unit: q.Unit, PerOrder: perOrder, Quota: v, From: from, Source: q.Source}
+		if load := perOrder * in.Rate; load >= 0.8*v {
+			r.Need = Need{NeedTemplate, fmt.Sprintf("%s=%s", param, num(roundUp(load*Headroom)))}
+		}
+		add(r)
+	}
 	tables, wru, rru := m.Units()
 	for _, t := range tables {
 		q, v, from := quota("dynamodb.table.wru")
@@ -261,26 +274,10 @@ func Make(in Input) (Plan, error) {
 				r.Need = Need{NeedQuota, fmt.Sprintf("DynamoDB %s table writes %s", t, num(roundUp(load*Headroom)))}
 			}
 			add(r)
-			wq, wv, wfrom := quota("dynamodb.warm.wru")
-			if s.WarmWrite[t] > wv {
-				wv, wfrom = s.WarmWrite[t], "template, warm throughput"
-			}
-			w := Row{Service: "DynamoDB", Limit: t + " table warm writes", Unit: wq.Unit, PerOrder: wru[t], Quota: wv, From: wfrom, Source: wq.Source}
-			if load := wru[t] * in.Rate; load >= 0.8*wv {
-				w.Need = Need{NeedTemplate, fmt.Sprintf("TableWarmWriteUnits=%s", num(roundUp(load*Headroom)))}
-			}
-			add(w)
+			warm(t, "writes", "dynamodb.warm.wru", wru[t], s.WarmWrite[t], "TableWarmWriteUnits")
 		}
 		if rru[t] > 0 {
-			rq, rv, rfrom := quota("dynamodb.warm.rru")
-			if s.WarmRead[t] > rv {
-				rv, rfrom = s.WarmRead[t], "template, warm throughput"
-			}
-			r := Row{Service: "DynamoDB", Limit: t + " table warm reads", Unit: rq.Unit, PerOrder: rru[t], Quota: rv, From: rfrom, Source: rq.Source}
-			if load := rru[t] * in.Rate; load >= 0.8*rv {
-				r.Need = Need{NeedTemplate, fmt.Sprintf("TableWarmReadUnits=%s", num(roundUp(load*Headroom)))}
-			}
-			add(r)
+			warm(t, "reads", "dynamodb.warm.rru", rru[t], s.WarmRead[t], "TableWarmReadUnits")
 		}
 	}
 	for _, h := range m.HotItems {

@@ -1,10 +1,8 @@
 package capacity
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 )
 
 // Quotas is the dated table of AWS default quotas (bench/quotas.json).
@@ -30,15 +28,8 @@ type Quota struct {
 // the table has no date or an entry has no id, or a value but no source.
 func LoadQuotas(path string) (Quotas, error) {
 	var q Quotas
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := loadDated(path, "quota table", &q, func() string { return q.Date }); err != nil {
 		return q, err
-	}
-	if err := json.Unmarshal(b, &q); err != nil {
-		return q, fmt.Errorf("quota table %s: %w", path, err)
-	}
-	if q.Date == "" {
-		return q, fmt.Errorf("quota table %s: no date", path)
 	}
 	for _, e := range q.Quotas {
 		if e.ID == "" || (len(e.Values) > 0 && e.Source == "") {
