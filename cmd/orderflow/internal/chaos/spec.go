@@ -40,6 +40,9 @@ type Spec struct {
 	Duplicate Duplicate `json:"duplicate,omitempty"`
 	// Latency delays AWS calls through the edge.
 	Latency Latency `json:"latency,omitempty"`
+	// Limits simulates AWS limits moto lacks (per-item write capacity, transaction
+	// conflicts, Step Functions token buckets), scaled down; see Limits.
+	Limits Limits `json:"limits,omitempty"`
 }
 
 // ErrorRule answers a share of matching AWS calls with an error instead of forwarding them.
@@ -157,7 +160,7 @@ func (s Spec) Enabled() bool {
 		}
 	}
 	return s.Crash.Rate > 0 || len(s.CrashAt) > 0 || s.Duplicate.SQS > 0 || s.Duplicate.Kinesis > 0 ||
-		s.Duplicate.EventBridge > 0 || s.Duplicate.DynamoDB > 0 || s.Latency.Rate > 0
+		s.Duplicate.EventBridge > 0 || s.Duplicate.DynamoDB > 0 || s.Latency.Rate > 0 || s.Limits.Enabled()
 }
 
 // Validate returns an error naming the first invalid setting.
@@ -194,6 +197,9 @@ func (s Spec) Validate() error {
 	rate("latency", s.Latency.Rate)
 	if s.Latency.Max < s.Latency.Min {
 		errs = append(errs, errors.New("latency: max is below min"))
+	}
+	if s.Limits.Scale < 0 {
+		errs = append(errs, errors.New("limits: scale must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -349,6 +349,9 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("provision %s: %w", opts.Template, err)
 	}
 	s.collect(p)
+	if err := s.limitKeys(p); err != nil {
+		return nil, err
+	}
 	for _, id := range sortedKeys(s.Queues) {
 		if !isDLQ(id) {
 			s.work = append(s.work, s.Queues[id])
@@ -515,6 +518,34 @@ func (s *Stack) routes(t *template.Template, p *provisioner) []httpapi.Route {
 }
 
 // collect records the resolved names of the root template.
+// limitKeys tells the simulated limits (chaos.Limits) each table's key attributes, from
+// its KeySchema, unless the spec names them.
+func (s *Stack) limitKeys(p *provisioner) error {
+	if s.Faults == nil {
+		return nil
+	}
+	spec := s.Faults.Spec()
+	if !spec.Limits.Enabled() || spec.Limits.Keys != nil {
+		return nil
+	}
+	spec.Limits.Keys = map[string][]string{}
+	for id, name := range s.Tables {
+		props, err := p.props(id)
+		if err != nil {
+			return err
+		}
+		ks, _ := props["KeySchema"].([]any)
+		for _, k := range ks {
+			m, _ := k.(map[string]any)
+			if attr := str(m, "AttributeName"); attr != "" {
+				spec.Limits.Keys[name] = append(spec.Limits.Keys[name], attr)
+			}
+		}
+	}
+	s.Faults.Set(spec)
+	return nil
+}
+
 func (s *Stack) collect(p *provisioner) {
 	s.Tables, s.Queues, s.Functions, s.Outputs = map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	s.Buckets = map[string]string{}
