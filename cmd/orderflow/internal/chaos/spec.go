@@ -3,7 +3,7 @@
 // format of each service's protocol, so the SDKs classify and retry them as they would on
 // AWS), adds latency, kills a function process mid-invoke (at random, or deterministically
 // right after a given AWS call: CrashAt), and duplicates SQS, Kinesis, EventBridge and
-// DynamoDB stream deliveries. Every injected fault is counted (Stats) and listed
+// DynamoDB stream deliveries; and simulates AWS limits moto lacks (Limits). Every injected fault is counted (Stats) and listed
 // (Decisions), and every decision is a function of the seed and of the call, payload or
 // event decided on, not of arrival order, so a run can be replayed (see Injector).
 package chaos
@@ -24,7 +24,8 @@ import (
 //	            {"service": "events", "operation": "PutEvents", "rate": 0.1, "kind": "throttle"}],
 //	 "crash": {"rate": 0.02, "maxDelay": "40ms"},
 //	 "duplicate": {"sqs": 0.05, "kinesis": 0.05, "eventbridge": 0.05},
-//	 "latency": {"rate": 0.1, "max": "20ms"}}
+//	 "latency": {"rate": 0.1, "max": "20ms"},
+//	 "limits": {"scale": 100, "itemWrites": true, "transactionConflicts": true, "stepFunctions": true}}
 type Spec struct {
 	// Seed makes the fault decisions repeatable: each is a function of the seed and of
 	// what it decides on, not of the order calls arrive in (see Injector; 0: seed 1).
