@@ -3,9 +3,10 @@
 // format of each service's protocol, so the SDKs classify and retry them as they would on
 // AWS), adds latency, kills a function process mid-invoke (at random, or deterministically
 // right after a given AWS call: CrashAt), and duplicates SQS, Kinesis, EventBridge and
-// DynamoDB stream deliveries; and simulates AWS limits moto lacks (Limits). Every injected fault is counted (Stats) and listed
-// (Decisions), and every decision is a function of the seed and of the call, payload or
-// event decided on, not of arrival order, so a run can be replayed (see Injector).
+// DynamoDB stream deliveries; it also simulates AWS limits moto lacks (Limits). Every
+// injected fault is counted (Stats) and listed (Decisions), and every fault decision is a
+// function of the seed and of the call, payload or event decided on, not of arrival order,
+// so a run can be replayed (see Injector); the limits depend on timing.
 package chaos
 
 import (
