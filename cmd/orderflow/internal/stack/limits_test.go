@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/emulator"
@@ -49,5 +51,20 @@ func TestUpSimulatedLimitsUseTheKeySchema(t *testing.T) {
 	got, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "LIMITS#C"}}})
 	if err != nil || got.Item != nil {
 		t.Errorf("the refused transaction wrote: %v %v", got, err)
+	}
+}
+
+// The capacity knobs a sale sets still provision locally: an on-demand order stream and
+// warm throughput on every table (moto ignores the warm throughput).
+func TestUpWithSaleCapacity(t *testing.T) {
+	s := up(t, Options{SkipFunctions: true, Parameters: map[string]string{"OrderStreamMode": "ON_DEMAND",
+		"TableWarmWriteUnits": "10000", "TableWarmReadUnits": "20000", "InventoryMaxConcurrency": "100", "AnalyticsParallelization": "4"}})
+	defer s.Close()
+	if s.Stream == "" || s.Tables["OrdersTable"] == "" {
+		t.Fatalf("not provisioned: %+v", s.Info())
+	}
+	out, err := kinesis.NewFromConfig(s.Config).DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(s.Stream)})
+	if err != nil || out.StreamDescriptionSummary.StreamModeDetails == nil || out.StreamDescriptionSummary.StreamModeDetails.StreamMode != ktypes.StreamModeOnDemand {
+		t.Errorf("order stream: %v %+v, want ON_DEMAND", err, out)
 	}
 }
