@@ -236,14 +236,7 @@ func (in *Injector) limit(w http.ResponseWriter, r *http.Request, call edge.Call
 				}
 			}
 			if conflict {
-				if tx {
-					in.count(call, "TransactionCanceledException:TransactionConflict")
-					writeCancelled(w, r, codes, "Transaction is ongoing for the item")
-				} else {
-					in.count(call, "TransactionConflictException")
-					writeJSONError(w, r, http.StatusBadRequest, "TransactionConflictException",
-						"Transaction is ongoing for the item (simulated)", nil)
-				}
+				in.refuse(w, r, call, tx, codes, "Transaction is ongoing for the item (simulated)", "TransactionConflictException", nil)
 				return true, done
 			}
 		}
@@ -271,16 +264,9 @@ func (in *Injector) limit(w http.ResponseWriter, r *http.Request, call edge.Call
 				}
 			}
 			if short != "" {
-				if tx {
-					in.count(call, "TransactionCanceledException:ThrottlingError")
-					writeCancelled(w, r, codes, "Throughput exceeds the current capacity for one or more items (simulated per-item limit)")
-				} else {
-					in.count(call, "ProvisionedThroughputExceededException")
-					writeJSONError(w, r, http.StatusBadRequest, "ProvisionedThroughputExceededException",
-						"The level of configured provisioned throughput for one or more partitions was exceeded (simulated per-item limit)",
-						map[string]any{"ThrottlingReasons": []map[string]string{{
-							"reason": "TableWriteKeyRangeThroughputExceeded", "resource": "arn:aws:dynamodb:us-east-1:000000000000:table/" + short}}})
-				}
+				in.refuse(w, r, call, tx, codes, "Throughput exceeds the current capacity of one or more items (simulated per-item limit)",
+					"ProvisionedThroughputExceededException", map[string]any{"ThrottlingReasons": []map[string]string{{
+						"reason": "TableWriteKeyRangeThroughputExceeded", "resource": "arn:aws:dynamodb:us-east-1:000000000000:table/" + short}}})
 				return true, done
 			}
 			for k, n := range need {
@@ -311,6 +297,25 @@ func (in *Injector) count(call edge.Call, code string) {
 	in.mu.Lock()
 	in.stats.Limited[call.String()+":"+code]++
 	in.mu.Unlock()
+}
+
+// refuse answers a DynamoDB write a simulated limit refused, and counts it: a
+// transaction is cancelled with one reason code per action (why for those not "None"); a
+// single write gets the exception code, with members.
+func (in *Injector) refuse(w http.ResponseWriter, r *http.Request, call edge.Call, tx bool, codes []string, why, code string, members map[string]any) {
+	if tx {
+		reason := ""
+		for _, c := range codes {
+			if c != "None" {
+				reason = c
+			}
+		}
+		in.count(call, "TransactionCanceledException:"+reason)
+		writeCancelled(w, r, codes, why)
+		return
+	}
+	in.count(call, code)
+	writeJSONError(w, r, http.StatusBadRequest, code, why, members)
 }
 
 // writeCancelled answers a TransactWriteItems with TransactionCanceledException and one
