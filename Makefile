@@ -58,11 +58,11 @@ lint: ## gofmt check and go vet
 	$(GO) vet ./...
 
 .PHONY: test-unit
-test-unit: ## unit tests only (no emulator)
+test-unit: lake-tools ## unit tests only (no emulator)
 	$(GO) test -short -count=1 ./...
 
 .PHONY: test-integration
-test-integration: tools-py tools-browser ## tests over the wire against moto server (started by the tests) and in headless Chromium
+test-integration: tools-py tools-browser lake-tools ## tests over the wire against moto server (started by the tests) and in headless Chromium
 	$(GO) test -count=1 -timeout 15m ./...
 
 # The packages that run goroutines against each other: the Lambda host, the event

@@ -20,5 +20,9 @@ $(ORDERFLOW_BIN): FORCE
 	$(GO) build -o $@ ./cmd/orderflow
 
 .PHONY: run
-run: tools-py build-local ## run the whole system locally: moto, template.yaml's resources, functions, HTTP API on :3000, console on :8080
+run: tools-py lake-tools build-local ## run the whole system locally: moto, template.yaml's resources, functions, HTTP API on :3000, console on :8080
 	./$(ORDERFLOW_BIN) local up $(RUN_FLAGS)
+
+.PHONY: sam-env-file
+sam-env-file: ## regenerate events/env.local.json (sam local invoke --env-vars) from the local stack's names
+	$(GO) run ./cmd/orderflow local env-file -o events/env.local.json

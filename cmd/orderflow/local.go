@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 const localUsage = `usage: orderflow local up [flags]
        orderflow local wait [flags]
+       orderflow local env-file [--endpoint URL] [--template FILE] [-o FILE]
 
 up runs orderflow on this machine without an AWS account: moto for the AWS APIs, the
 resources of template.yaml, the functions as their bootstrap binaries, the event sources,
@@ -28,6 +30,10 @@ an AWS endpoint (the edge) and the HTTP API. Ctrl-C stops everything. Until the 
 ready, the edge and the HTTP API answer 503 with a message.
 
 wait returns (exit 0) once a local stack is ready: for scripts, after starting up.
+
+env-file writes the --env-vars file of ` + "`sam local invoke`" + ` for the local stack: every
+function's variables with the local stack's physical names, AWS_ENDPOINT_URL the edge as a
+container sees it (events/env.local.json is this, for the default endpoint).
 
 Flags:
 `
@@ -41,10 +47,37 @@ then exits 0; exits 1 with the last answer when --timeout passes first. With --r
 Flags:
 `
 
-// runLocal runs `orderflow local up` or `orderflow local wait` and returns the exit code.
+// templateFlags collects repeated --template: the first replaces the default root
+// template, the others run beside it (stack.Options.Templates).
+type templateFlags struct {
+	opts *stack.Options
+	set  bool
+}
+
+func (f *templateFlags) String() string {
+	if f.opts == nil {
+		return ""
+	}
+	return strings.Join(append([]string{f.opts.Template}, f.opts.Templates...), ",")
+}
+
+func (f *templateFlags) Set(s string) error {
+	if !f.set {
+		f.opts.Template, f.set = s, true
+		return nil
+	}
+	f.opts.Templates = append(f.opts.Templates, s)
+	return nil
+}
+
+// runLocal runs `orderflow local up`, `local wait` or `local env-file` and returns the exit
+// code.
 func runLocal(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "wait" {
 		return runLocalWait(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "env-file" {
+		return runEnvFile(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "up" {
 		fmt.Fprint(stderr, localUsage)
@@ -55,14 +88,15 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, localUsage); fs.PrintDefaults() }
 	var opts stack.Options
 	params := cli.ParamFlags{}
-	fs.StringVar(&opts.Template, "template", "template.yaml", "the SAM template")
+	opts.Template = "template.yaml"
+	fs.Var(&templateFlags{opts: &opts}, "template", "the SAM template; repeat to run more templates beside it, e.g. --template template.yaml --template examples/loyalty/template.yaml")
 	fs.IntVar(&opts.HTTPPort, "http-port", 3000, "HTTP API port on 127.0.0.1 (0 = a free port)")
 	fs.IntVar(&opts.EdgePort, "edge-port", 4566, "AWS endpoint port on 127.0.0.1 (0 = a free port)")
 	fs.StringVar(&opts.AWSEndpoint, "aws-endpoint", "", "use this AWS endpoint (LocalStack, a running moto) instead of starting moto")
 	fs.StringVar(&opts.BuildDir, "build-dir", "build/local", "where <function>/bootstrap are (make build-local)")
 	fs.BoolVar(&opts.Build, "build", false, "go build the functions before starting them")
 	fs.StringVar(&opts.Catalog, "catalog", "local/catalog.json", "demo catalog loaded into the inventory table (- for none)")
-	fs.Var(params, "param", "template parameter override Key=Value (repeatable; Stage defaults to dev)")
+	fs.Var(params, "param", "template parameter override Key=Value (repeatable; applies to every template declaring Key; Stage defaults to dev)")
 	consolePort := fs.Int("console-port", console.DefaultPort, "web console port on 127.0.0.1 (0 = a free port, -1 = no console)")
 	readyFile := fs.String("ready-file", "", "write the endpoints and resource names as JSON to this file when ready")
 	quiet := fs.Bool("quiet", false, "do not print the functions' and the emulator's output")
@@ -203,6 +237,52 @@ func runLocalWait(args []string, stderr io.Writer) int {
 	}
 	if err := stack.WaitReady(ctx, *edgeURL, *api); err != nil {
 		fmt.Fprintf(stderr, "orderflow local wait: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runEnvFile runs `orderflow local env-file`: it provisions the template in a throwaway
+// emulator (no functions, free ports, its own lock) only to resolve the names, and writes
+// the stack's SAMEnvFile.
+func runEnvFile(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local env-file", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, localUsage); fs.PrintDefaults() }
+	tmpl := fs.String("template", "template.yaml", "the SAM template")
+	endpoint := fs.String("endpoint", stack.SAMEndpoint, "AWS_ENDPOINT_URL as the function's container reaches the local stack's edge (Linux with --docker-network host: http://127.0.0.1:4566)")
+	out := fs.String("o", "", "write to this file (default stdout)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	lock, err := os.MkdirTemp("", "orderflow-env-file-")
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow local env-file: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(lock)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := stack.Up(ctx, stack.Options{Template: *tmpl, SkipFunctions: true, Catalog: "-", LockDir: lock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow local env-file: %v\n", err)
+		return 1
+	}
+	b, err := s.SAMEnvFile(*endpoint)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && *out != "" {
+		err = os.WriteFile(*out, b, 0o644)
+	} else if err == nil {
+		_, err = stdout.Write(b)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow local env-file: %v\n", err)
 		return 1
 	}
 	return 0

@@ -1,7 +1,7 @@
 // Command orderflow is the developer tool of orderflow: `orderflow local up` runs the
 // whole system on this machine (see internal/stack) with its web console
 // (internal/console; `orderflow console` serves it for any stack); the other subcommands (orders,
-// stock, dlq, load) talk to a running stack (see internal/cli).
+// stock, dlq, events, load) talk to a running stack (see internal/cli).
 package main
 
 import (

@@ -72,6 +72,10 @@ func TestFromEnv(t *testing.T) {
 		{name: "no session token", env: with(lambdaEnv, "AWS_SESSION_TOKEN", ""), wantRegion: "eu-west-1", wantAttempts: 3},
 		{name: "endpoint override", env: with(lambdaEnv, "AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
 			wantRegion: "eu-west-1", wantToken: "session", wantEndpoint: "http://127.0.0.1:5000", wantAttempts: 3},
+		// template.yaml declares AWS_ENDPOINT_URL empty (so `sam local invoke --env-vars`
+		// may set it): deployed, the variable exists and is empty, which means no override.
+		{name: "empty endpoint is no override", env: with(lambdaEnv, "AWS_ENDPOINT_URL", ""),
+			wantRegion: "eu-west-1", wantToken: "session", wantAttempts: 3},
 		{name: "max attempts override", env: with(lambdaEnv, "AWS_MAX_ATTEMPTS", "5"),
 			wantRegion: "eu-west-1", wantToken: "session", wantAttempts: 5},
 		{name: "no region", env: with(lambdaEnv, "AWS_REGION", ""), wantErr: []error{awsconfig.ErrNoRegion}},

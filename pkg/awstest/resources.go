@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -187,4 +189,46 @@ func (e *Environment) createQueue(t testing.TB, name string, fifo bool, attrs ma
 		t.Fatalf("get arn of queue %s: %v", name, err)
 	}
 	return Queue{URL: url, ARN: got.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]}
+}
+
+// S3 returns an S3 client for the environment, path-style (emulators serve no bucket
+// subdomains; AWS accepts both).
+func (e *Environment) S3() *s3.Client {
+	return s3.NewFromConfig(e.Config, func(o *s3.Options) { o.UsePathStyle = e.Endpoint != RealAWS })
+}
+
+// CreateBucket creates a bucket with the objects given (key to body), empties and deletes
+// it when the test ends, and returns its name. It fails the test on any error.
+func (e *Environment) CreateBucket(t testing.TB, name string, objects map[string]string) string {
+	t.Helper()
+	ctx := context.Background()
+	c := e.S3()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("create bucket %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(name)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Logf("list bucket %s: %v", name, err)
+				break
+			}
+			for _, o := range page.Contents {
+				if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(name), Key: o.Key}); err != nil {
+					t.Logf("delete %s/%s: %v", name, aws.ToString(o.Key), err)
+				}
+			}
+		}
+		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
+			t.Logf("delete bucket %s: %v", name, err)
+		}
+	})
+	for key, body := range objects {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(name), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatalf("put %s/%s: %v", name, key, err)
+		}
+	}
+	return name
 }

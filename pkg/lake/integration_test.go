@@ -20,21 +20,8 @@ func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 func TestWriteIntegration(t *testing.T) {
 	env := awstest.Env(t)
 	ctx := context.Background()
-	c := s3.NewFromConfig(env.Config)
-	bucket := env.Name(t, "lake")
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		list, _ := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		if list != nil {
-			for _, o := range list.Contents {
-				c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
+	c := env.S3()
+	bucket := env.CreateBucket(t, env.Name(t, "lake"), nil)
 
 	w := lake.NewWriter(c, bucket)
 	day := time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)

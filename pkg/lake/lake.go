@@ -17,6 +17,9 @@ import (
 // ContentType is the content type of every object written.
 const ContentType = "application/x-ndjson"
 
+// Prefix is where every batch lies: Prefix + "dt=YYYY-MM-DD/"; the Glue table reads it.
+const Prefix = "raw/"
+
 // API is the part of *s3.Client a Writer uses.
 type API interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
@@ -43,7 +46,7 @@ func Key(day time.Time, batchID string) (string, error) {
 	if !validID(batchID) {
 		return "", fmt.Errorf("%w: %q", ErrBadBatchID, batchID)
 	}
-	return "raw/dt=" + day.UTC().Format(time.DateOnly) + "/" + batchID + ".json", nil
+	return Prefix + "dt=" + day.UTC().Format(time.DateOnly) + "/" + batchID + ".json", nil
 }
 
 // Write stores rows, one JSON value each, as one object at Key(day, batchID), one compact

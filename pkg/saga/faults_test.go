@@ -47,11 +47,12 @@ func TestTransientFaults(t *testing.T) {
 		with(confirmed("transient handler errors are retried", "transient-widget"), func(id string) []*fault {
 			return []*fault{functionError(id, "authorize", "TransientError", 2)}
 		}, "TransientError"),
-		// moto reports a failed Invoke call (not a function error) as "Exception".
+		// A failed Invoke call (not a function error) is Lambda.<code>, as on AWS (moto says
+		// "Exception"; tools/moto/moto_server_shim.py renames it).
 		with(confirmed("a failed Lambda invoke is retried", "invoke-widget"), func(id string) []*fault {
 			return []*fault{invokeError(id, "validate", http.StatusInternalServerError, "ServiceException"),
 				invokeError(id, "authorize", http.StatusTooManyRequests, "TooManyRequestsException")}
-		}, "Exception"),
+		}, "Lambda.ServiceException", "Lambda.TooManyRequestsException"),
 		with(confirmed("a failed reserve command send is retried", "sqs-widget"), func(id string) []*fault {
 			return []*fault{awsError("AmazonSQS.SendMessage", id, 1, http.StatusInternalServerError, "InternalFailure"),
 				awsError("AmazonSQS.SendMessage", id, 1, http.StatusBadRequest, "RequestThrottled")}

@@ -101,6 +101,8 @@ func newStack(t *testing.T) *stack {
 	def := definition(t, map[string]string{
 		"ProcessFunctionArn":       fmt.Sprintf("arn:aws:lambda:us-east-1:%s:function:%s", account, fnName),
 		"InventoryCommandQueueUrl": commands.URL,
+		// The emulator's partition is aws.
+		"SqsSendMessageWaitForTaskToken": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
 	})
 	sm, err := s.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(e.Name(t, "order-processing")),

@@ -2,7 +2,6 @@ package template
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,6 +43,15 @@ func Checks(makeDir string) map[string]Check {
 		"definition-substitutions": CheckDefinitionSubstitutions,
 		"bus-policy":               CheckBusPolicy,
 		"jwt-auth":                 CheckJWTAuth,
+		"partition":                CheckPartition,
+		"lifecycle":                CheckQueryableLifecycle,
+		"cost-alarm":               CheckCostAlarm,
+		"default-route":            CheckDefaultRoute,
+		"stream-failures":          CheckStreamFailureRecords,
+		"lambda-retry":             CheckLambdaRetry,
+		"execution-timeout":        CheckExecutionTimeout,
+		"rule-input":               CheckRuleInput,
+		"state-machine-logs":       CheckStateMachineLogs,
 		"capacity-knobs":           CheckCapacityKnobs,
 	}
 }
@@ -565,49 +573,20 @@ func CheckEncryption(t *Template) []Problem {
 // substitution (they would reach Step Functions literally). DefinitionUri paths are read
 // relative to t.Dir; S3 locations are skipped.
 func CheckDefinitionSubstitutions(t *Template) []Problem {
-	var ps []Problem
-	for _, id := range t.IDs("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine") {
-		p := t.Resources[id].Properties
-		var def string
-		switch {
-		case p["Definition"] != nil:
-			b, err := json.Marshal(p["Definition"])
-			if err != nil {
-				ps = append(ps, Problem{"definition-substitutions", id, "Definition: " + err.Error()})
-				continue
-			}
-			def = string(b)
-		case p["DefinitionString"] != nil:
-			s, ok := p["DefinitionString"].(string)
-			if !ok {
-				continue // built with intrinsics: nothing to compare
-			}
-			def = s
-		default:
-			uri, ok := p["DefinitionUri"].(string)
-			if !ok || strings.HasPrefix(uri, "s3://") {
-				continue
-			}
-			data, err := os.ReadFile(filepath.Join(t.Dir, uri))
-			if err != nil {
-				ps = append(ps, Problem{"definition-substitutions", id, "DefinitionUri: " + err.Error()})
-				continue
-			}
-			def = string(data)
-		}
-		subs, _ := p["DefinitionSubstitutions"].(map[string]any)
+	ms, ps := t.machines("definition-substitutions")
+	for _, m := range ms {
 		used := map[string]bool{}
-		for _, n := range SubNames(def) {
+		for _, n := range SubNames(m.text) {
 			used[n] = true
 		}
 		for n := range used {
-			if _, ok := subs[n]; !ok {
-				ps = append(ps, Problem{"definition-substitutions", id, fmt.Sprintf("${%s} in the definition has no DefinitionSubstitutions entry", n)})
+			if _, ok := m.subs[n]; !ok {
+				ps = append(ps, Problem{"definition-substitutions", m.id, fmt.Sprintf("${%s} in the definition has no DefinitionSubstitutions entry", n)})
 			}
 		}
-		for k := range subs {
+		for k := range m.subs {
 			if !used[k] {
-				ps = append(ps, Problem{"definition-substitutions", id, fmt.Sprintf("DefinitionSubstitutions key %s is not used by the definition", k)})
+				ps = append(ps, Problem{"definition-substitutions", m.id, fmt.Sprintf("DefinitionSubstitutions key %s is not used by the definition", k)})
 			}
 		}
 	}

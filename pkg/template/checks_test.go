@@ -70,6 +70,37 @@ func TestChecks(t *testing.T) {
 		// No issuer, no audience; the claim in IAM mode too; GET /orders cannot query.
 		{"jwt-auth half wired", CheckJWTAuth, "bad-jwt-config.yaml", []string{"Api", "Api", "Function", "Function"}, ""},
 
+		{"partition good", CheckPartition, "good.yaml", []string{}, ""},
+		{"partition literals", CheckPartition, "bad-partition.yaml", []string{"", "", "Permission", "Role"}, "use ${AWS::Partition}"},
+
+		{"lifecycle good", CheckQueryableLifecycle, "good.yaml", []string{}, ""},
+		{"lifecycle archives what Athena reads", CheckQueryableLifecycle, "bad-lifecycle.yaml", []string{"Bucket", "Bucket", "Bucket"}, "Athena skips"},
+
+		{"cost-alarm good", CheckCostAlarm, "good.yaml", []string{}, ""},
+		{"cost-alarm billing alarm, unusable topic", CheckCostAlarm, "bad-cost-alarm.yaml",
+			[]string{"BillingAlarm", "Budget", "Budget", "Budget", "SilentBudget"}, ""},
+
+		{"default-route good", CheckDefaultRoute, "good.yaml", []string{}, ""},
+		{"default-route unmarked or misplaced", CheckDefaultRoute, "bad-default-route.yaml", []string{"Api", "Api", "Api"}, ""},
+
+		{"stream-failures good", CheckStreamFailureRecords, "good.yaml", []string{}, ""},
+		{"stream-failures pointers into a 24 h stream", CheckStreamFailureRecords, "bad-stream-failures.yaml", []string{"ToQueue", "ToTopic"}, "receives only pointers into Stream, which keeps records 24 h"},
+
+		{"partition in a definition", CheckPartition, "bad-statemachine.yaml", []string{"Machine"}, "Definition.States.Callback.Resource"},
+
+		{"lambda-retry good", CheckLambdaRetry, "good.yaml", []string{}, ""},
+		{"lambda-retry missing and emulator-only names", CheckLambdaRetry, "bad-statemachine.yaml",
+			[]string{"Machine", "Machine", "Machine", "Machine", "Machine"}, "state Work: "},
+
+		{"execution-timeout good", CheckExecutionTimeout, "good.yaml", []string{}, ""},
+		{"execution-timeout none, too short, dead heartbeat", CheckExecutionTimeout, "bad-statemachine.yaml", []string{"Machine", "Machine", "Untimed"}, ""},
+
+		{"rule-input good", CheckRuleInput, "good.yaml", []string{}, ""},
+		{"rule-input paths the pattern does not require", CheckRuleInput, "bad-statemachine.yaml", []string{"Rule", "Rule"}, "States.Runtime"},
+
+		{"state-machine-logs good", CheckStateMachineLogs, "good.yaml", []string{}, ""},
+		{"state-machine-logs task tokens with execution data", CheckStateMachineLogs, "bad-statemachine.yaml", []string{"Machine"}, "IncludeExecutionData"},
+
 		{"capacity-knobs none declared", CheckCapacityKnobs, "good.yaml", []string{}, ""},
 		{"capacity-knobs wired", CheckCapacityKnobs, "good-capacity.yaml", []string{}, ""},
 		// Rate and burst swapped (2), the literal MaximumConcurrency, a ShardCount when on
@@ -110,6 +141,35 @@ func TestCheckMessages(t *testing.T) {
 		{"failure-destinations", CheckFailureDestinations, "bad-failure-destinations.yaml", []string{
 			"no DeadLetterConfig.Arn", "no RetryPolicy", "EventInvokeConfig has no DestinationConfig.OnFailure",
 			"invoked asynchronously by Rule", "kinesis mapping has no DestinationConfig.OnFailure",
+		}},
+		{"partition", CheckPartition, "bad-partition.yaml", []string{
+			`Conditions.InChina`, `Properties.ManagedPolicyArns[0]: literal "arn:aws:"`,
+			`Properties.SourceArn.Fn::Join[1][0]`, `Outputs.Url.Fn::Sub: literal "amazonaws.com"`,
+		}},
+		{"lifecycle", CheckQueryableLifecycle, "bad-lifecycle.yaml", []string{
+			"rule Glacier moves raw/", "to GLACIER", "rule WholeBucketDeepArchive", "to DEEP_ARCHIVE", "Intelligent-Tiering Archive", "ARCHIVE_ACCESS",
+		}},
+		{"cost-alarm", CheckCostAlarm, "bad-cost-alarm.yaml", []string{
+			"BillingAlarm: alarm on AWS/Billing", "topic Topic has no policy letting budgets.amazonaws.com sns:Publish",
+			"key Key of topic Topic does not allow budgets.amazonaws.com kms:generatedatakey",
+			"does not allow budgets.amazonaws.com kms:decrypt", "SilentBudget: budget notifies no subscriber",
+		}},
+		{"default-route", CheckDefaultRoute, "bad-default-route.yaml", []string{
+			"/$default lacks isDefaultRoute: true", "get /$default: the $default route takes every method",
+			"post /orders: isDefaultRoute is honoured only on x-amazon-apigateway-any-method",
+		}},
+		{"lambda-retry", CheckLambdaRetry, "bad-statemachine.yaml", []string{
+			"no retrier for Lambda.ClientExecutionTimeoutException", "no retrier for Lambda.AWSLambdaException",
+			"no retrier for Lambda.SdkClientException", "no retrier for Lambda.TooManyRequestsException",
+			`"Exception" is an emulator's name`,
+		}},
+		{"execution-timeout", CheckExecutionTimeout, "bad-statemachine.yaml", []string{
+			"Untimed: the definition has no TimeoutSeconds", "TimeoutSeconds 100 is under the 734 s",
+			"state Callback handles States.HeartbeatTimeout but has no HeartbeatSeconds",
+		}},
+		{"rule-input", CheckRuleInput, "bad-statemachine.yaml", []string{
+			"reads $.detail.data.orderId, but the EventPattern does not require it",
+			"reads $.detail.metadata.kind, but",
 		}},
 		{"definition-substitutions", CheckDefinitionSubstitutions, "bad-substitutions.yaml", []string{
 			"${TableName} in the definition has no DefinitionSubstitutions entry",

@@ -71,7 +71,7 @@ func CheckJWTAuth(t *Template) []Problem {
 				if !ok {
 					sec = body["security"]
 				}
-				if !requires(sec, schemes) {
+				if !securedBy(sec, schemes) {
 					continue
 				}
 				served[fid] = true
@@ -128,8 +128,8 @@ func (t *Template) apiBody(aid string, params map[string]string) (map[string]any
 	return body, err
 }
 
-// requires reports whether an OpenAPI security requirement list names one of schemes.
-func requires(sec any, schemes map[string]map[string]any) bool {
+// securedBy reports whether an OpenAPI security requirement list names one of schemes.
+func securedBy(sec any, schemes map[string]map[string]any) bool {
 	for _, req := range list(sec) {
 		m, _ := req.(map[string]any)
 		for name := range m {

@@ -90,13 +90,7 @@ func (t *Template) HTTPRoutes() []Route {
 		}
 	}
 	for _, aid := range t.IDs("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api") {
-		props := t.Resources[aid].Properties
-		body, _ := props["DefinitionBody"].(map[string]any)
-		if body == nil {
-			body, _ = props["Body"].(map[string]any)
-		}
-		paths, _ := body["paths"].(map[string]any)
-		for path, item := range paths {
+		for path, item := range openAPIPaths(t.Resources[aid].Properties) {
 			ops, _ := item.(map[string]any)
 			for method, op := range ops {
 				o, _ := op.(map[string]any)
@@ -105,14 +99,16 @@ func (t *Template) HTTPRoutes() []Route {
 				if !ok || !t.isFunction(fid) {
 					continue
 				}
-				m := strings.ToUpper(method)
-				if m == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
-					m = "ANY"
+				rt := Route{API: aid, Method: strings.ToUpper(method), Path: path, Function: fid}
+				if method == anyMethod {
+					rt.Method = "ANY"
+					// API Gateway's import makes the catch-all route of exactly this marker;
+					// a "/$default" path without it is a literal path.
+					if o["isDefaultRoute"] == true {
+						rt.Path = "$default"
+					}
 				}
-				if path == "/$default" { // OpenAPI spelling of the catch-all route
-					path = "$default"
-				}
-				routes = append(routes, Route{API: aid, Method: m, Path: path, Function: fid})
+				routes = append(routes, rt)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -209,5 +210,129 @@ Resources:
 	}
 	if got := tpl.HTTPRoutes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("HTTPRoutes =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestHTTPRoutesDefaultRouteMarker: the catch-all is the any-method operation marked
+// isDefaultRoute, as API Gateway imports it; "/$default" without the marker is a literal
+// route, and the marker makes any path the catch-all.
+func TestHTTPRoutesDefaultRouteMarker(t *testing.T) {
+	const api = `
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        paths:
+          %s:
+            x-amazon-apigateway-any-method:
+              %s
+              x-amazon-apigateway-integration: {uri: !GetAtt Fn.Arn}
+`
+	tests := []struct {
+		name, path, marker string
+		want               Route
+	}{
+		{"marked /$default", "/$default", "isDefaultRoute: true", Route{API: "Api", Method: "ANY", Path: "$default", Function: "Fn"}},
+		{"unmarked /$default is a literal path", "/$default", "operationId: fallback", Route{API: "Api", Method: "ANY", Path: "/$default", Function: "Fn"}},
+		{"marker false", "/$default", "isDefaultRoute: false", Route{API: "Api", Method: "ANY", Path: "/$default", Function: "Fn"}},
+		{"marker on another path", "/{proxy+}", "isDefaultRoute: true", Route{API: "Api", Method: "ANY", Path: "$default", Function: "Fn"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl, err := Parse([]byte(fmt.Sprintf(api, tc.path, tc.marker)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tpl.HTTPRoutes(); !reflect.DeepEqual(got, []Route{tc.want}) {
+				t.Fatalf("HTTPRoutes = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseHiveType(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"string", "string"},
+		{" BIGINT ", "bigint"},
+		{"decimal(10,2)", "decimal(10,2)"},
+		{"array<struct<sku:string,quantity:bigint>>", "array<struct<sku:string,quantity:bigint>>"},
+		{"struct<metadata:struct<eventId:string>, data:map<string,array<int>>>", "struct<metadata:struct<eventId:string>,data:map<string,array<int>>>"},
+	}
+	for _, tc := range tests {
+		h, err := ParseHiveType(tc.in)
+		if err != nil || h.String() != tc.want {
+			t.Errorf("ParseHiveType(%q) = %q, %v; want %q", tc.in, h.String(), err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "struct<", "struct<a>", "array<string", "map<string>", "string>", "struct<:string>"} {
+		if h, err := ParseHiveType(bad); err == nil {
+			t.Errorf("ParseHiveType(%q) = %v, want an error", bad, h)
+		}
+	}
+}
+
+func TestGlueTables(t *testing.T) {
+	tpl := load(t, "glue-tables.yaml")
+	want := []GlueTable{
+		{ID: "Elsewhere", Name: "other", SerDeParams: map[string]string{}, Parameters: map[string]string{}},
+		{ID: "Table", Name: "events", Bucket: "Lake", Prefix: "raw/",
+			Columns:       []Column{{"event_id", "string"}, {"total", "bigint"}},
+			PartitionKeys: []Column{{"dt", "string"}},
+			SerDe:         "org.openx.data.jsonserde.JsonSerDe", SerDeParams: map[string]string{"mapping.event_id": "eventId"},
+			Parameters: map[string]string{"classification": "json"}},
+	}
+	if got := tpl.GlueTables(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("GlueTables =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestRowProblems(t *testing.T) {
+	g := GlueTable{
+		Columns: []Column{
+			{"event_id", "string"}, {"total", "bigint"},
+			{"detail", "struct<metadata:struct<eventId:string>,lines:array<struct<sku:string,quantity:bigint>>,reason:string>"},
+		},
+		PartitionKeys: []Column{{"dt", "string"}},
+		SerDeParams:   map[string]string{},
+	}
+	mapped := g
+	mapped.SerDeParams = map[string]string{"mapping.event_id": "id"}
+	strict := g
+	strict.SerDeParams = map[string]string{"case.insensitive": "false"}
+	tests := []struct {
+		name  string
+		table GlueTable
+		row   string
+		want  []string // substrings, one per problem, in order
+	}{
+		{"fits", g, `{"event_id":"e","total":5,"detail":{"metadata":{"eventId":"e"},"lines":[{"sku":"a","quantity":1}]}}`, nil},
+		{"optional struct field null or absent", g, `{"event_id":"e","total":5,"detail":{"metadata":null,"reason":null}}`, nil},
+		{"missing and null columns", g, `{"total":null,"detail":{}}`, []string{`column event_id: no "event_id"`, `column total: no "total"`}},
+		{"wrong types", g, `{"event_id":1,"total":1.5,"detail":{"lines":[{"quantity":"2"}]}}`,
+			[]string{"event_id: json.Number value does not fit string", "total: json.Number value does not fit bigint", "detail.lines[0].quantity: string value does not fit bigint"}},
+		{"undeclared keys at any depth", g, `{"event_id":"e","total":1,"detail":{"metadata":{"eventId":"e","extra":1}},"source":"x"}`,
+			[]string{`detail.metadata: key "extra" is not a field`, `key "source" is not a column`}},
+		{"partition key in the row", g, `{"event_id":"e","total":1,"detail":{},"dt":"2026-01-01"}`, []string{"partition key dt is in the row"}},
+		{"mapping names the key", mapped, `{"id":"e","total":1,"detail":{}}`, nil},
+		{"mapping: the column name is not the key", mapped, `{"event_id":"e","total":1,"detail":{}}`, []string{`column event_id: no "id"`, `key "event_id" is not a column`}},
+		{"case-insensitive by default", g, `{"Event_ID":"e","TOTAL":1,"detail":{"METADATA":{"EVENTID":"e"}}}`, nil},
+		{"case.insensitive false", strict, `{"Event_ID":"e","total":1,"detail":{}}`, []string{`column event_id: no "event_id"`, `key "Event_ID" is not a column`}},
+		{"not an object", g, `[1]`, []string{"not a JSON object"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.table.RowProblems([]byte(tc.row))
+			if len(got) != len(tc.want) {
+				t.Fatalf("problems %q, want %d: %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
 	}
 }

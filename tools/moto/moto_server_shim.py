@@ -115,12 +115,33 @@ ones. local/README.md says what the local stack keeps and for how long.
    allocation than the one before. Fix: before each write the one item it
    changes is copied (and its table's stream records remembered), and a failed
    transaction puts those back; checks, order and errors are upstream's.
+11. EventBridge replays (moto/events/models.py Replay.replay_events) send
+   every archived event to every rule of the bus: they ignore
+   EventStartTime/EventEndTime and the destination's FilterArns, so a replay of
+   one hour to one consumer's rule re-delivers the whole archive to everyone
+   (`orderflow events replay`). Fix: the same loop, over the archived events
+   whose time is inside the window, to the rules named by FilterArns (all
+   rules when there are none), as AWS does. The archive holds its last
+   MOTO_SHIM_EVENTS_ARCHIVE_MAX events (fix 8): older ones are not replayed.
+12. A failed Lambda Invoke is reported as "Exception". When Step Functions'
+   call to Lambda's Invoke API fails (a 500 ServiceException, a 429
+   TooManyRequestsException, ...), AWS reports the task's error as
+   Lambda.<error code> (Lambda.ServiceException, Lambda.TooManyRequestsException:
+   the names AWS recommends retrying,
+   https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+   moto 5.2.1 reports every such failure as "Exception" (StateTaskLambda._from_error
+   in moto/stepfunctions/parser/asl/component/state/exec/state_task/state_task_lambda.py),
+   so a production definition's retriers never match locally. Fix: a botocore
+   ClientError from Invoke is reported as "Lambda." + its error code, in the task's
+   error and its LambdaFunctionFailed history event; function errors and timeouts
+   are left as they are.
 
 When to delete it
 -----------------
 When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
 release that contains getmoto/moto#10093, the shim prints "not needed" for it;
-the JSONPath cache can go when moto or jsonpath_ng caches parsed paths itself.
+the JSONPath cache can go when moto or jsonpath_ng caches parsed paths itself,
+the Lambda error names when moto reports Lambda.<code> (the shim then says "not needed").
 With neither fix needed, pkg/emulator can run moto_server directly and this
 file can go.
 """
@@ -906,6 +927,80 @@ def _serve_stats():
     urls.url_paths["{0}/moto-api/orderflow/stats$"] = handler
 
 
+def _name_lambda_invoke_errors():
+    """Reports a failed Invoke as Lambda.<code>, as AWS does (fix 12); returns a status line."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        state_task_lambda,
+    )
+
+    cls = state_task_lambda.StateTaskLambda
+    if 'error = "Exception"' not in inspect.getsource(cls._from_error):
+        return "lambda invoke error names fix not needed"
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "lambda invoke errors named Exception (MOTO_SHIM_DISABLE=1)"
+    original = cls._from_error
+
+    def _from_error(self, env, ex):
+        event = original(self, env, ex)
+        if not isinstance(ex, ClientError):
+            return event
+        name = "Lambda." + ex.response.get("Error", {}).get("Code", "AWSLambdaException")
+        event.error_name = state_task_lambda.CustomErrorName(name)
+        details = (event.event_details or {}).get("lambdaFunctionFailedEventDetails")
+        if details is not None:
+            details["error"] = name
+        return event
+
+    functools.update_wrapper(_from_error, original)
+    cls._from_error = _from_error
+    return "named lambda invoke errors Lambda.<code>"
+
+
+def _replay_window_and_rules():
+    """Fix 11: EventBridge replays honour their window and FilterArns; returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "replays unfiltered (MOTO_SHIM_DISABLE=1)"
+    from datetime import datetime, timezone
+
+    from moto.events import models as ev
+    from moto.moto_api._internal import mock_random
+    from moto.core.utils import unix_time
+
+    def seconds(v):
+        if isinstance(v, (int, float)):
+            return float(v)
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=timezone.utc)
+            return d.timestamp()
+
+    def replay_events(self, archive):
+        bus_name = self.destination["Arn"].split("/")[-1]
+        only = set(self.destination.get("FilterArns") or [])
+        start, end = seconds(self.event_start_time), seconds(self.event_end_time)
+        backend = ev.events_backends[self.account_id][self.region]
+        bus = backend.describe_event_bus(bus_name)
+        for event in list(archive.events):
+            if not start <= seconds(event.get("time")) <= end:
+                continue
+            for rule in list(bus.rules.values()):
+                if only and rule.arn not in only:
+                    continue
+                rule.send_to_targets(
+                    dict(event, **{"id": str(mock_random.uuid4()), "replay-name": self.name}),
+                    transform_input=False,
+                )
+        self.state = ev.ReplayState.COMPLETED
+        self.end_time = unix_time()
+
+    ev.Replay.replay_events = replay_events
+    return "replays honour their window and FilterArns"
+
+
 def main():
     jsonpath_status = _cache_jsonpath_parse()
     try:
@@ -930,6 +1025,8 @@ def main():
         _bound_sqs(),
         _bound_dynamodb_streams(),
         _bound_archives_and_topics(),
+        _name_lambda_invoke_errors(),
+        _replay_window_and_rules(),
     ]
     _serve_stats()
     print(f"{PREFIX} moto {moto.__version__}: " + "; ".join(statuses), file=sys.stderr, flush=True)

@@ -36,7 +36,8 @@ type Client struct {
 // New returns a Client for cfg's region, credentials, HTTP client and retryer. With
 // cfg.BaseEndpoint set (moto, LocalStack) it addresses buckets path-style
 // (<endpoint>/<bucket>/<key>), since emulators serve no bucket subdomains; otherwise
-// virtual-hosted style, https://<bucket>.s3.<region>.amazonaws.com/<key>.
+// virtual-hosted style, https://<bucket>.s3.<region>.<DNS suffix of the region's
+// partition>/<key> (amazonaws.com, amazonaws.com.cn in China, ...: see DNSSuffix).
 func New(cfg aws.Config) *Client {
 	return &Client{cfg: cfg, signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }), now: time.Now}
 }
@@ -106,7 +107,34 @@ func (c *Client) URL(bucket, key string) string {
 	if c.cfg.BaseEndpoint != nil {
 		return strings.TrimSuffix(*c.cfg.BaseEndpoint, "/") + "/" + httpbinding.EscapePath(bucket, true) + path
 	}
-	return "https://" + bucket + ".s3." + c.cfg.Region + ".amazonaws.com" + path
+	return "https://" + bucket + ".s3." + c.cfg.Region + "." + DNSSuffix(c.cfg.Region) + path
+}
+
+// partitions are the AWS partitions other than aws (the default), each as the region
+// name prefix that selects it and its DNS suffix, from the SDK's partitions.json
+// (internal/endpoints/awsrulesfn, not importable; TestDNSSuffixMatchesTheSDK keeps the
+// two in step). us-gov shares aws's suffix but is listed so it can never fall to
+// another prefix; the longer us-iso* prefixes come before us-iso-.
+var partitions = []struct{ prefix, suffix string }{
+	{"cn-", "amazonaws.com.cn"},
+	{"us-gov-", "amazonaws.com"},
+	{"us-isob-", "sc2s.sgov.gov"},
+	{"us-isof-", "csp.hci.ic.gov"},
+	{"us-iso-", "c2s.ic.gov"},
+	{"eu-isoe-", "cloud.adc-e.uk"},
+	{"eusc-", "amazonaws.eu"},
+}
+
+// DNSSuffix returns the DNS suffix of the partition region belongs to: amazonaws.com for
+// the aws and aws-us-gov partitions, amazonaws.com.cn for aws-cn, and the suffixes of
+// the isolated and sovereign partitions.
+func DNSSuffix(region string) string {
+	for _, p := range partitions {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.suffix
+		}
+	}
+	return "amazonaws.com"
 }
 
 func (c *Client) put(ctx context.Context, in *s3.PutObjectInput, body []byte, hash string) (*s3.PutObjectOutput, error) {

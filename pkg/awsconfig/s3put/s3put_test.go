@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,6 +47,7 @@ func noDelay(int, error) (time.Duration, error) { return 0, nil }
 func TestURL(t *testing.T) {
 	tests := []struct {
 		name     string
+		region   string // default eu-west-1
 		endpoint *string
 		bucket   string
 		key      string
@@ -51,15 +55,67 @@ func TestURL(t *testing.T) {
 	}{
 		{name: "AWS, virtual-hosted", bucket: "lake", key: "raw/dt=2026-01-02/b 1.ndjson",
 			want: "https://lake.s3.eu-west-1.amazonaws.com/raw/dt%3D2026-01-02/b%201.ndjson"},
+		{name: "aws-cn: the China partition's suffix", region: "cn-north-1", bucket: "lake", key: "raw/x.json",
+			want: "https://lake.s3.cn-north-1.amazonaws.com.cn/raw/x.json"},
+		{name: "aws-us-gov", region: "us-gov-west-1", bucket: "lake", key: "raw/x.json",
+			want: "https://lake.s3.us-gov-west-1.amazonaws.com/raw/x.json"},
+		{name: "aws-iso-b", region: "us-isob-east-1", bucket: "lake", key: "raw/x.json",
+			want: "https://lake.s3.us-isob-east-1.sc2s.sgov.gov/raw/x.json"},
 		{name: "endpoint override, path-style", endpoint: aws.String("http://127.0.0.1:5000/"), bucket: "lake", key: "raw/x.ndjson",
 			want: "http://127.0.0.1:5000/lake/raw/x.ndjson"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s3put.New(config(tt.endpoint)).URL(tt.bucket, tt.key); got != tt.want {
+			cfg := config(tt.endpoint)
+			if tt.region != "" {
+				cfg.Region = tt.region
+			}
+			if got := s3put.New(cfg).URL(tt.bucket, tt.key); got != tt.want {
 				t.Fatalf("URL = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDNSSuffixMatchesTheSDK checks DNSSuffix against the partitions the SDK itself
+// resolves endpoints with (aws-sdk-go-v2's internal/endpoints/awsrulesfn/partitions.json):
+// every region of every partition gets its partition's suffix, so a partition AWS adds
+// fails here until s3put knows it.
+func TestDNSSuffixMatchesTheSDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-sdk-go-v2").Output()
+	if err != nil {
+		t.Fatalf("locate the SDK module: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "internal", "endpoints", "awsrulesfn", "partitions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Partitions []struct {
+			ID      string                     `json:"id"`
+			Regions map[string]json.RawMessage `json:"regions"`
+			Outputs struct {
+				DNSSuffix string `json:"dnsSuffix"`
+			} `json:"outputs"`
+		} `json:"partitions"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	regions := 0
+	for _, p := range doc.Partitions {
+		for region := range p.Regions {
+			if strings.HasPrefix(region, "aws-") { // the partition's global pseudo-region
+				continue
+			}
+			regions++
+			if got := s3put.DNSSuffix(region); got != p.Outputs.DNSSuffix {
+				t.Errorf("DNSSuffix(%q) = %q, want %q (partition %s)", region, got, p.Outputs.DNSSuffix, p.ID)
+			}
+		}
+	}
+	if len(doc.Partitions) < 2 || regions < 10 {
+		t.Fatalf("read %d partitions, %d regions from the SDK: not the file this test expects", len(doc.Partitions), regions)
 	}
 }
 

@@ -13,7 +13,7 @@
 // which is the eventId of every event the system publishes, the state machine's Order
 // Confirmed (<orderId>:CONFIRMED) included. The data lake's raw/ objects are at-least-once: a batch retried whole
 // overwrites its object, but a batch retried from a later record is written again under
-// another batch id, so readers deduplicate on eventId.
+// another batch id, so readers deduplicate on event_id (Row).
 package analytics
 
 import (
@@ -63,15 +63,23 @@ type Handler struct {
 	Log     *slog.Logger
 }
 
-// Row is one data-lake row: the fields analysts query most, and the whole detail.
+// Row is one data-lake row: the fields analysts filter, group and deduplicate on as
+// top-level columns, and the whole detail ({metadata, data}) for the rest. It is the
+// contract of the Glue table order_events (infra/data-lake.yaml): its JSON keys are the
+// table's column names, and TestRowsMatchTheGlueTable fails when the two differ.
+//
+// Not the EventBridge event as received: its envelope (id, account, region, time)
+// answers no business question, and its id differs between two deliveries of one
+// event, so queries could not deduplicate on it. EventID (<orderId>:<STATUS>) does.
 type Row struct {
-	EventID    string          `json:"eventId"`
-	DetailType string          `json:"detailType"`
-	OrderID    string          `json:"orderId"`
-	Status     order.Status    `json:"status"`
-	Currency   string          `json:"currency"`
-	Total      int64           `json:"total"`
-	OccurredAt time.Time       `json:"occurredAt"`
+	EventID    string       `json:"event_id"`
+	DetailType string       `json:"detail_type"`
+	OrderID    string       `json:"order_id"`
+	Status     order.Status `json:"status"`
+	Currency   string       `json:"currency"`
+	Total      int64        `json:"total"`
+	// OccurredAt is written as RFC 3339 in UTC; Athena: from_iso8601_timestamp(occurred_at).
+	OccurredAt time.Time       `json:"occurred_at"`
 	Detail     json.RawMessage `json:"detail"`
 }
 

@@ -167,8 +167,8 @@ func TestHandleBatch(t *testing.T) {
 		if err := json.Unmarshal(c.Rows[1], &row); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]any{"eventId": event.ID("o1", order.StatusConfirmed), "detailType": "Order Confirmed",
-			"orderId": "o1", "status": "CONFIRMED", "currency": "USD", "total": 2500.0, "occurredAt": "2026-01-01T10:15:45Z"}
+		want := map[string]any{"event_id": event.ID("o1", order.StatusConfirmed), "detail_type": "Order Confirmed",
+			"order_id": "o1", "status": "CONFIRMED", "currency": "USD", "total": 2500.0, "occurred_at": "2026-01-01T10:15:45Z"}
 		for k, v := range want {
 			if row[k] != v {
 				t.Errorf("row[%s] = %v, want %v", k, row[k], v)

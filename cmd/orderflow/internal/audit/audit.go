@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +24,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
+	"github.com/orderflow/orderflow/pkg/lake"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
@@ -58,12 +62,14 @@ type Config struct {
 	S3       S3API
 
 	OrdersTable, InventoryTable, MetricsTable string
-	// Bucket is the data lake; "" skips the data-lake check.
+	// Bucket is the data lake, also the analytics mapping's S3 on-failure destination
+	// (its aws/lambda/ records are read); "" skips both checks.
 	Bucket string
 	// DLQs are the dead-letter queue and on-failure destination URLs.
 	DLQs []string
-	// FailureBuckets are S3 on-failure destinations (the publisher's stream mapping):
-	// each object is a discarded batch, its records and its reason.
+	// FailureBuckets are S3 on-failure destinations (the publisher's stream mapping) other
+	// than Bucket: each record under failures.Prefix is a discarded batch, its records and
+	// its reason.
 	FailureBuckets []string
 	// EventCapture is a queue receiving every order event of the bus (a rule target);
 	// NotificationCapture a queue subscribed (raw delivery or not) to the topic. Both are
@@ -132,6 +138,12 @@ type Report struct {
 	// Metrics.
 	MetricsConfirmed int64            `json:"metricsConfirmed"`
 	MetricsRevenue   map[string]int64 `json:"metricsRevenue"`
+	// FailedStreamRecords counts the stream records a mapping gave up on, kept with their
+	// batch in the S3 on-failure destination; AnalyticsInDLQ are the order events among
+	// them (eventIds): their metrics and data-lake rows are missing until they are
+	// replayed, which is not a violation: they are not lost.
+	FailedStreamRecords int      `json:"failedStreamRecords"`
+	AnalyticsInDLQ      []string `json:"analyticsInDlq"`
 	// Data lake.
 	LakeChecked          bool     `json:"lakeChecked"`
 	LakeRows             int      `json:"lakeRows"`
@@ -143,11 +155,14 @@ type Report struct {
 	Skipped    []string `json:"skipped"`
 
 	dlq []dlqMessage // what the DLQs hold, read once by checkOrders
+	// failed are the order events in the S3 on-failure destination, by eventId.
+	failed map[string]analytics.Record
 }
 
-// dlqMessage is a message of a DLQ: the queue's name, the body and why it is there.
+// dlqMessage is a message of a DLQ: the queue's name, the body and why it is there;
+// stream is the kind of stream ("kinesis", "dynamodb") of an on-failure record in S3.
 type dlqMessage struct {
-	queue, body, reason string
+	queue, body, reason, stream string
 }
 
 // Stuck is a non-terminal order.
@@ -210,7 +225,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err := r.checkStock(ctx, c, orders); err != nil {
 		return nil, err
 	}
-	if err := r.checkMetrics(ctx, c); err != nil {
+	if err := r.checkMetrics(ctx, c, confirmed); err != nil {
 		return nil, err
 	}
 	if err := r.checkLake(ctx, c, confirmed); err != nil {
@@ -303,10 +318,13 @@ func scanOrders(ctx context.Context, c Config) ([]*orderRow, error) {
 // checkOrders: every accepted order is terminal, or its failure sits in a DLQ.
 func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) error {
 	inDLQ := map[string]string{} // orderId -> reason
-	if err := r.readFailureBuckets(ctx, c); err != nil {
+	if err := r.readFailedRecords(ctx, c); err != nil {
 		return err
 	}
 	for _, m := range r.dlq {
+		if m.stream == "kinesis" { // analytics of the order, not the order's processing
+			continue
+		}
 		for _, o := range orders {
 			if strings.Contains(m.body, o.id) {
 				inDLQ[o.id] = m.queue + ": " + m.reason
@@ -370,63 +388,6 @@ func (r *Report) checkTwins(orders []*orderRow) {
 			r.violate("Idempotency-Key %q created %d orders: %s", k, len(ids), strings.Join(ids, ", "))
 		}
 	}
-}
-
-// readFailureBuckets reads the S3 on-failure destinations: every object is a discarded
-// stream batch (Lambda's invocation record, with the batch as its payload).
-func (r *Report) readFailureBuckets(ctx context.Context, c Config) error {
-	if c.S3 == nil {
-		return nil
-	}
-	for _, b := range c.FailureBuckets {
-		var token *string
-		n := 0
-		for {
-			out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b), ContinuationToken: token})
-			if err != nil {
-				return fmt.Errorf("list %s: %w", b, err)
-			}
-			for _, obj := range out.Contents {
-				got, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b), Key: obj.Key})
-				if err != nil {
-					return fmt.Errorf("get %s/%s: %w", b, aws.ToString(obj.Key), err)
-				}
-				body, err := io.ReadAll(got.Body)
-				got.Body.Close()
-				if err != nil {
-					return err
-				}
-				n++
-				r.dlq = append(r.dlq, dlqMessage{queue: "s3://" + b, body: string(body), reason: recordReason(body)})
-			}
-			if !aws.ToBool(out.IsTruncated) {
-				break
-			}
-			token = out.NextContinuationToken
-		}
-		r.DLQMessages["s3://"+b] = n
-	}
-	return nil
-}
-
-// recordReason is the reason in a Lambda on-failure record: its condition and, when the
-// function failed, the function error.
-func recordReason(body []byte) string {
-	var rec struct {
-		RequestContext struct {
-			Condition string `json:"condition"`
-		} `json:"requestContext"`
-		ResponseContext struct {
-			FunctionError string `json:"functionError"`
-		} `json:"responseContext"`
-	}
-	if json.Unmarshal(body, &rec) != nil || rec.RequestContext.Condition == "" {
-		return "unreadable on-failure record"
-	}
-	if rec.ResponseContext.FunctionError != "" {
-		return rec.RequestContext.Condition + " (" + rec.ResponseContext.FunctionError + ")"
-	}
-	return rec.RequestContext.Condition
 }
 
 func reason(m queue.Message) string {
@@ -520,8 +481,80 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 	return nil
 }
 
-// checkMetrics: the per-minute CONFIRMED counts and revenue add up to the confirmed orders.
-func (r *Report) checkMetrics(ctx context.Context, c Config) error {
+// readFailedRecords reads the stream batches the mappings discarded to their S3 on-failure
+// destinations (failures.Prefix of the lake bucket and of every failure bucket): a
+// publisher batch names its orders in its payload; an analytics batch's order events are
+// decoded, by eventId.
+func (r *Report) readFailedRecords(ctx context.Context, c Config) error {
+	r.failed = map[string]analytics.Record{}
+	var buckets []string
+	for _, b := range append([]string{c.Bucket}, c.FailureBuckets...) {
+		if b != "" && !slices.Contains(buckets, b) {
+			buckets = append(buckets, b)
+		}
+	}
+	if len(buckets) == 0 || c.S3 == nil {
+		r.Skipped = append(r.Skipped, "failed stream records: no bucket")
+		return nil
+	}
+	for _, b := range buckets {
+		recs, err := failures.List(ctx, c.S3, b)
+		if err != nil {
+			return err
+		}
+		where := "s3://" + b + "/" + failures.Prefix
+		r.DLQMessages[where] = len(recs)
+		for _, rec := range recs {
+			_, kind := rec.Batch()
+			m := dlqMessage{queue: where, body: rec.Key, reason: rec.Reason(), stream: kind}
+			p, err := rec.EventJSON()
+			if err != nil {
+				m.reason += ": " + err.Error()
+				r.dlq = append(r.dlq, m)
+				continue
+			}
+			m.body = string(p)
+			if kind == "kinesis" {
+				ev, err := rec.KinesisEvent()
+				if err != nil {
+					m.reason += ": " + err.Error()
+				}
+				var ids []string
+				for _, kr := range ev.Records {
+					r.FailedStreamRecords++
+					if d, err := analytics.Decode(kr.Kinesis.Data); err == nil {
+						r.failed[d.Key()] = d
+						ids = append(ids, d.Key())
+					}
+				}
+				m.body = strings.Join(ids, " ")
+			} else if b, _ := rec.Batch(); b != nil {
+				r.FailedStreamRecords += b.BatchSize
+			}
+			r.dlq = append(r.dlq, m)
+		}
+	}
+	r.AnalyticsInDLQ = sortedKeys(r.failed)
+	return nil
+}
+
+// failedConfirmed returns the confirmed orders whose Order Confirmed event sits in the S3
+// on-failure destination, and their revenue per currency.
+func (r *Report) failedConfirmed(confirmed map[string]*orderRow) (int64, map[string]int64) {
+	n, rev := int64(0), map[string]int64{}
+	for id, o := range confirmed {
+		if _, ok := r.failed[id+":CONFIRMED"]; ok {
+			n++
+			rev[o.currency] += o.total
+		}
+	}
+	return n, rev
+}
+
+// checkMetrics: the per-minute CONFIRMED counts and revenue add up to the confirmed
+// orders, less at most those whose Order Confirmed event sits in the on-failure
+// destination (counted once it is replayed).
+func (r *Report) checkMetrics(ctx context.Context, c Config, confirmed map[string]*orderRow) error {
 	if c.MetricsTable == "" {
 		r.Skipped = append(r.Skipped, "metrics: no metrics table")
 		return nil
@@ -541,12 +574,13 @@ func (r *Report) checkMetrics(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	if r.MetricsConfirmed != int64(r.Confirmed) {
-		r.violate("metrics count %d confirmed orders, the orders table %d", r.MetricsConfirmed, r.Confirmed)
+	held, heldRev := r.failedConfirmed(confirmed)
+	if r.MetricsConfirmed > int64(r.Confirmed) || r.MetricsConfirmed < int64(r.Confirmed)-held {
+		r.violate("metrics count %d confirmed orders, the orders table %d (%d in the on-failure destination)", r.MetricsConfirmed, r.Confirmed, held)
 	}
 	for _, cur := range sortedKeys(union(r.MetricsRevenue, r.RevenueByCur)) {
-		if r.MetricsRevenue[cur] != r.RevenueByCur[cur] {
-			r.violate("metrics revenue %s %d, confirmed orders' total %d", cur, r.MetricsRevenue[cur], r.RevenueByCur[cur])
+		if r.MetricsRevenue[cur] > r.RevenueByCur[cur] || r.MetricsRevenue[cur] < r.RevenueByCur[cur]-heldRev[cur] {
+			r.violate("metrics revenue %s %d, confirmed orders' total %d (%d in the on-failure destination)", cur, r.MetricsRevenue[cur], r.RevenueByCur[cur], heldRev[cur])
 		}
 	}
 	return nil
@@ -563,8 +597,8 @@ func union(a, b map[string]int64) map[string]int64 {
 	return out
 }
 
-// lakeRow is what the audit reads of a data-lake row (the EventBridge event).
-type lakeRow struct {
+// busEvent is what the audit reads of an order event captured from the bus.
+type busEvent struct {
 	DetailType string `json:"detail-type"`
 	Detail     struct {
 		Metadata struct {
@@ -588,7 +622,7 @@ func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*
 	seen := map[string]int{}
 	var token *string
 	for {
-		out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String("raw/"), ContinuationToken: token})
+		out, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String(lake.Prefix), ContinuationToken: token})
 		if err != nil {
 			return fmt.Errorf("list %s: %w", c.Bucket, err)
 		}
@@ -610,12 +644,12 @@ func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*
 					continue
 				}
 				r.LakeRows++
-				var row lakeRow
-				if json.Unmarshal(line, &row) != nil || row.Detail.Metadata.EventID == "" {
+				var row analytics.Row
+				if json.Unmarshal(line, &row) != nil || row.EventID == "" {
 					r.LakeMissingEventID++
 					continue
 				}
-				seen[row.Detail.Metadata.EventID]++
+				seen[row.EventID]++
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) {
@@ -630,7 +664,8 @@ func (r *Report) checkLake(ctx context.Context, c Config, confirmed map[string]*
 		r.violate("%d data-lake rows carry no eventId", r.LakeMissingEventID)
 	}
 	for _, id := range sortedKeys(confirmed) {
-		if seen[id+":CONFIRMED"] == 0 {
+		_, held := r.failed[id+":CONFIRMED"]
+		if seen[id+":CONFIRMED"] == 0 && !held {
 			r.LakeMissingConfirmed = append(r.LakeMissingConfirmed, id)
 		}
 	}
@@ -722,7 +757,7 @@ func (r *Report) notificationsInDLQ(orders []*orderRow, ns []captured, now time.
 // published when the record is redriven.
 func (r *Report) keptRecord(id string) bool {
 	for _, m := range r.dlq {
-		if strings.HasPrefix(m.queue, "s3://") && strings.Contains(m.body, id) {
+		if m.stream == "dynamodb" && strings.Contains(m.body, id) {
 			return true
 		}
 	}
@@ -830,7 +865,7 @@ func keys(m map[string]bool) []string {
 }
 
 func decodeEvent(body string) (captured, bool) {
-	var row lakeRow
+	var row busEvent
 	if json.Unmarshal([]byte(body), &row) != nil || row.Detail.Data.OrderID == "" {
 		return captured{}, false
 	}
@@ -960,6 +995,12 @@ func (r *Report) Write(w io.Writer) {
 	if r.LakeChecked {
 		fmt.Fprintf(w, "data lake: %d rows, %d duplicates (removable by eventId), %d without eventId, %d confirmed orders missing\n",
 			r.LakeRows, r.LakeDuplicates, r.LakeMissingEventID, len(r.LakeMissingConfirmed))
+	}
+	if r.FailedStreamRecords > 0 {
+		fmt.Fprintf(w, "failed stream records (S3 on-failure destination, not lost): %d, order events among them: %d\n", r.FailedStreamRecords, len(r.AnalyticsInDLQ))
+		for _, id := range r.AnalyticsInDLQ {
+			fmt.Fprintf(w, "  dlq  analytics of %s\n", id)
+		}
 	}
 	for _, sk := range r.Skipped {
 		fmt.Fprintf(w, "not checked: %s\n", sk)

@@ -80,22 +80,31 @@ func TestRun(t *testing.T) {
 				}
 			}
 			tt.change(data)
-			r, err := Run(context.Background(), Config{
-				DynamoDB:    fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue { return data[table] }},
-				OrdersTable: "orders", InventoryTable: "inventory", MetricsTable: "metrics",
-				Initial: map[string]int64{"A": 10}, Now: func() time.Time { return now }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			joined := strings.Join(r.Violations, "\n")
-			switch {
-			case tt.want == "" && !r.OK():
-				t.Errorf("violations:\n%s", joined)
-			case tt.want != "" && !strings.Contains(joined, tt.want):
-				t.Errorf("want a violation with %q, got:\n%s", tt.want, joined)
-			}
+			auditTables(t, data, Config{}, tt.want)
 		})
 	}
+}
+
+// auditTables runs the audit over tables (orders, inventory, metrics; initial stock A=10)
+// with the other fields of cfg, and fails t unless the violations are none (want "") or
+// include one containing want.
+func auditTables(t *testing.T, tables map[string][]map[string]ddbtypes.AttributeValue, cfg Config, want string) *Report {
+	t.Helper()
+	cfg.DynamoDB = fakeDynamo{scan: func(table string) []map[string]ddbtypes.AttributeValue { return tables[table] }}
+	cfg.OrdersTable, cfg.InventoryTable, cfg.MetricsTable = "orders", "inventory", "metrics"
+	cfg.Initial, cfg.Now = map[string]int64{"A": 10}, func() time.Time { return now }
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(r.Violations, "\n")
+	switch {
+	case want == "" && !r.OK():
+		t.Errorf("violations:\n%s", joined)
+	case want != "" && !strings.Contains(joined, want):
+		t.Errorf("want a violation with %q, got:\n%s", want, joined)
+	}
+	return r
 }
 
 // Every order is announced by exactly one Order Created: copies of its eventId are
@@ -111,7 +120,11 @@ func TestCheckCreated(t *testing.T) {
 		{EventID: "ghost:PENDING", OrderID: "ghost", Status: "PENDING"},
 		{EventID: "once:CONFIRMED", OrderID: "once", Status: "CONFIRMED"},
 	}
-	r := &Report{dlq: []dlqMessage{{queue: "s3://stream-failures", body: `{"payload":"{\"Records\":[{\"order_id\":{\"S\":\"kept\"}}]}"}`, reason: "RetryAttemptsExhausted"}}}
+	r := &Report{dlq: []dlqMessage{
+		{queue: "s3://stream-failures/aws/lambda/", body: `{"Records":[{"dynamodb":{"NewImage":{"order_id":{"S":"kept"}}}}]}`, reason: "RetryAttemptsExhausted", stream: "dynamodb"},
+		// An analytics batch holding never's events does not excuse its missing Order Created.
+		{queue: "s3://lake/aws/lambda/", body: "never:PENDING", reason: "RetryAttemptsExhausted", stream: "kinesis"},
+	}}
 	r.checkCreated(evs, orders)
 	if r.CreatedCopies != 4 || r.CreatedDuplicates != 1 {
 		t.Errorf("copies %d duplicates %d, want 4 and 1", r.CreatedCopies, r.CreatedDuplicates)

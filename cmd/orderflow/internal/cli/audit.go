@@ -41,9 +41,9 @@ func (e *env) auditCmd(ctx context.Context, args []string) error {
 	fs := e.newFlagSet("audit", &sf)
 	fs.StringVar(&o.OrdersTable, "orders-table", e.getenv("ORDERS_TABLE"), "orders table (default orders-<stage>)")
 	fs.StringVar(&o.MetricsTable, "metrics-table", e.getenv("METRICS_TABLE"), "metrics table (default metrics-<stage>)")
-	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "data-lake bucket (default: the bucket whose name has data-lake/datalake)")
-	fs.Var(&o.DLQs, "dlq", "DLQ or on-failure queue name or URL (repeatable; default the template's four)")
-	fs.Var(&o.FailureBuckets, "failure-bucket", "S3 on-failure destination of a stream mapping (repeatable; default the bucket whose name has stream-failures)")
+	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "data-lake bucket, also the analytics stream's S3 on-failure destination (default: the bucket whose name has data-lake/datalake)")
+	fs.Var(&o.DLQs, "dlq", "DLQ or on-failure queue name or URL (repeatable; default the template's three)")
+	fs.Var(&o.FailureBuckets, "failure-bucket", "S3 on-failure destination of a stream mapping (repeatable; default the stage's buckets whose name has stream-failures)")
 	fs.StringVar(&o.EventCapture, "event-capture", "", "queue URL receiving every order event of the bus (drained): checks one terminal event per order")
 	fs.StringVar(&o.NotifyCapture, "notification-capture", "", "queue URL subscribed to the topic (drained): checks one notification per order")
 	fs.StringVar(&o.Catalog, "catalog", "", `initial stock per SKU: a catalog file ({"items":[{"sku":..,"stock":..}]})`)
@@ -67,14 +67,15 @@ func (e *env) auditCmd(ctx context.Context, args []string) error {
 	}
 	c.FailureBuckets = o.FailureBuckets
 	if len(c.FailureBuckets) == 0 {
-		if b := findBucket(ctx, s3c, sf.Stage, "stream-failures"); b != "" {
-			c.FailureBuckets = []string{b}
+		if c.FailureBuckets, err = StreamFailureBuckets(ctx, s3c, sf.Stage, false); err != nil {
+			return err
 		}
 	}
 	dlqs := []string(o.DLQs)
 	if len(dlqs) == 0 {
-		dlqs = []string{"inventory-commands-dlq-" + sf.Stage, "notify-dlq-" + sf.Stage,
-			"order-stream-analytics-dlq-" + sf.Stage, "orders-" + sf.Stage + "-event-targets-dlq"}
+		// The analytics mapping's on-failure destination is the data-lake bucket (S3),
+		// read with the lake.
+		dlqs = []string{"inventory-commands-dlq-" + sf.Stage, "notify-dlq-" + sf.Stage, "orders-" + sf.Stage + "-event-targets-dlq"}
 	}
 	for _, q := range dlqs {
 		url, err := queueURL(ctx, sq, q)

@@ -1,6 +1,6 @@
 // Package cli implements the user subcommands of the orderflow tool: submitting and
-// following orders, setting stock, inspecting and redriving dead-letter queues, and the
-// load generator. It talks to a running stack (the local one from `orderflow local up`
+// following orders, setting stock, inspecting and redriving dead-letter queues, replaying
+// the bus's archive, and the load generator. It talks to a running stack (the local one from `orderflow local up`
 // or a deployed one) through its HTTP API and the AWS APIs.
 //
 // Where the stack is comes from flags, then environment variables, then defaults that
@@ -71,8 +71,12 @@ commands:
   stock get SKU
   dlq list [--peek N] [--prefix P]
   dlq redrive QUEUE [--to QUEUE] | s3://BUCKET
+  events replay --from T [--to T] [--detail-type X ...] [--rule NAME ...] [--archive A] [--name N]
+                                replay the archive's events of a window (RFC 3339) to the bus's rules
   load --orders N --concurrency C --seed S [--mix default] [--histogram FILE.svg]
                 [--timeout 60s] [--poll 100ms] [--no-catalog]
+  audit [--catalog FILE] [--grace D] [--json]   the reliability invariants (orderflow audit -h)
+  lake query SQL [--bucket B] [--json]   SQL (DuckDB) over the data lake's table order_events
   token --customer ID [--ttl 1h] [--state-dir .local]
                                 a JWT of the local issuer (local up --param ApiAuth=JWT);
                                 export ORDERFLOW_AUTHORIZATION="Bearer $(orderflow token --customer c-1)"
@@ -161,10 +165,20 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return e.dlqRedrive(ctx, rest[1:])
 		}
 		return usageError("dlq: want list or redrive, got %q", sub)
+	case "events":
+		if sub == "replay" {
+			return e.eventsReplay(ctx, rest[1:])
+		}
+		return usageError("events: want replay, got %q", sub)
 	case "load":
 		return e.load(ctx, rest)
 	case "audit":
 		return e.auditCmd(ctx, rest)
+	case "lake":
+		if sub == "query" {
+			return e.lakeQuery(ctx, rest[1:])
+		}
+		return usageError("lake: want query, got %q", sub)
 	case "token":
 		return e.token(rest)
 	case "plan":

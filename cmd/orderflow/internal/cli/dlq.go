@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
@@ -126,6 +128,9 @@ type dlqListOptions struct {
 	Prefix string
 	All    bool
 	Peek   int
+	// Bucket holds stream mappings' S3 on-failure records (the data lake's aws/lambda/),
+	// listed besides the stage's stream-failures buckets.
+	Bucket string
 }
 
 func (e *env) parseDLQList(args []string) (*stackFlags, *dlqListOptions, error) {
@@ -135,6 +140,7 @@ func (e *env) parseDLQList(args []string) (*stackFlags, *dlqListOptions, error) 
 	fs.StringVar(&o.Prefix, "prefix", "", "only queues whose name starts with this (default: the stage's queues)")
 	fs.BoolVar(&o.All, "all", false, "every dead-letter queue, whatever its stage")
 	fs.IntVar(&o.Peek, "peek", 0, "show the first N messages of each non-empty DLQ and why they failed")
+	fs.StringVar(&o.Bucket, "bucket", e.getenv("DATA_LAKE_BUCKET"), "bucket of the stream mappings' S3 on-failure records (default: the data-lake bucket)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, nil, err
@@ -161,22 +167,29 @@ func (e *env) dlqList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := e.sqsClient(sf)
+	cfg, err := e.awsConfig(sf)
 	if err != nil {
 		return err
 	}
+	c := sqs.NewFromConfig(cfg)
 	if err := listDLQs(ctx, c, queue.NewAdmin(c), sf.Stage, *o, e.stdout, time.Now); err != nil {
 		return err
 	}
-	if o.Prefix != "" {
-		return nil
+	s3c := s3.NewFromConfig(cfg, func(opt *s3.Options) { opt.UsePathStyle = sf.Endpoint != "aws" })
+	// With --prefix only the queues, and the bucket given with --bucket.
+	var buckets []string
+	if o.Prefix == "" {
+		if buckets, err = StreamFailureBuckets(ctx, s3c, sf.Stage, o.All); err != nil {
+			return err
+		}
+		if o.Bucket == "" {
+			o.Bucket = findLakeBucket(ctx, s3c, sf.Stage)
+		}
 	}
-	s3c, err := e.s3Client(sf)
-	if err != nil {
-		return err
+	if o.Bucket != "" && !slices.Contains(buckets, o.Bucket) {
+		buckets = append(buckets, o.Bucket)
 	}
-	_, err = listFailureBuckets(ctx, s3c, sf.Stage, *o, e.stdout, time.Now)
-	return err
+	return listFailedBatches(ctx, s3c, buckets, o.Peek, e.stdout, time.Now)
 }
 
 func (e *env) s3Client(sf *stackFlags) (*s3.Client, error) {
@@ -306,21 +319,11 @@ func formatAge(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-// failureRecord is the part of a Lambda on-failure destination record (async invoke or
-// stream event source mapping) that says why.
+// failureRecord is a Lambda on-failure destination record: a stream mapping's, or an
+// async invoke's, which adds the function's answer.
 type failureRecord struct {
-	RequestContext *struct {
-		FunctionArn            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	ResponsePayload  json.RawMessage `json:"responsePayload"`
-	KinesisBatchInfo *struct {
-		ShardID             string `json:"shardId"`
-		StartSequenceNumber string `json:"startSequenceNumber"`
-		EndSequenceNumber   string `json:"endSequenceNumber"`
-		BatchSize           int    `json:"batchSize"`
-	} `json:"KinesisBatchInfo"`
+	failures.Record
+	ResponsePayload json.RawMessage `json:"responsePayload"`
 }
 
 // failureReason says why a dead-lettered message failed: EventBridge's ERROR_CODE and
@@ -331,12 +334,8 @@ func failureReason(m queue.Message) string {
 		return oneLine(fmt.Sprintf("eventbridge %s: %s", code, m.Attributes["ERROR_MESSAGE"]), 200)
 	}
 	var r failureRecord
-	if json.Unmarshal([]byte(m.Body), &r) == nil && r.RequestContext != nil && r.RequestContext.Condition != "" {
-		fn := r.RequestContext.FunctionArn[strings.LastIndex(r.RequestContext.FunctionArn, ":")+1:]
-		s := fmt.Sprintf("lambda %s %s after %d invokes", fn, r.RequestContext.Condition, r.RequestContext.ApproximateInvokeCount)
-		if b := r.KinesisBatchInfo; b != nil {
-			s += fmt.Sprintf(": kinesis %s seq %s..%s (%d records)", b.ShardID, b.StartSequenceNumber, b.EndSequenceNumber, b.BatchSize)
-		}
+	if json.Unmarshal([]byte(m.Body), &r) == nil && r.RequestContext.Condition != "" {
+		s := r.Reason()
 		if len(r.ResponsePayload) > 0 {
 			var p struct {
 				ErrorType    string `json:"errorType"`

@@ -8,23 +8,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
 )
 
-// The publisher's stream mapping keeps what it discards in an S3 on-failure destination:
-// one object per discarded batch, Lambda's invocation record with the batch itself in its
-// "payload" member (a DynamoDB stream record outlives the stream's 24 hours only there).
-// `dlq list` shows these buckets beside the queues; `dlq redrive s3://BUCKET` invokes the
-// function again with each payload and deletes the objects whose records it took.
+// The stream mappings keep what they discard in S3 on-failure destinations (the
+// publisher's stream-failures bucket, the analytics mapping's data-lake bucket): one
+// object per discarded batch, Lambda's invocation record with the batch itself as its
+// payload (a stream record outlives the stream's 24 hours only there), as package
+// failures writes and reads them. `dlq list` shows these buckets beside the queues;
+// `dlq redrive s3://BUCKET` invokes the function again with each payload and deletes the
+// objects whose records it took.
 
 // failureBucketMark is in the name of every stream-failures bucket of the template.
 const failureBucketMark = "stream-failures"
@@ -37,52 +45,9 @@ type failuresAPI interface {
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
-// keptBatch is one object of a failure bucket.
-type keptBatch struct {
-	Key      string
-	Modified time.Time
-	Record   streamFailure
-}
-
-// streamFailure is the part of a stream mapping's on-failure record the commands use.
-type streamFailure struct {
-	RequestContext struct {
-		FunctionArn            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	ResponseContext struct {
-		FunctionError string `json:"functionError"`
-	} `json:"responseContext"`
-	Batch *struct {
-		ShardID             string `json:"shardId"`
-		StartSequenceNumber string `json:"startSequenceNumber"`
-		EndSequenceNumber   string `json:"endSequenceNumber"`
-		BatchSize           int    `json:"batchSize"`
-	} `json:"DDBStreamBatchInfo"`
-	Payload string `json:"payload"`
-}
-
-// reason says why the batch was discarded and which records it holds.
-func (f streamFailure) reason() string {
-	s := fmt.Sprintf("%s after %d invokes", f.RequestContext.Condition, f.RequestContext.ApproximateInvokeCount)
-	if f.ResponseContext.FunctionError != "" {
-		s += " (" + f.ResponseContext.FunctionError + ")"
-	}
-	if b := f.Batch; b != nil {
-		s += fmt.Sprintf(": %s seq %s..%s (%d records)", b.ShardID, b.StartSequenceNumber, b.EndSequenceNumber, b.BatchSize)
-	}
-	return s
-}
-
-// function returns the name of the function the batch was for.
-func (f streamFailure) function() string {
-	arn := strings.TrimSuffix(f.RequestContext.FunctionArn, ":$LATEST")
-	return arn[strings.LastIndex(arn, ":")+1:]
-}
-
-// failureBuckets returns the stage's stream-failures buckets (every one with all).
-func failureBuckets(ctx context.Context, c failuresAPI, stage string, all bool) ([]string, error) {
+// StreamFailureBuckets returns the stage's stream-failures buckets (every one with all),
+// the publisher's S3 on-failure destinations. It returns the S3 error.
+func StreamFailureBuckets(ctx context.Context, c failuresAPI, stage string, all bool) ([]string, error) {
 	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err != nil {
 		return nil, fmt.Errorf("list buckets: %w", err)
@@ -98,76 +63,146 @@ func failureBuckets(ctx context.Context, c failuresAPI, stage string, all bool) 
 	return names, nil
 }
 
-// keptBatches reads up to max objects of bucket (all with max <= 0), oldest first.
-func keptBatches(ctx context.Context, c failuresAPI, bucket string, max int) ([]keptBatch, int, error) {
-	var all []keptBatch
-	var token *string
-	for {
-		out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), ContinuationToken: token})
-		if err != nil {
-			return nil, 0, fmt.Errorf("list %s: %w", bucket, err)
-		}
-		for _, o := range out.Contents {
-			all = append(all, keptBatch{Key: aws.ToString(o.Key), Modified: aws.ToTime(o.LastModified)})
-		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
-		}
-		token = out.NextContinuationToken
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Modified.Before(all[j].Modified) })
-	n := len(all)
-	if max > 0 && len(all) > max {
-		all = all[:max]
-	}
-	for i := range all {
-		got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(all[i].Key)})
-		if err != nil {
-			return nil, 0, fmt.Errorf("get %s/%s: %w", bucket, all[i].Key, err)
-		}
-		body, err := io.ReadAll(got.Body)
-		got.Body.Close()
-		if err != nil {
-			return nil, 0, err
-		}
-		if err := json.Unmarshal(body, &all[i].Record); err != nil {
-			return nil, 0, fmt.Errorf("%s/%s is not an on-failure record: %w", bucket, all[i].Key, err)
-		}
-	}
-	return all, n, nil
+// FailedBatches are the stream batches one mapping discarded to an S3 on-failure
+// destination, oldest first.
+type FailedBatches struct {
+	// Where is s3://<bucket>/aws/lambda/<mapping>/ (s3://<bucket>/aws/lambda/ for a
+	// bucket that holds none).
+	Where   string
+	Records int
+	// Source names the stream and the function ("order-stream-dev -> analytics").
+	Source  string
+	Batches []failures.Stored
 }
 
-// listFailureBuckets prints the stage's stream-failures buckets as `dlq list` prints
-// queues: objects (discarded batches), age of the oldest, the function; with peek, the
-// first peek batches and why.
-func listFailureBuckets(ctx context.Context, c failuresAPI, stage string, o dlqListOptions, out io.Writer, now func() time.Time) (int, error) {
-	buckets, err := failureBuckets(ctx, c, stage, o.All)
-	if err != nil {
-		return 0, err
+// ListFailedBatches returns, per bucket and mapping, the stream batches event source
+// mappings gave up on and wrote, records included, to buckets (their aws/lambda/), with a
+// FailedBatches without batches for a bucket that holds none. It returns the S3 error.
+func ListFailedBatches(ctx context.Context, c failures.S3API, buckets []string) ([]FailedBatches, error) {
+	var out []FailedBatches
+	for _, bucket := range buckets {
+		recs, err := failures.List(ctx, c, bucket)
+		if err != nil {
+			return nil, err
+		}
+		where := "s3://" + bucket + "/" + failures.Prefix
+		if len(recs) == 0 {
+			out = append(out, FailedBatches{Where: where, Source: "-"})
+			continue
+		}
+		byMapping := map[string]int{} // index in out
+		for _, r := range recs {
+			m := failures.Mapping(r.Key)
+			i, ok := byMapping[m]
+			if !ok {
+				i = len(out)
+				byMapping[m] = i
+				out = append(out, FailedBatches{Where: where + m + "/", Source: "-"})
+			}
+			g := &out[i]
+			g.Batches = append(g.Batches, r)
+			if b, _ := r.Batch(); b != nil {
+				g.Records += b.BatchSize
+				g.Source = streamName(b.StreamArn) + " -> " + r.Function()
+			}
+		}
 	}
+	return out, nil
+}
+
+// listFailedBatches prints ListFailedBatches as `dlq list` does: per mapping the batches,
+// records, the oldest's age and the stream and function, and with peek > 0 the first
+// batches with why they failed and what they hold.
+func listFailedBatches(ctx context.Context, c failures.S3API, buckets []string, peek int, out io.Writer, now func() time.Time) error {
 	if len(buckets) == 0 {
-		return 0, nil
+		fmt.Fprintln(out, "stream on-failure records: no stream-failures or data-lake bucket found (give --bucket)")
+		return nil
+	}
+	groups, err := ListFailedBatches(ctx, c, buckets)
+	if err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ON-FAILURE BUCKET\tBATCHES\tOLDEST\tFUNCTION")
-	for _, b := range buckets {
-		batches, n, err := keptBatches(ctx, c, b, max(o.Peek, 1))
-		if err != nil {
-			return 0, err
+	fmt.Fprintln(tw, "STREAM ON-FAILURE RECORDS\tBATCHES\tRECORDS\tOLDEST\tSOURCE")
+	for _, g := range groups {
+		oldest := "-"
+		if len(g.Batches) > 0 {
+			oldest = formatAge(now().Sub(g.Batches[0].LastModified))
 		}
-		oldest, fn := "-", "-"
-		if len(batches) > 0 {
-			oldest, fn = formatAge(now().Sub(batches[0].Modified)), batches[0].Record.function()
-		}
-		fmt.Fprintf(tw, "s3://%s\t%d\t%s\t%s\n", b, n, oldest, fn)
-		for i, k := range batches {
-			if i >= o.Peek {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", g.Where, len(g.Batches), g.Records, oldest, g.Source)
+		for i, r := range g.Batches {
+			if i >= peek {
 				break
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t\n", k.Key[strings.LastIndex(k.Key, "/")+1:], k.Modified.Format(time.RFC3339), oneLine(k.Record.reason(), 200))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t\t\n", r.Key[strings.LastIndex(r.Key, "/")+1:], r.Timestamp, oneLine(FailedBatchReason(r.Record), 240))
 		}
 	}
-	return len(buckets), tw.Flush()
+	return tw.Flush()
+}
+
+// streamName is the name of the stream of a Kinesis stream ARN, the table's of a
+// DynamoDB stream ARN.
+func streamName(arn string) string {
+	if _, rest, ok := strings.Cut(arn, ":table/"); ok {
+		table, _, _ := strings.Cut(rest, "/")
+		return table
+	}
+	return arn[strings.LastIndex(arn, "/")+1:]
+}
+
+// FailedBatchReason says why a batch was discarded and what it holds.
+func FailedBatchReason(r failures.Record) string {
+	return r.Reason() + ": " + batchContents(r)
+}
+
+// batchContents names what a failed batch holds: of a Kinesis batch the order events, by
+// eventId, and how many records are no order event; of a DynamoDB stream batch the keys
+// of the changed items.
+func batchContents(r failures.Record) string {
+	if _, kind := r.Batch(); kind == "dynamodb" {
+		ev, err := r.DynamoDBEvent()
+		if err != nil {
+			return err.Error()
+		}
+		keys := make([]string, len(ev.Records))
+		for i, dr := range ev.Records {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(dr.Change.Keys)) {
+				v := dr.Change.Keys[k]
+				switch v.DataType() {
+				case events.DataTypeString:
+					parts = append(parts, k+"="+v.String())
+				case events.DataTypeNumber:
+					parts = append(parts, k+"="+v.Number())
+				default:
+					parts = append(parts, k)
+				}
+			}
+			keys[i] = strings.Join(parts, ",")
+		}
+		return "items " + strings.Join(keys, " ")
+	}
+	ev, err := r.KinesisEvent()
+	if err != nil {
+		return err.Error()
+	}
+	var ids []string
+	poison := 0
+	for _, kr := range ev.Records {
+		if d, err := analytics.Decode(kr.Kinesis.Data); err == nil {
+			ids = append(ids, d.Key())
+		} else {
+			poison++
+		}
+	}
+	s := "events " + strings.Join(ids, " ")
+	if len(ids) == 0 {
+		s = "no order event"
+	}
+	if poison > 0 {
+		s += fmt.Sprintf(", %d records that are no order event", poison)
+	}
+	return s
 }
 
 // invoker invokes a function synchronously (the Lambda Invoke API).
@@ -179,29 +214,30 @@ type invoker interface {
 // objects whose records the function took (no function error, no batch item failure);
 // the others stay, with the count reported.
 func redriveFailures(ctx context.Context, c failuresAPI, inv invoker, bucket string, out io.Writer) error {
-	batches, _, err := keptBatches(ctx, c, bucket, 0)
+	recs, err := failures.List(ctx, c, bucket)
 	if err != nil {
 		return err
 	}
 	done, kept := 0, 0
-	for _, k := range batches {
-		if k.Record.Payload == "" {
+	for _, r := range recs {
+		payload, err := r.EventJSON()
+		if err != nil {
 			kept++
-			fmt.Fprintf(out, "kept %s: the record holds no payload (only an S3 destination keeps the batch)\n", k.Key)
+			fmt.Fprintf(out, "kept %s: %v (only an S3 destination keeps the batch)\n", r.Key, err)
 			continue
 		}
-		resp, fnErr, err := inv.Invoke(ctx, k.Record.function(), []byte(k.Record.Payload))
+		resp, fnErr, err := inv.Invoke(ctx, r.Function(), payload)
 		var partial struct {
 			BatchItemFailures []json.RawMessage `json:"batchItemFailures"`
 		}
 		_ = json.Unmarshal(resp, &partial)
 		if err != nil || fnErr != "" || len(partial.BatchItemFailures) > 0 {
 			kept++
-			fmt.Fprintf(out, "kept %s: %s %s %s\n", k.Key, oneLine(fmt.Sprint(err), 120), fnErr, oneLine(string(resp), 160))
+			fmt.Fprintf(out, "kept %s: %s %s %s\n", r.Key, oneLine(fmt.Sprint(err), 120), fnErr, oneLine(string(resp), 160))
 			continue
 		}
-		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k.Key)}); err != nil {
-			return fmt.Errorf("delete %s/%s after its redrive: %w", bucket, k.Key, err)
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(r.Key)}); err != nil {
+			return fmt.Errorf("delete %s/%s after its redrive: %w", bucket, r.Key, err)
 		}
 		done++
 	}

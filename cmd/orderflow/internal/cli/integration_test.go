@@ -5,16 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -243,5 +246,35 @@ func TestOrdersWatch(t *testing.T) {
 	}
 	if len(qs.QueueUrls) != 0 {
 		t.Errorf("watch queues left: %v", qs.QueueUrls)
+	}
+}
+
+// TestDLQListShowsFailedStreamBatches: `dlq list` lists the batches a stream mapping
+// wrote, records included, to its S3 on-failure destination, per mapping, and with --peek
+// why each failed and what it holds.
+func TestDLQListShowsFailedStreamBatches(t *testing.T) {
+	env := awstest.Env(t)
+	rec := failures.Record{RequestContext: failures.RequestContext{FunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:orderflow-dev-analytics",
+		Condition: "RetryAttemptsExhausted", ApproximateInvokeCount: 6},
+		KinesisBatchInfo: &failures.BatchInfo{ShardID: "shardId-000000000001", StartSequenceNumber: "7", EndSequenceNumber: "7", BatchSize: 1,
+			StreamArn: "arn:aws:kinesis:us-east-1:123456789012:stream/order-stream-dev"}}
+	if err := rec.SetPayload(events.KinesisEvent{Records: []events.KinesisEventRecord{{Kinesis: events.KinesisRecord{SequenceNumber: "7", Data: []byte("x")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mapping = "5c0f7a9e-1d2b-4c3d-8e4f-000000000001"
+	key := failures.Key(mapping, "shardId-000000000001", time.Now(), "r1")
+	bucket := env.CreateBucket(t, env.Name(t, "lake"), map[string]string{key: string(body), "raw/dt=2026-01-01/b.json": "{}\n"})
+
+	code, out, errOut := runCLI(t, env, "dlq", "list", "--prefix", env.Name(t, "none"), "--bucket", bucket, "--peek", "1")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	row := regexp.MustCompile(`(?m)^s3://` + bucket + `/aws/lambda/` + mapping + `/\s+1\s+1\s+\S+\s+order-stream-dev -> orderflow-dev-analytics$`)
+	if !row.MatchString(out) || !strings.Contains(out, "RetryAttemptsExhausted after 6 invokes: kinesis shardId-000000000001 seq 7..7 (1 records): no order event, 1 records that are no order event") {
+		t.Errorf("output:\n%s", out)
 	}
 }

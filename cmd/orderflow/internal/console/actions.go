@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/logging"
+	tpl "github.com/orderflow/orderflow/pkg/template"
 )
 
 // dlqView is one DLQ as the page shows it.
@@ -57,7 +59,50 @@ func (c *Console) apiDLQs(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
+	// The stream mappings' S3 on-failure destinations, one card per mapping: redriven
+	// with `orderflow dlq redrive s3://BUCKET`, which invokes the function again.
+	groups, err := cli.ListFailedBatches(r.Context(), c.s3, c.failureBuckets())
+	if err != nil {
+		writeError(w, http.StatusBadGateway, "READ_FAILED", err.Error())
+		return
+	}
+	for _, g := range groups {
+		v := dlqView{Name: g.Where, Depth: len(g.Batches), Sources: []string{}, Messages: []dlqMsgView{}}
+		if g.Source != "-" {
+			v.Sources = []string{g.Source}
+		}
+		if len(g.Batches) > 0 {
+			v.OldestSeconds = now.Sub(g.Batches[0].LastModified).Seconds()
+		}
+		for i, b := range g.Batches {
+			if i >= peekN {
+				break
+			}
+			payload, _ := b.EventJSON()
+			v.Messages = append(v.Messages, dlqMsgView{ID: b.Key, SentAt: b.LastModified, Receives: b.RequestContext.ApproximateInvokeCount,
+				Reason: logging.RedactJSON(cli.FailedBatchReason(b.Record)), Body: oneLine(logging.RedactJSON(string(payload)), 400)})
+		}
+		out = append(out, v)
+	}
 	writeJSON(w, map[string]any{"dlqs": out, "readOnly": !c.opts.AllowActions})
+}
+
+// failureBuckets are the physical names of the buckets the template's stream mappings
+// discard batches to (their S3 on-failure destinations; the data lake's is a nested
+// stack's output).
+func (c *Console) failureBuckets() []string {
+	var out []string
+	t := c.opts.Template
+	for _, id := range t.IDs("AWS::Lambda::EventSourceMapping") {
+		dest, ok := tpl.Target(dig(t.Resources[id].Properties, "DestinationConfig", "OnFailure", "Destination"))
+		if !ok || (t.Resources[dest].Type != "AWS::S3::Bucket" && dest != c.roles.Lake) {
+			continue
+		}
+		if n := c.name(dest); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // apiRedrive moves a DLQ's messages back to its source queue, as `orderflow dlq redrive`.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,7 +53,6 @@ func TestFlowFromTemplate(t *testing.T) {
 		{"InventoryCommandQueue", "InventoryCommandDlq", true},
 		{"OrderCreatedRule", "EventTargetsDlq", true},
 		{"NotifyFunction", "NotifyDlq", true},
-		{"AnalyticsFunction", "AnalyticsDlq", true},
 	} {
 		e := edge(f, tc.from, tc.to)
 		if e == nil {
@@ -62,6 +62,11 @@ func TestFlowFromTemplate(t *testing.T) {
 		if e.Failure != tc.failure {
 			t.Errorf("edge %s -> %s: failure %v, want %v", tc.from, tc.to, e.Failure, tc.failure)
 		}
+	}
+	// The analytics mapping's failed batches go to the data lake (its aws/lambda/), the
+	// function's own table: one edge, labelled.
+	if e := edge(f, "AnalyticsFunction", "DataLake"); e == nil || !strings.Contains(e.Label, "on failure") {
+		t.Errorf("analytics -> data lake edge %+v, want it labelled on failure", e)
 	}
 	if e := edge(f, "OrderProcessingStateMachine", "InventoryCommandQueue"); e != nil && !strings.Contains(e.Label, "ReserveInventory") {
 		t.Errorf("state machine -> inventory queue is labelled %q, want its states", e.Label)
@@ -118,5 +123,20 @@ func TestSummarizeRedactsTokens(t *testing.T) {
 	}
 	if strings.Contains(got, "QueueUrl") || strings.Contains(got, "correlationId") {
 		t.Errorf("summarize kept the envelope: %s", got)
+	}
+}
+
+// The DLQ page lists the S3 on-failure destinations of the template's stream mappings:
+// the publisher's stream-failures bucket and the data lake (the analytics mapping's), by
+// physical name, once each.
+func TestFailureBucketsFromTemplate(t *testing.T) {
+	c, err := New(Options{Template: loadTemplate(t), Stage: "dev", LakeBucket: "lake-bucket",
+		Names: map[string]string{"StreamFailureBucket": "failures-bucket"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.failureBuckets(); !slices.Equal(got, []string{"failures-bucket", "lake-bucket"}) &&
+		!slices.Equal(got, []string{"lake-bucket", "failures-bucket"}) {
+		t.Errorf("failure buckets %v, want the stream-failures bucket and the data lake", got)
 	}
 }

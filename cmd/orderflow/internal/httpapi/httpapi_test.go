@@ -8,11 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow/pkg/template"
 )
 
 type fakeInvoker struct {
@@ -117,6 +120,45 @@ func TestDefaultRouteCatchesTheRest(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("DELETE", "/orders", nil))
 	if rec.Code != 405 || routeKey != "$default" {
 		t.Fatalf("status %d routeKey %q", rec.Code, routeKey)
+	}
+}
+
+// TestDefaultRouteMarker serves template.yaml's routes as the local stack does: an unknown
+// path reaches ingest with routeKey $default because the catch-all operation carries
+// isDefaultRoute: true, as API Gateway requires; without the marker "/$default" is a
+// literal path and an unknown path gets API Gateway's bare 404.
+func TestDefaultRouteMarker(t *testing.T) {
+	tpl, err := template.Load(filepath.Join("..", "..", "..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (status int, routeKey, body string) {
+		var routes []Route
+		for _, r := range tpl.HTTPRoutes() {
+			routes = append(routes, Route{Method: r.Method, Path: r.Path, Function: r.Function})
+		}
+		h := New(routes, fakeInvoker{fn: func(fn string, p []byte) ([]byte, string, error) {
+			var ev events.APIGatewayV2HTTPRequest
+			_ = json.Unmarshal(p, &ev)
+			routeKey = ev.RouteKey
+			return []byte(`{"statusCode":404,"body":"{\"error\":{\"code\":\"ROUTE_NOT_FOUND\"}}"}`), "", nil
+		}})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, routeKey, strings.TrimSpace(rec.Body.String())
+	}
+	fnAnswer := `{"error":{"code":"ROUTE_NOT_FOUND"}}`
+	if status, key, body := get("/nope"); status != 404 || key != "$default" || body != fnAnswer {
+		t.Errorf("marked: GET /nope = %d %q %s; want the function's 404 through $default", status, key, body)
+	}
+
+	paths := tpl.Resources["OrdersApi"].Properties["DefinitionBody"].(map[string]any)["paths"].(map[string]any)
+	delete(paths["/$default"].(map[string]any)["x-amazon-apigateway-any-method"].(map[string]any), "isDefaultRoute")
+	if status, key, body := get("/nope"); status != 404 || key != "" || body != `{"message":"Not Found"}` {
+		t.Errorf("unmarked: GET /nope = %d %q %s; want the gateway's bare 404, no invoke", status, key, body)
+	}
+	if status, key, _ := get("/$default"); status != 404 || key != "ANY /$default" {
+		t.Errorf("unmarked: GET /$default = %d %q; want the literal route ANY /$default", status, key)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	dstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 )
 
 // DynamoDBStreamsAPI is what the DynamoDB stream mapping needs of the DynamoDB Streams
@@ -172,12 +174,9 @@ func (s dynamoSource) event(_ string, recs []streamRecord) any {
 	return ev
 }
 
-func (s dynamoSource) batchInfo(_ string, recs []streamRecord) (string, map[string]any) {
-	return "DDBStreamBatchInfo", map[string]any{
-		"approximateArrivalOfFirstRecord": recs[0].arrival.UTC().Format(time.RFC3339),
-		"approximateArrivalOfLastRecord":  recs[len(recs)-1].arrival.UTC().Format(time.RFC3339),
-		"streamArn":                       s.m.StreamARN,
-	}
+func (s dynamoSource) setBatchInfo(rec *failures.Record, b *failures.BatchInfo) {
+	b.StreamArn = s.m.StreamARN
+	rec.DDBStreamBatchInfo = b
 }
 
 // image converts a stream image of the SDK into aws-lambda-go's attribute values, as

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/awstest"
 )
@@ -83,27 +83,6 @@ func bucket(t *testing.T, env *awstest.Environment, c *s3.Client) string {
 	return name
 }
 
-// objects returns the bodies of every object under prefix.
-func objects(t *testing.T, c *s3.Client, bucket, prefix string) []string {
-	t.Helper()
-	ctx := context.Background()
-	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bodies []string
-	for _, o := range out.Contents {
-		got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(got.Body)
-		got.Body.Close()
-		bodies = append(bodies, string(b))
-	}
-	return bodies
-}
-
 // A table's stream is delivered in order as DynamoDBEvent batches with both images; a
 // record the function keeps reporting (by SequenceNumber) is bisected out and kept,
 // with the batch itself, in the S3 on-failure destination, while the records after it
@@ -147,38 +126,26 @@ func TestDynamoDBStreamBisectsPoisonToS3(t *testing.T) {
 	})
 	m := &sources.DynamoDBMapping{Client: dynamodbstreams.NewFromConfig(env.Config), StreamARN: arn, StreamConfig: sources.StreamConfig{
 		Function: "f", Invoker: inv, BatchSize: 100, StartingPosition: "TRIM_HORIZON", BisectOnError: true, MaxRetries: 2,
-		ReportBatchItemFailures: true, MappingID: "m-1", RetryDelay: time.Millisecond, PollInterval: 50 * time.Millisecond,
+		ReportBatchItemFailures: true, RetryDelay: time.Millisecond, PollInterval: 50 * time.Millisecond,
 		OnFailure: sources.S3Destination{Client: s3c, Bucket: dest, Mapping: "m-1"}}}
 	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
 
-	var kept []string
+	var kept []failures.Stored
 	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
-		kept = objects(t, s3c, dest, sources.FailureKeyPrefix+"m-1/")
-		return len(kept) == 1, fmt.Sprintf("%d objects in the on-failure bucket", len(kept))
+		var err error
+		kept, err = failures.List(context.Background(), s3c, dest)
+		return err == nil && len(kept) == 1, fmt.Sprintf("%d records in the on-failure bucket (%v)", len(kept), err)
 	})
-	var rec struct {
-		RequestContext struct {
-			Condition              string `json:"condition"`
-			ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-		} `json:"requestContext"`
-		DDBStreamBatchInfo struct {
-			BatchSize           int    `json:"batchSize"`
-			StreamArn           string `json:"streamArn"`
-			StartSequenceNumber string `json:"startSequenceNumber"`
-		}
-		Payload string `json:"payload"`
+	rec := kept[0]
+	batch, err := rec.DynamoDBEvent()
+	if err != nil || len(batch.Records) != 1 {
+		t.Fatalf("payload %s: %v", rec.Payload, err)
 	}
-	if err := json.Unmarshal([]byte(kept[0]), &rec); err != nil {
-		t.Fatal(err)
-	}
-	var batch events.DynamoDBEvent
-	if err := json.Unmarshal([]byte(rec.Payload), &batch); err != nil || len(batch.Records) != 1 {
-		t.Fatalf("payload %q: %v", rec.Payload, err)
-	}
-	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || rec.RequestContext.ApproximateInvokeCount != 3 ||
-		rec.DDBStreamBatchInfo.BatchSize != 1 || rec.DDBStreamBatchInfo.StreamArn != arn ||
-		batch.Records[0].Change.NewImage["n"].Number() != "4" || batch.Records[0].Change.SequenceNumber != rec.DDBStreamBatchInfo.StartSequenceNumber {
-		t.Fatalf("on-failure record %s", kept[0])
+	b := rec.DDBStreamBatchInfo
+	if failures.Mapping(rec.Key) != "m-1" || rec.RequestContext.Condition != "RetryAttemptsExhausted" || rec.RequestContext.ApproximateInvokeCount != 3 ||
+		b == nil || b.BatchSize != 1 || b.StreamArn != arn || rec.KinesisBatchInfo != nil ||
+		batch.Records[0].Change.NewImage["n"].Number() != "4" || batch.Records[0].Change.SequenceNumber != b.StartSequenceNumber {
+		t.Fatalf("on-failure record %s %+v", rec.Key, rec.Record)
 	}
 	awstest.Eventually(t, 10*time.Second, func() (bool, string) {
 		mu.Lock()
@@ -215,13 +182,14 @@ func TestDynamoDBStreamRecordAge(t *testing.T) {
 		ReportBatchItemFailures: true, PollInterval: 50 * time.Millisecond,
 		OnFailure: sources.S3Destination{Client: s3c, Bucket: dest, Mapping: "m-2"}}}
 	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
-	var kept []string
+	var kept []failures.Stored
 	awstest.Eventually(t, 20*time.Second, func() (bool, string) {
-		kept = objects(t, s3c, dest, sources.FailureKeyPrefix)
-		return len(kept) == 1, fmt.Sprintf("%d objects", len(kept))
+		var err error
+		kept, err = failures.List(context.Background(), s3c, dest)
+		return err == nil && len(kept) == 1, fmt.Sprintf("%d records (%v)", len(kept), err)
 	})
-	if !strings.Contains(kept[0], `"condition":"RecordAgeExceeded"`) {
-		t.Errorf("on-failure record %s", kept[0])
+	if kept[0].RequestContext.Condition != "RecordAgeExceeded" {
+		t.Errorf("on-failure record %+v", kept[0].Record)
 	}
 	mu.Lock()
 	defer mu.Unlock()

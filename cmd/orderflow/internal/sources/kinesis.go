@@ -3,12 +3,13 @@ package sources
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 )
 
 // KinesisAPI is what the Kinesis mapping needs of the Kinesis client.
@@ -102,12 +103,9 @@ func (s kinesisSource) event(shardID string, recs []streamRecord) any {
 	return ev
 }
 
-func (s kinesisSource) batchInfo(_ string, recs []streamRecord) (string, map[string]any) {
-	return "KinesisBatchInfo", map[string]any{
-		"approximateArrivalOfFirstRecord": recs[0].arrival.UTC().Format(time.RFC3339Nano),
-		"approximateArrivalOfLastRecord":  recs[len(recs)-1].arrival.UTC().Format(time.RFC3339Nano),
-		"streamArn":                       s.m.StreamARN,
-	}
+func (s kinesisSource) setBatchInfo(rec *failures.Record, b *failures.BatchInfo) {
+	b.StreamArn = s.m.StreamARN
+	rec.KinesisBatchInfo = b
 }
 
 // identity is what a batch's fault decisions are about: its records' data (the events),

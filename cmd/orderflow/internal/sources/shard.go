@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/retry"
 )
 
@@ -41,7 +42,7 @@ type StreamConfig struct {
 	ReportBatchItemFailures bool
 	// OnFailure, when set, keeps the record of each discarded batch.
 	OnFailure FailureDestination
-	// MappingID names the mapping in on-failure records (AWS uses the mapping's UUID).
+	// MappingID is the mapping's logical id in the template (logs, settling).
 	MappingID string
 	// PollInterval is how long a shard waits between reads that leave no batch to
 	// deliver (default DefaultKinesisPollInterval).
@@ -128,12 +129,12 @@ type streamSource interface {
 	// event returns the invocation payload of a batch of shardID (events.KinesisEvent,
 	// events.DynamoDBEvent).
 	event(shardID string, recs []streamRecord) any
-	// batchInfo returns the name and the contents of the on-failure record's batch
-	// description (KinesisBatchInfo, DDBStreamBatchInfo).
-	batchInfo(shardID string, recs []streamRecord) (string, map[string]any)
 	// identity returns what fault decisions on a batch are about: the records' contents,
 	// without what differs from run to run (sequence numbers, times).
 	identity(recs []streamRecord) []byte
+	// setBatchInfo puts b, the on-failure record's batch description, into the member of
+	// rec that names the kind of stream (KinesisBatchInfo, DDBStreamBatchInfo).
+	setBatchInfo(rec *failures.Record, b *failures.BatchInfo)
 }
 
 // run polls every shard of src until ctx is done. With refresh > 0 it lists the shards
@@ -400,31 +401,29 @@ func (c *StreamConfig) invoke(ctx context.Context, src streamSource, shardID str
 // destination also keeps the batch itself (the payload), which the stream forgets.
 func (c *StreamConfig) discard(ctx context.Context, src streamSource, shardID string, records []streamRecord, attempts int, fnErr, condition string) {
 	first, last := records[0], records[len(records)-1]
-	key, info := src.batchInfo(shardID, records)
-	info["shardId"] = shardID
-	info["startSequenceNumber"] = first.seq
-	info["endSequenceNumber"] = last.seq
-	info["batchSize"] = len(records)
-	record := map[string]any{
-		"requestContext": map[string]any{
-			"requestId": fmt.Sprintf("local-%d", time.Now().UnixNano()), "functionArn": c.FunctionARN,
-			"condition": condition, "approximateInvokeCount": attempts,
-		},
-		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": fnErr},
-		"version":         "1.0",
-		"timestamp":       time.Now().UTC().Format(time.RFC3339Nano),
-		key:               info,
+	now := time.Now().UTC()
+	rec := failures.Record{
+		RequestContext: failures.RequestContext{RequestID: fmt.Sprintf("local-%d", now.UnixNano()), FunctionArn: c.FunctionARN,
+			Condition: condition, ApproximateInvokeCount: attempts},
+		ResponseContext: failures.ResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: fnErr},
+		Version:         "1.0",
+		Timestamp:       now.Format(time.RFC3339Nano),
 	}
+	src.setBatchInfo(&rec, &failures.BatchInfo{
+		ShardID:                         shardID,
+		StartSequenceNumber:             first.seq,
+		EndSequenceNumber:               last.seq,
+		ApproximateArrivalOfFirstRecord: first.arrival.UTC().Format(time.RFC3339Nano),
+		ApproximateArrivalOfLastRecord:  last.arrival.UTC().Format(time.RFC3339Nano),
+		BatchSize:                       len(records),
+	})
 	c.logger().Error("stream records discarded", "function", c.Function, "stream", src.name(), "shard", shardID,
 		"first", first.seq, "last", last.seq, "condition", condition, "functionError", fnErr)
 	if c.OnFailure == nil {
 		return
 	}
-	payload, err := json.Marshal(src.event(shardID, records))
-	if err != nil {
-		payload = nil
-	}
-	keep := func(ctx context.Context) error { return c.OnFailure.Keep(ctx, shardID, record, payload) }
+	event := src.event(shardID, records)
+	keep := func(ctx context.Context) error { return c.OnFailure.Keep(ctx, shardID, rec, event) }
 	if err := keepReliably(ctx, c.OnFailure.String(), keep, c.logger()); err != nil {
 		c.logger().Error("on-failure destination unreachable; batch record lost", "destination", c.OnFailure.String(), "error", err)
 	}

@@ -3,8 +3,10 @@ package sources_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,9 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/awstest"
 )
@@ -134,12 +138,12 @@ func TestSQSFunctionErrorRetriesBatch(t *testing.T) {
 	}
 }
 
-// A Kinesis record that keeps failing is bisected out and sent to the on-failure
-// destination, while the records after it are processed, in order.
-func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
-	env := awstest.Env(t)
+// poisonStream is a one-shard stream holding the records "0" to "9" and a mapping on it
+// whose function reports record "4" as failed every time and processes the others.
+// processed returns, in order, what the function has processed.
+func poisonStream(t *testing.T, env *awstest.Environment) (m *sources.KinesisMapping, processed func() []int) {
+	t.Helper()
 	kc := kinesis.NewFromConfig(env.Config)
-	c := sqs.NewFromConfig(env.Config)
 	stream := env.Name(t, "stream")
 	ctx := context.Background()
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(1)}); err != nil {
@@ -159,9 +163,8 @@ func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dest := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "onfail")})
 	var mu sync.Mutex
-	var processed []int
+	var done []int
 	inv := invokerFunc(func(p []byte) ([]byte, string, error) {
 		var ev events.KinesisEvent
 		if err := json.Unmarshal(p, &ev); err != nil {
@@ -176,44 +179,87 @@ func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
 				resp.BatchItemFailures = []events.KinesisBatchItemFailure{{ItemIdentifier: r.Kinesis.SequenceNumber}}
 				break
 			}
-			if !slices.Contains(processed, n) {
-				processed = append(processed, n)
+			if !slices.Contains(done, n) {
+				done = append(done, n)
 			}
 		}
 		return must(json.Marshal(resp)), "", nil
 	})
-	m := &sources.KinesisMapping{Client: kc, Stream: stream, StreamARN: arn, StreamConfig: sources.StreamConfig{
+	m = &sources.KinesisMapping{Client: kc, Stream: stream, StreamARN: arn, StreamConfig: sources.StreamConfig{
 		Function: "f", Invoker: inv, BatchSize: 100, StartingPosition: "TRIM_HORIZON", BisectOnError: true, MaxRetries: 2,
-		ReportBatchItemFailures: true, OnFailure: sources.SQSDestination{Client: c, QueueURL: dest.URL}, RetryDelay: time.Millisecond,
-		PollInterval: 50 * time.Millisecond}}
+		ReportBatchItemFailures: true, RetryDelay: time.Millisecond, PollInterval: 50 * time.Millisecond}}
+	return m, func() []int { mu.Lock(); defer mu.Unlock(); return slices.Clone(done) }
+}
+
+// checkProcessedAroundPoison waits until every record but the poison is processed, in order.
+func checkProcessedAroundPoison(t *testing.T, processed func() []int) {
+	t.Helper()
+	awstest.Eventually(t, 10*time.Second, func() (bool, string) {
+		return len(processed()) == 9, fmt.Sprintf("processed %v", processed())
+	})
+	if want := []int{0, 1, 2, 3, 5, 6, 7, 8, 9}; !slices.Equal(processed(), want) {
+		t.Fatalf("processed %v, want %v in order", processed(), want)
+	}
+}
+
+// A Kinesis record that keeps failing is bisected out and sent to the on-failure
+// destination, while the records after it are processed, in order. An SQS destination
+// gets the batch info alone.
+func TestKinesisBisectsPoisonToOnFailure(t *testing.T) {
+	env := awstest.Env(t)
+	c := sqs.NewFromConfig(env.Config)
+	m, processed := poisonStream(t, env)
+	dest := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "onfail")})
+	m.OnFailure = sources.SQSDestination{Client: c, QueueURL: dest.URL}
 	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
 	body := receiveOne(t, c, dest.URL, 30*time.Second)
-	var info struct {
-		KinesisBatchInfo struct {
-			BatchSize           int    `json:"batchSize"`
-			StartSequenceNumber string `json:"startSequenceNumber"`
-			StreamArn           string `json:"streamArn"`
-		}
-		RequestContext struct {
-			Condition string `json:"condition"`
-		} `json:"requestContext"`
-	}
-	if err := json.Unmarshal([]byte(body), &info); err != nil {
+	var rec failures.Record
+	if err := json.Unmarshal([]byte(body), &rec); err != nil {
 		t.Fatal(err)
 	}
-	if info.KinesisBatchInfo.BatchSize != 1 || info.KinesisBatchInfo.StreamArn != arn || info.RequestContext.Condition != "RetryAttemptsExhausted" {
+	if b := rec.KinesisBatchInfo; b == nil || b.BatchSize != 1 || b.StreamArn != m.StreamARN || rec.RequestContext.Condition != "RetryAttemptsExhausted" {
 		t.Fatalf("on-failure record %s", body)
 	}
-	awstest.Eventually(t, 10*time.Second, func() (bool, string) {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(processed) == 9, fmt.Sprintf("processed %v", processed)
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if want := []int{0, 1, 2, 3, 5, 6, 7, 8, 9}; !slices.Equal(processed, want) {
-		t.Fatalf("processed %v, want %v in order", processed, want)
+	if _, err := rec.KinesisEvent(); !errors.Is(err, failures.ErrNoPayload) {
+		t.Errorf("an SQS destination's record carries the records (%v); AWS sends the batch info alone", err)
 	}
+	checkProcessedAroundPoison(t, processed)
+}
+
+// An S3 on-failure destination keeps the discarded records themselves, next to the batch
+// info, under AWS's key layout: they outlive the stream's retention.
+func TestKinesisS3OnFailureKeepsTheRecords(t *testing.T) {
+	env := awstest.Env(t)
+	ctx := context.Background()
+	s3c := s3.NewFromConfig(env.Config, func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := env.Name(t, "failed")
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	m, processed := poisonStream(t, env)
+	m.OnFailure = sources.S3Destination{Client: s3c, Bucket: bucket, Mapping: "5c0f7a9e-1d2b-4c3d-8e4f-000000000001"}
+	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
+	var got []failures.Stored
+	awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+		var err error
+		got, err = failures.List(ctx, s3c, bucket)
+		return err == nil && len(got) > 0, fmt.Sprintf("no record in s3://%s (%v)", bucket, err)
+	})
+	rec := got[0]
+	key := regexp.MustCompile(`^aws/lambda/5c0f7a9e-1d2b-4c3d-8e4f-000000000001` + `/shardId-\d+/\d{4}/\d{2}/\d{2}/\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}-.+$`)
+	if len(got) != 1 || !key.MatchString(rec.Key) {
+		t.Fatalf("records %d, key %q: want one, at aws/lambda/<ESM UUID>/<shard>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<id>", len(got), rec.Key)
+	}
+	ev, err := rec.KinesisEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rec.KinesisBatchInfo
+	if len(ev.Records) != 1 || string(ev.Records[0].Kinesis.Data) != "4" || b == nil || b.BatchSize != 1 ||
+		ev.Records[0].Kinesis.SequenceNumber != b.StartSequenceNumber || ev.Records[0].EventSourceArn != m.StreamARN {
+		t.Fatalf("record %+v with payload %+v: want the poison record itself", rec.Record, ev)
+	}
+	checkProcessedAroundPoison(t, processed)
 }
 
 // receiveOne waits up to timeout for a message on url and returns its body.

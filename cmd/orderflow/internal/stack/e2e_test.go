@@ -24,8 +24,10 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/events/schemas"
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
 )
 
 // e2eSource is the template's default EventSource parameter, which the test keeps.
@@ -528,11 +530,7 @@ func TestE2EOrdersThroughTheLocalStack(t *testing.T) {
 					sc.Buffer(make([]byte, 1<<20), 1<<20)
 					for sc.Scan() {
 						lakeRows++
-						var row struct {
-							EventID    string          `json:"eventId"`
-							DetailType string          `json:"detailType"`
-							Detail     json.RawMessage `json:"detail"`
-						}
+						var row analytics.Row
 						if err := json.Unmarshal(sc.Bytes(), &row); err != nil || row.EventID == "" {
 							t.Fatalf("%s: line %q is not a JSON row: %v", aws.ToString(obj.Key), sc.Text(), err)
 						}
@@ -629,6 +627,41 @@ func TestE2EOrdersThroughTheLocalStack(t *testing.T) {
 			if _, ok := events[id]; !ok {
 				t.Errorf("lake row %s was never on the bus", id)
 			}
+		}
+	})
+
+	// A real SQL engine over the files the stack wrote, through the Glue table's columns
+	// and dt partitions (orderflow lake query: DuckDB), deduplicating on event_id as
+	// every reader must: the confirmed orders and their revenue are the metrics table's.
+	t.Run("lake query: confirmed count and revenue equal the metrics table's", func(t *testing.T) {
+		const sql = `SELECT currency, count(*) AS confirmed, sum(total) AS revenue FROM (
+			SELECT event_id, any_value(currency) AS currency, any_value(total) AS total
+			FROM order_events WHERE status = 'CONFIRMED' GROUP BY event_id) GROUP BY currency`
+		var out, errOut bytes.Buffer
+		if code := cli.Run(ctx, []string{"lake", "query", sql, "--json", "--aws-endpoint", s.EdgeURL, "--bucket", s.Bucket,
+			"--template", filepath.Join(repoRoot(t), "template.yaml")}, &out, &errOut); code != cli.ExitOK {
+			t.Fatalf("orderflow lake query: exit %d: %s", code, errOut.String())
+		}
+		var r struct{ Rows [][]string }
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("lake query answer %s: %v", out.String(), err)
+		}
+		lakeConfirmed, lakeRevenue := int64(0), map[string]int64{}
+		for _, row := range r.Rows {
+			n, _ := strconv.ParseInt(row[1], 10, 64)
+			rev, _ := strconv.ParseInt(row[2], 10, 64)
+			lakeConfirmed += n
+			lakeRevenue["revenue_"+row[0]] = rev
+		}
+		metricsRevenue := map[string]int64{}
+		for k, v := range sums {
+			if strings.HasPrefix(k, "revenue_") {
+				metricsRevenue[k] = v
+			}
+		}
+		if confirmed == 0 || lakeConfirmed != sums["count_CONFIRMED"] || fmt.Sprint(lakeRevenue) != fmt.Sprint(metricsRevenue) {
+			t.Errorf("lake query: %d confirmed, revenue %v; metrics table: %d confirmed, revenue %v (orders: %d confirmed)",
+				lakeConfirmed, lakeRevenue, sums["count_CONFIRMED"], metricsRevenue, confirmed)
 		}
 	})
 

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,13 +104,13 @@ func (p *provisioner) function(id string) error {
 	spec := &FunctionSpec{LogicalID: id, Name: ph.Ref, ARN: ph.Attrs["Arn"], Env: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128}
 	for k, v := range vars {
 		rv, err := p.r.resolve(v)
-		if err != nil {
-			return fmt.Errorf("environment %s: %w", k, err)
-		}
 		if _, drop := rv.(noValue); drop {
-			continue // Ref AWS::NoValue drops the variable, as CloudFormation does
+			continue // AWS::NoValue: the variable is not set, as CloudFormation does
 		}
-		s, err := scalarString(rv)
+		s := ""
+		if err == nil {
+			s, err = scalarString(rv)
+		}
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", k, err)
 		}
@@ -228,15 +230,23 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 			case arnService(dest) == "sqs" && p.queues[dest] != "":
 				cfg.OnFailure = sources.SQSDestination{Client: p.c.sqs, QueueURL: p.queues[dest]}
 			case arnService(dest) == "s3":
-				cfg.OnFailure = sources.S3Destination{Client: p.c.s3, Bucket: arnResource(dest), Mapping: id}
+				cfg.OnFailure = sources.S3Destination{Client: p.c.s3, Bucket: arnResource(dest), Mapping: mappingUUID(p.stack, id)}
 			default:
-				p.note("%s: on-failure destination %s is not delivered locally (SQS and S3 only)", id, dest)
+				p.note("%s: on-failure destination %s is not delivered locally (SQS queues and S3 buckets only)", id, dest)
 			}
 		}
 	default:
 		p.note("%s: event source %s is not supported locally", id, src)
 	}
 	return nil
+}
+
+// mappingUUID is the UUID an event source mapping gets: AWS draws one at creation, the
+// local stack derives it from the stack and the mapping's ID, so it is stable across runs.
+func mappingUUID(stack, id string) string {
+	h := sha256.Sum256([]byte(stack + "/" + id))
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // exists reports whether path exists.

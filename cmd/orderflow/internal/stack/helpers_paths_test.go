@@ -32,6 +32,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/handler/analytics"
 )
 
 // pathsVisibility is the queues' visibility timeout in the paths tests: a failed SQS
@@ -263,8 +264,8 @@ func (d *dlqReader) read(t *testing.T) {
 	}
 }
 
-// failureRecord is a Lambda on-failure destination record (an async invoke's or a stream
-// mapping's), the fields the tests check.
+// failureRecord is an async invoke's Lambda on-failure destination record, the fields the
+// tests check (a stream mapping's is a failures.Record).
 type failureRecord struct {
 	RequestContext struct {
 		FunctionArn            string `json:"functionArn"`
@@ -276,13 +277,6 @@ type failureRecord struct {
 		ErrorType    string `json:"errorType"`
 		ErrorMessage string `json:"errorMessage"`
 	} `json:"responsePayload"`
-	KinesisBatchInfo *struct {
-		ShardID             string `json:"shardId"`
-		StartSequenceNumber string `json:"startSequenceNumber"`
-		EndSequenceNumber   string `json:"endSequenceNumber"`
-		BatchSize           int    `json:"batchSize"`
-		StreamARN           string `json:"streamArn"`
-	} `json:"KinesisBatchInfo"`
 }
 
 // shardOf returns the shard whose hash key range holds partitionKey (MD5 of the key as
@@ -350,9 +344,7 @@ func (p *pathsStack) lakeEventIDs(t *testing.T) map[string]bool {
 				t.Fatal(err)
 			}
 			for _, line := range strings.Split(string(b), "\n") {
-				var row struct {
-					EventID string `json:"eventId"`
-				}
+				var row analytics.Row
 				if json.Unmarshal([]byte(line), &row) == nil && row.EventID != "" {
 					ids[row.EventID] = true
 				}

@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -22,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/awstest"
 )
 
@@ -89,44 +90,26 @@ func pathsPoisonOrderChange(t *testing.T, p *pathsStack, run string) {
 	p.waitStatus(t, after, "CONFIRMED", 60*time.Second)
 
 	bucket := p.Buckets["StreamFailureBucket"]
-	var kept string
+	var kept failures.Stored
 	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
-		out, err := p.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		recs, err := failures.List(ctx, p.s3, bucket)
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, o := range out.Contents {
-			got, err := p.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			if err != nil {
-				return false, err.Error()
-			}
-			b, _ := io.ReadAll(got.Body)
-			got.Body.Close()
-			if strings.Contains(string(b), id) {
-				kept = string(b)
+		for _, r := range recs {
+			if ev, err := r.EventJSON(); err == nil && strings.Contains(string(ev), id) {
+				kept = r
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("no object with order %s in s3://%s (%d objects)", id, bucket, len(out.Contents))
+		return false, fmt.Sprintf("no record with order %s in s3://%s/%s (%d records)", id, bucket, failures.Prefix, len(recs))
 	})
-	var rec struct {
-		RequestContext struct {
-			Condition   string `json:"condition"`
-			FunctionArn string `json:"functionArn"`
-		} `json:"requestContext"`
-		DDBStreamBatchInfo struct {
-			BatchSize int    `json:"batchSize"`
-			StreamArn string `json:"streamArn"`
-		}
-		Payload string `json:"payload"`
-	}
-	if err := json.Unmarshal([]byte(kept), &rec); err != nil {
-		t.Fatal(err)
-	}
-	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || rec.DDBStreamBatchInfo.BatchSize != 1 ||
-		!strings.Contains(rec.DDBStreamBatchInfo.StreamArn, "table/"+p.Tables["OrdersTable"]+"/stream/") ||
-		!strings.HasSuffix(rec.RequestContext.FunctionArn, p.Functions["PublisherFunction"]) || !strings.Contains(rec.Payload, `"lots"`) {
-		t.Errorf("on-failure record %s, want the poison record alone, with its payload, after the retries", kept)
+	ev, err := kept.DynamoDBEvent()
+	b := kept.DDBStreamBatchInfo
+	if err != nil || kept.RequestContext.Condition != "RetryAttemptsExhausted" || b == nil || b.BatchSize != 1 || len(ev.Records) != 1 ||
+		!strings.Contains(b.StreamArn, "table/"+p.Tables["OrdersTable"]+"/stream/") ||
+		!strings.HasSuffix(kept.RequestContext.FunctionArn, p.Functions["PublisherFunction"]) || ev.Records[0].Change.NewImage["total"].DataType() != events.DataTypeString || ev.Records[0].Change.NewImage["total"].String() != "lots" {
+		t.Errorf("on-failure record %s %+v (payload %v), want the poison record alone, with its payload, after the retries", kept.Key, kept.Record, err)
 	}
 	// The reason is in the publisher's log, next to the sequence number.
 	if lines := p.logLines(func(m map[string]any) bool {
@@ -354,27 +337,32 @@ func pathsPoisonRecord(t *testing.T, p *pathsStack, run string) {
 	})
 	p.waitStatus(t, same, "CONFIRMED", 30*time.Second)
 
-	// The poison's batch info in the on-failure destination: that record alone.
-	dlq := p.dlq("AnalyticsDlq")
-	var rec failureRecord
+	// The poison in the on-failure destination (S3, as the template's mapping says):
+	// its batch info, that record alone, and the record itself.
+	var rec failures.Stored
 	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
-		dlq.read(t)
-		for _, body := range dlq.bodies {
-			var r failureRecord
-			if json.Unmarshal([]byte(body), &r) == nil && r.KinesisBatchInfo != nil &&
-				r.KinesisBatchInfo.ShardID == shard && r.KinesisBatchInfo.StartSequenceNumber == seq {
+		recs, err := failures.List(ctx, p.s3, p.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if b := r.KinesisBatchInfo; b != nil && b.ShardID == shard && b.StartSequenceNumber == seq {
 				rec = r
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("no batch info for %s sequence number %s in the analytics DLQ (%d records)", shard, seq, len(dlq.bodies))
+		return false, fmt.Sprintf("no record of %s sequence number %s in s3://%s/%s (%d records)", shard, seq, p.Bucket, failures.Prefix, len(recs))
 	})
 	b := rec.KinesisBatchInfo
-	if b.EndSequenceNumber != seq || b.BatchSize != 1 || !strings.HasSuffix(b.StreamARN, ":stream/"+p.Stream) {
+	if b.EndSequenceNumber != seq || b.BatchSize != 1 || !strings.HasSuffix(b.StreamArn, ":stream/"+p.Stream) {
 		t.Errorf("batch info %+v, want the poison alone: shard %s, sequence number %s, stream %s", *b, shard, seq, p.Stream)
 	}
 	if rec.RequestContext.Condition != "RetryAttemptsExhausted" || !strings.HasSuffix(rec.RequestContext.FunctionArn, p.Functions["AnalyticsFunction"]) {
 		t.Errorf("request context %+v, want RetryAttemptsExhausted for %s", rec.RequestContext, p.Functions["AnalyticsFunction"])
+	}
+	if ev, err := rec.KinesisEvent(); err != nil || len(ev.Records) != 1 || string(ev.Records[0].Kinesis.Data) != string(data) ||
+		ev.Records[0].Kinesis.PartitionKey != key {
+		t.Errorf("payload %+v (%v): want the poison record itself", ev, err)
 	}
 	// The reason is in the analytics function's log, next to the sequence number.
 	if lines := p.logLines(func(m map[string]any) bool {

@@ -85,7 +85,6 @@ var skipped = map[string]string{
 	"AWS::Glue::Database":             "no Glue/Athena locally",
 	"AWS::Glue::Table":                "no Glue/Athena locally",
 	"AWS::Athena::WorkGroup":          "no Glue/Athena locally",
-	"AWS::Events::Archive":            "no replay locally",
 	"AWS::Budgets::Budget":            "no billing locally",
 	"AWS::Lambda::EventInvokeConfig":  "read from the function",
 	"AWS::Lambda::EventSourceMapping": "run by the local event sources",
@@ -123,6 +122,79 @@ func newProvisioner(ctx context.Context, c *clients, t *template.Template, stack
 
 func (p *provisioner) note(format string, args ...any) {
 	*p.notes = append(*p.notes, p.stack+": "+fmt.Sprintf(format, args...))
+}
+
+// provisionTemplates provisions root (opts.Template) and then each of opts.Templates into
+// one emulator, sharing the queue map (a rule of one may target a queue of another) and
+// the notes, and returns their provisioners, root first. A parameter goes to every
+// template that declares it; one no template declares is an error of the root's.
+func provisionTemplates(ctx context.Context, c *clients, root *template.Template, opts Options) ([]*provisioner, error) {
+	notes, queues := []string{}, map[string]string{}
+	extra := make([]*template.Template, 0, len(opts.Templates))
+	declared := map[string]bool{}
+	for _, path := range opts.Templates {
+		t, err := template.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, t)
+		for k := range t.Parameters {
+			declared[k] = true
+		}
+	}
+	params := func(t *template.Template, all bool) map[string]string {
+		out := map[string]string{}
+		for k, v := range opts.Parameters {
+			if _, ok := t.Parameters[k]; ok || (all && !declared[k]) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	var provs []*provisioner
+	for i, t := range append([]*template.Template{root}, extra...) {
+		name, path := opts.StackName, opts.Template
+		if i > 0 {
+			name, path = filepath.Base(t.Dir), opts.Templates[i-1]
+		}
+		p, err := newProvisioner(ctx, c, t, name, params(t, i == 0), &notes, queues)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := p.provisionAll(); err != nil {
+			return nil, fmt.Errorf("provision %s: %w", path, err)
+		}
+		if i > 0 {
+			// Function directories are relative to the template; the runner builds and
+			// finds them relative to the module root.
+			rel, err := relDir(opts.Dir, t.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			for _, f := range p.functions {
+				f.Dir = filepath.Join(rel, f.Dir)
+			}
+		}
+		provs = append(provs, p)
+	}
+	return provs, nil
+}
+
+// relDir returns dir relative to root; dir must be inside root.
+func relDir(root, dir string) (string, error) {
+	ar, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	ad, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(ar, ad)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("template directory %s is not inside the module root %s", dir, root)
+	}
+	return rel, nil
 }
 
 // provisionAll ensures every resource, then resolves functions and event sources.
@@ -268,6 +340,8 @@ func (p *provisioner) create(id string, res template.Resource) (*Physical, error
 		return &Physical{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(out.EventBusArn), "Name": name}}, nil
 	case "AWS::Events::Rule":
 		return p.rule(ctx, id)
+	case "AWS::Events::Archive":
+		return p.archive(ctx, id)
 	case "AWS::S3::Bucket":
 		props, err := p.props(id)
 		if err != nil {
@@ -461,14 +535,37 @@ func (p *provisioner) stream(ctx context.Context, id string) (*Physical, error) 
 	}
 }
 
-func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
+// named returns a resource's resolved properties and its name: property key, or the
+// default name when the template sets none.
+func (p *provisioner) named(id, key string) (map[string]any, string, error) {
 	props, err := p.props(id)
+	if err != nil {
+		return nil, "", err
+	}
+	name := str(props, key)
+	if name == "" {
+		name = p.defaultName(id)
+	}
+	return props, name, nil
+}
+
+// eventPattern returns props' EventPattern as the API's JSON string, nil when unset.
+func eventPattern(props map[string]any) (*string, error) {
+	pat, ok := props["EventPattern"]
+	if !ok {
+		return nil, nil
+	}
+	s, err := jsonString(pat)
 	if err != nil {
 		return nil, err
 	}
-	name := str(props, "Name")
-	if name == "" {
-		name = p.defaultName(id)
+	return aws.String(s), nil
+}
+
+func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
+	props, name, err := p.named(id, "Name")
+	if err != nil {
+		return nil, err
 	}
 	bus := str(props, "EventBusName")
 	if strings.HasPrefix(bus, "arn:") {
@@ -478,12 +575,8 @@ func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
 	if bus != "" {
 		in.EventBusName = aws.String(bus)
 	}
-	if pat, ok := props["EventPattern"]; ok {
-		s, err := jsonString(pat)
-		if err != nil {
-			return nil, err
-		}
-		in.EventPattern = aws.String(s)
+	if in.EventPattern, err = eventPattern(props); err != nil {
+		return nil, err
 	}
 	if s := str(props, "ScheduleExpression"); s != "" {
 		p.note("%s: schedule %s is not triggered locally", id, s)
@@ -567,6 +660,28 @@ func (p *provisioner) rule(ctx context.Context, id string) (*Physical, error) {
 		}
 	}
 	return &Physical{Ref: name, Attrs: map[string]string{"Arn": ruleARN}}, nil
+}
+
+// archive creates an EventBridge archive: the emulator keeps its events, and
+// `orderflow events replay` replays them (StartReplay), as on AWS.
+func (p *provisioner) archive(ctx context.Context, id string) (*Physical, error) {
+	props, name, err := p.named(id, "ArchiveName")
+	if err != nil {
+		return nil, err
+	}
+	in := &eventbridge.CreateArchiveInput{ArchiveName: aws.String(name), EventSourceArn: aws.String(str(props, "SourceArn")),
+		Description: aws.String(str(props, "Description"))}
+	if _, ok := props["RetentionDays"]; ok {
+		in.RetentionDays = aws.Int32(int32(intOf(props, "RetentionDays", 0)))
+	}
+	if in.EventPattern, err = eventPattern(props); err != nil {
+		return nil, err
+	}
+	out, err := p.c.events.CreateArchive(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &Physical{Ref: name, Attrs: map[string]string{"Arn": aws.ToString(out.ArchiveArn)}}, nil
 }
 
 func (p *provisioner) stateMachine(ctx context.Context, id string, res template.Resource) (*Physical, error) {

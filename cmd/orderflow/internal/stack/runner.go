@@ -61,12 +61,18 @@ func startHostRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOpti
 			_ = h.Close()
 			return nil, fmt.Errorf("function %s: %s is missing: run `make build-local` (or pass --build)", f.LogicalID, bin)
 		}
-		env := map[string]string{
+		// The template's variables, then what Lambda (and, for the endpoint, the local
+		// stack in the role of `sam local invoke --env-vars`) sets: the template declares
+		// AWS_ENDPOINT_URL empty, which must not win over the local endpoint.
+		env := map[string]string{}
+		for k, v := range f.Env {
+			env[k] = v
+		}
+		for k, v := range map[string]string{
 			"AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
 			"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 			"AWS_ENDPOINT_URL": opts.Endpoint, "TZ": ":UTC",
-		}
-		for k, v := range f.Env {
+		} {
 			env[k] = v
 		}
 		if err := h.Register(lambdahost.Function{Name: f.Name, Path: bin, Env: env, Timeout: f.Timeout,

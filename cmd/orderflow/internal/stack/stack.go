@@ -44,6 +44,12 @@ import (
 type Options struct {
 	// Template is the SAM template; default template.yaml.
 	Template string
+	// Templates are further templates run beside Template (an example consumer,
+	// examples/loyalty/template.yaml): provisioned into the same emulator after it, their
+	// functions run under the same host. A parameter of Parameters applies to every
+	// template that declares it; resource names default to <template's directory>-<id>.
+	// Their resources are in Tables, Queues and Functions as "<directory>/<id>".
+	Templates []string
 	// Dir is the module root, where functions/ and the build directory are; default the
 	// template's directory.
 	Dir string
@@ -135,6 +141,7 @@ type Stack struct {
 	Issuer *jwtauth.Issuer
 
 	log      *slog.Logger
+	specs    []*FunctionSpec // the functions as the template configures them
 	emu      *emulator.Server
 	runner   Runner
 	servers  []*http.Server
@@ -340,16 +347,13 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	c := newClients(s.Config)
-	var notes []string
-	p, err := newProvisioner(ctx, c, t, opts.StackName, opts.Parameters, &notes, map[string]string{})
+	provs, err := provisionTemplates(ctx, c, t, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.provisionAll(); err != nil {
-		return nil, fmt.Errorf("provision %s: %w", opts.Template, err)
-	}
-	s.collect(p)
-	if err := s.limitKeys(p); err != nil {
+	p := provs[0]
+	s.collect(provs)
+	if err := s.limitKeys(provs); err != nil {
 		return nil, err
 	}
 	for _, id := range sortedKeys(s.Queues) {
@@ -365,10 +369,19 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// Functions and event sources.
-	specs := make([]*FunctionSpec, 0, len(p.functions))
-	for _, id := range sortedKeys(p.functions) {
-		specs = append(specs, p.functions[id])
+	var specs []*FunctionSpec
+	var sqsMaps []*sources.SQSMapping
+	var kinMaps []*sources.KinesisMapping
+	var ddbMaps []*sources.DynamoDBMapping
+	var targets []sources.Target
+	for _, q := range provs {
+		for _, id := range sortedKeys(q.functions) {
+			specs = append(specs, q.functions[id])
+		}
+		sqsMaps, kinMaps, ddbMaps = append(sqsMaps, q.sqsMaps...), append(kinMaps, q.kinMaps...), append(ddbMaps, q.ddbMaps...)
+		targets = append(targets, q.targets...)
 	}
+	s.specs = specs
 	routes := s.routes(t, p)
 	var inv sources.Invoker = notStarted{}
 	if !opts.SkipFunctions {
@@ -392,13 +405,13 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	lambdaAPI.Wire(inv, s.async, s.lambdaFunctions(specs, opts))
 
 	if !opts.SkipFunctions {
-		for _, m := range p.sqsMaps {
+		for _, m := range sqsMaps {
 			m.Client, m.Invoker, m.Log = ic.sqs, inv, opts.Log
 			m.Duplicate = s.duplicate("sqs")
 			s.sources = append(s.sources, m)
 			s.goRun(func() { m.Run(runCtx) })
 		}
-		for _, m := range p.kinMaps {
+		for _, m := range kinMaps {
 			m.Client, m.Invoker, m.Log = ic.kinesis, inv, opts.Log
 			m.Duplicate = s.duplicate("kinesis")
 			m.Progress = s.Calls.Writes
@@ -411,7 +424,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 				}
 			})
 		}
-		for _, m := range p.ddbMaps {
+		for _, m := range ddbMaps {
 			m.Client, m.Invoker, m.Log, m.ReadGate = ic.streams, inv, opts.Log, gate.Reader()
 			m.Duplicate = s.duplicate("dynamodb")
 			m.Progress = s.Calls.Writes
@@ -427,7 +440,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		d := &sources.Delivery{Queue: ic.sqs, Lambda: lambda.NewFromConfig(s.InternalConfig), Async: s.async,
 			States: ic.sfn, Kinesis: ic.kinesis, Log: opts.Log, Duplicate: s.duplicate("eventbridge")}
 		s.sources = append(s.sources, d)
-		for _, tg := range p.targets {
+		for _, tg := range targets {
 			s.work = append(s.work, tg.QueueURL)
 			s.goRun(func() { d.Run(runCtx, tg) })
 		}
@@ -517,10 +530,9 @@ func (s *Stack) routes(t *template.Template, p *provisioner) []httpapi.Route {
 	return out
 }
 
-// collect records the resolved names of the root template.
 // limitKeys tells the simulated limits (chaos.Limits) each table's key attributes, from
-// its KeySchema, unless the spec names them.
-func (s *Stack) limitKeys(p *provisioner) error {
+// its KeySchema in its template, unless the spec names them.
+func (s *Stack) limitKeys(provs []*provisioner) error {
 	if s.Faults == nil {
 		return nil
 	}
@@ -529,16 +541,22 @@ func (s *Stack) limitKeys(p *provisioner) error {
 		return nil
 	}
 	spec.Limits.Keys = map[string][]string{}
-	for id, name := range s.Tables {
-		props, err := p.props(id)
-		if err != nil {
-			return err
-		}
-		ks, _ := props["KeySchema"].([]any)
-		for _, k := range ks {
-			m, _ := k.(map[string]any)
-			if attr := str(m, "AttributeName"); attr != "" {
-				spec.Limits.Keys[name] = append(spec.Limits.Keys[name], attr)
+	for _, q := range provs {
+		for _, id := range q.t.IDs("AWS::DynamoDB::Table") {
+			ph := q.phys[id]
+			if ph == nil || ph.Ref == "" {
+				continue
+			}
+			props, err := q.props(id)
+			if err != nil {
+				return err
+			}
+			ks, _ := props["KeySchema"].([]any)
+			for _, k := range ks {
+				m, _ := k.(map[string]any)
+				if attr := str(m, "AttributeName"); attr != "" {
+					spec.Limits.Keys[ph.Ref] = append(spec.Limits.Keys[ph.Ref], attr)
+				}
 			}
 		}
 	}
@@ -546,31 +564,45 @@ func (s *Stack) limitKeys(p *provisioner) error {
 	return nil
 }
 
-func (s *Stack) collect(p *provisioner) {
+// collect records the resolved names of the templates: the root template's (provs[0]) by
+// logical ID, the others' as "<stack>/<logical ID>".
+func (s *Stack) collect(provs []*provisioner) {
 	s.Tables, s.Queues, s.Functions, s.Outputs = map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	s.Buckets = map[string]string{}
-	for id, res := range p.t.Resources {
-		ph := p.phys[id]
-		if ph == nil || ph.Ref == "" {
-			continue
+	p := provs[0]
+	for i, q := range provs {
+		prefix := ""
+		if i > 0 {
+			prefix = q.stack + "/"
 		}
-		switch res.Type {
-		case "AWS::DynamoDB::Table":
-			s.Tables[id] = ph.Ref
-		case "AWS::SQS::Queue":
-			s.Queues[id] = ph.Ref
-		case "AWS::Serverless::Function", "AWS::Lambda::Function":
-			s.Functions[id] = ph.Ref
-		case "AWS::Events::EventBus":
-			s.Bus = ph.Ref
-		case "AWS::Kinesis::Stream":
-			s.Stream = ph.Ref
-		case "AWS::SNS::Topic":
-			s.Topic = ph.Ref
-		case "AWS::S3::Bucket":
-			s.Buckets[id] = ph.Ref
-		case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
-			s.StateMachineARN = ph.Ref
+		for id, res := range q.t.Resources {
+			ph := q.phys[id]
+			if ph == nil || ph.Ref == "" {
+				continue
+			}
+			switch res.Type {
+			case "AWS::DynamoDB::Table":
+				s.Tables[prefix+id] = ph.Ref
+			case "AWS::SQS::Queue":
+				s.Queues[prefix+id] = ph.Ref
+			case "AWS::Serverless::Function", "AWS::Lambda::Function":
+				s.Functions[prefix+id] = ph.Ref
+			}
+			if i > 0 {
+				continue
+			}
+			switch res.Type {
+			case "AWS::Events::EventBus":
+				s.Bus = ph.Ref
+			case "AWS::Kinesis::Stream":
+				s.Stream = ph.Ref
+			case "AWS::SNS::Topic":
+				s.Topic = ph.Ref
+			case "AWS::S3::Bucket":
+				s.Buckets[id] = ph.Ref
+			case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
+				s.StateMachineARN = ph.Ref
+			}
 		}
 	}
 	for _, id := range sortedKeys(p.t.Outputs) {

@@ -125,6 +125,11 @@ func TestUpProvisionsTheTemplate(t *testing.T) {
 		c.Architectures[0] != "arm64" || c.Environment == nil || c.Environment.Variables["ORDERS_TABLE"] != "orders-dev" {
 		t.Errorf("GetFunction %s: %+v", s.Functions["IngestFunction"], c)
 	}
+	// ApiAuth=IAM (the default): !If [UseJwtAuth, ..., !Ref AWS::NoValue] leaves the variable unset.
+	if v, set := got.Configuration.Environment.Variables["CUSTOMER_CLAIM"]; set {
+		t.Errorf("CUSTOMER_CLAIM = %q in IAM mode, want it unset (AWS::NoValue)", v)
+	}
+	t.Run("SAMLocalInvokeRecipe", func(t *testing.T) { samLocalInvokeRecipe(t, s) })
 }
 
 // The whole system: orders through the HTTP API end CONFIRMED, or CANCELLED with the

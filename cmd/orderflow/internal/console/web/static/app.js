@@ -170,7 +170,7 @@ async function refreshDLQs() {
   const cards = data.dlqs.map((d) => {
     const btn = el("button", { class: "danger", type: "button", "data-queue": d.name, text: "Redrive" });
     btn.disabled = data.readOnly || !d.redrivable || d.depth === 0;
-    btn.title = data.readOnly ? "read-only console" : !d.redrivable ? "no single source queue: these are EventBridge or Lambda failure records" : "move every message back to " + d.sources[0];
+    btn.title = data.readOnly ? "read-only console" : d.name.startsWith("s3://") ? "stream batches: orderflow dlq redrive " + d.name.split("/aws/lambda/")[0] + " invokes the function again" : !d.redrivable ? "no single source queue: these are EventBridge or Lambda failure records" : "move every message back to " + d.sources[0];
     btn.addEventListener("click", () => redrive(d));
     const msgs = el("ul", { class: "msgs" }, ...d.messages.map((m) =>
       el("li", {}, el("span", { class: "why", text: m.reason }), " · sent " + clock(m.sentAt) + " · receives " + m.receives,
