@@ -9,10 +9,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 )
 
 // Functions are orderflow's Lambda functions (functions/<name>), in the template's order.
-var Functions = []string{"ingest", "process", "inventory", "notify", "analytics", "publisher"}
+var Functions = capacity.Functions
 
 // helloPkg is the baseline aws-lambda-go function.
 const helloPkg = "./bench/hello"

@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 	"github.com/orderflow/orderflow/pkg/template"
 )
 
@@ -35,6 +37,7 @@ type options struct {
 	RawSeconds  float64
 	Monthly     float64
 	NoStack     bool
+	ScaleOnly   bool
 	Soak        string
 }
 
@@ -55,6 +58,7 @@ func main() {
 	flag.Float64Var(&o.RawSeconds, "raw-seconds", 3, "seconds per call kind of the emulator's raw-rate loop")
 	flag.Float64Var(&o.Monthly, "monthly-orders", 1e6, "orders per month that share the Kinesis shard-hours")
 	flag.BoolVar(&o.NoStack, "no-stack", false, "skip sections 4 and 5 (no local stack)")
+	flag.BoolVar(&o.ScaleOnly, "scale-only", false, "only section 8 (scale on paper): replace it in the existing report, measure nothing")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,6 +71,9 @@ func main() {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
+	if o.ScaleOnly {
+		return rewriteScale(o)
+	}
 	began := time.Now()
 	tmp, err := os.MkdirTemp("", "orderflow-bench-")
 	if err != nil {
@@ -115,6 +122,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	log.Info("section 6: cost model")
 	r.Cost = costSection(o, r, st)
+	log.Info("section 8: scale on paper")
+	r.Scale = scaleSection(o.Root, r.Calls)
 	if b, err := os.ReadFile(at(o.Root, o.Soak)); err == nil {
 		r.Soak = string(b)
 	}
@@ -146,37 +155,8 @@ func memory(root string) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	def := 128
-	if g, ok := t.Globals["Function"].(map[string]any); ok {
-		if n, ok := template.Int(g["MemorySize"]); ok {
-			def = n
-		}
-	}
-	out := map[string]int{}
-	for _, id := range t.IDs("AWS::Serverless::Function") {
-		res := t.Resources[id]
-		uri, _ := res.Properties["CodeUri"].(string)
-		name := ""
-		for _, f := range Functions {
-			if id == capitalize(f)+"Function" {
-				name = f
-			}
-		}
-		if name == "" {
-			_ = uri
-			continue
-		}
-		out[name] = def
-		if n, ok := template.Int(res.Properties["MemorySize"]); ok {
-			out[name] = n
-		}
-	}
-	for _, f := range Functions {
-		if _, ok := out[f]; !ok {
-			return nil, fmt.Errorf("template.yaml: no %sFunction", capitalize(f))
-		}
-	}
-	return out, nil
+	s, err := capacity.ReadSettings(t, nil)
+	return s.Memory, err
 }
 
 // at resolves p against root unless it is absolute.
@@ -187,9 +167,44 @@ func at(root, p string) string {
 	return filepath.Join(root, p)
 }
 
-func capitalize(s string) string {
-	if s == "" {
-		return s
+// scaleSection plans capacity.ScaleRates in us-east-1 with the template's defaults, and
+// notes section 4's measured calls per order against the design's minimum.
+func scaleSection(root string, calls CallSection) ScaleSection {
+	in, err := capacity.LoadInput(root, nil)
+	if err != nil {
+		return ScaleSection{Skip: err.Error()}
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	in.Region = "us-east-1"
+	plans, err := capacity.MakeAll(in, capacity.ScaleRates)
+	if err != nil {
+		return ScaleSection{Skip: err.Error()}
+	}
+	sec := ScaleSection{Plans: plans}
+	if calls.Skip == "" && len(calls.Minimum) > 0 {
+		sec.Measured, sec.Minimum = calls.CallsPerOrder(), calls.MinimumPerOrder()
+	}
+	return sec
+}
+
+// rewriteScale replaces section 8 of the existing report (or appends it), measuring
+// nothing else: `go run ./cmd/benchreport -scale-only`.
+func rewriteScale(o options) error {
+	path := at(o.Root, o.Out)
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(old)
+	if i := strings.Index(text, scaleHeading); i >= 0 {
+		text = text[:i]
+	}
+	r := &Report{Scale: scaleSection(o.Root, CallSection{Skip: "not measured"})}
+	var b strings.Builder
+	r.writeScale(&b)
+	text = strings.TrimRight(text, "\n") + "\n\n" + b.String()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stdout, "report: %s (section 8 only)\n", o.Out)
+	return nil
 }

@@ -1,92 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 )
-
-// HappyPath returns the states a Standard execution enters on the happy path of an ASL
-// definition: from StartAt along Next (a Choice's Default) to a Succeed, Fail or End state
-// (OutcomePath with no error raised). It returns an error for a missing state or a loop.
-func HappyPath(asl []byte) ([]string, error) { return OutcomePath(asl, Outcome{}) }
-
-// Outcome is one way an order ends and the errors on its way: the state that raises each
-// and the error name its Catch matches.
-type Outcome struct {
-	Name   string
-	Raises map[string]string // state → error
-}
-
-// Outcomes are the order outcomes section 6 counts the transitions of.
-var Outcomes = []Outcome{
-	{Name: "confirmed"},
-	{Name: "cancelled, out of stock", Raises: map[string]string{"ReserveInventory": "OutOfStock"}},
-	{Name: "cancelled, payment declined (stock released)", Raises: map[string]string{"AuthorizePayment": "PaymentDeclinedError"}},
-	{Name: "rejected, unknown SKU", Raises: map[string]string{"ValidateAndPrice": "UnknownSKUError"}},
-}
-
-// OutcomePath returns the states a Standard execution enters for outcome o: from StartAt
-// along Next, a Choice's Default, and, at a state that raises an error, the Next of the
-// Catch that matches it, to a Succeed, Fail or End state. It returns an error for a
-// missing state, an error no Catch matches, or a loop.
-func OutcomePath(asl []byte, o Outcome) ([]string, error) {
-	var d struct {
-		StartAt string
-		States  map[string]struct {
-			Type    string
-			Next    string
-			Default string
-			End     bool
-			Catch   []struct {
-				ErrorEquals []string
-				Next        string
-			}
-		}
-	}
-	if err := json.Unmarshal(asl, &d); err != nil {
-		return nil, err
-	}
-	var path []string
-	seen := map[string]bool{}
-	for name := d.StartAt; name != ""; {
-		st, ok := d.States[name]
-		if !ok {
-			return nil, fmt.Errorf("state %q is not defined", name)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("path loops at %q", name)
-		}
-		seen[name] = true
-		path = append(path, name)
-		if e, raises := o.Raises[name]; raises {
-			next := ""
-			for _, c := range st.Catch {
-				for _, n := range c.ErrorEquals {
-					if next == "" && (n == e || n == "States.ALL") {
-						next = c.Next
-					}
-				}
-			}
-			if next == "" {
-				return nil, fmt.Errorf("no Catch of %q matches %s", name, e)
-			}
-			name = next
-			continue
-		}
-		switch {
-		case st.Type == "Succeed" || st.Type == "Fail" || st.End:
-			return path, nil
-		case st.Type == "Choice":
-			name = st.Default
-		default:
-			name = st.Next
-		}
-	}
-	return nil, fmt.Errorf("path ends without a terminal state after %v", path)
-}
 
 // perOrder sums the counts of the matching calls per order.
 func perOrder(counts map[CallKey]CallStat, n int, match func(CallKey) bool, value func(CallStat) float64) float64 {
@@ -125,7 +46,7 @@ func calls(s CallStat) float64 { return float64(s.N) }
 // costSection builds section 6 from the run's measurements.
 func costSection(o options, r *Report, st stackResult) CostSection {
 	c := CostSection{}
-	p, err := LoadPrices(at(o.Root, o.Prices))
+	p, err := capacity.LoadPrices(at(o.Root, o.Prices))
 	if err != nil {
 		return CostSection{Skip: err.Error()}
 	}
@@ -141,7 +62,7 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 	if err != nil {
 		return CostSection{Skip: err.Error()}
 	}
-	path, err := HappyPath(asl)
+	path, err := capacity.HappyPath(asl)
 	if err != nil {
 		return CostSection{Skip: "ASL: " + err.Error()}
 	}
@@ -183,7 +104,7 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 	// counted; a busier table batches records and events, and costs less.
 	const recordsPerOrder = 3
 	putEvents := perOrder(counts, n, isCall(SourceFunctions, "events", "PutEvents"), calls)
-	fns := []FunctionUsage{
+	fns := []capacity.FunctionUsage{
 		{Name: "ingest", InvokesPerOrder: 1, MemoryMB: mem["ingest"], DurationMs: st.ingestMs},
 		{Name: "process", InvokesPerOrder: invokes, MemoryMB: mem["process"], DurationMs: invokeNs / 1e6},
 		{Name: "inventory", InvokesPerOrder: 1, MemoryMB: mem["inventory"], DurationMs: 2*callMs + hotMs["inventory"]/10},
@@ -193,7 +114,7 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		{Name: "publisher", InvokesPerOrder: recordsPerOrder, MemoryMB: mem["publisher"],
 			DurationMs: putEvents/recordsPerOrder*callMs + hotMs["publisher"]/100},
 	}
-	u := Usage{
+	u := capacity.Usage{
 		Functions:         fns,
 		SFNTransitions:    float64(len(path)),
 		DynamoDBWRU:       perOrder(counts, n, notPlumbing("dynamodb"), func(s CallStat) float64 { return s.WRU }),
@@ -208,9 +129,9 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		KinesisShards:   shards,
 		MonthlyOrders:   o.Monthly,
 	}
-	c.Lines = Cost(p, u)
-	for _, o := range Outcomes {
-		states, err := OutcomePath(asl, o)
+	c.Lines = capacity.Cost(p, u)
+	for _, o := range capacity.Outcomes {
+		states, err := capacity.OutcomePath(asl, o)
 		if err != nil {
 			return CostSection{Skip: "ASL, " + o.Name + ": " + err.Error()}
 		}
@@ -235,13 +156,13 @@ func costSection(o options, r *Report, st stackResult) CostSection {
 		"Kinesis: PUT payload units are the records the bus rule puts on the stream (counted, the local stack delivers them); shard-hours are fixed and spread over the monthly volume above.",
 		"S3: the data-lake PutObject calls counted; with full batches of 100 records it falls to 0.02 per order. Storage, CloudWatch Logs and X-Ray are not included.",
 	}
-	l := Largest(c.Lines)
+	l := capacity.Largest(c.Lines)
 	if l.Service == "Step Functions" {
 		p50 := r.Load.P50
 		if p50 <= 0 {
 			p50 = time.Second
 		}
-		exp := ExpressPerMillion(p, float64(p50)/1e6)
+		exp := capacity.ExpressPerMillion(p, float64(p50)/1e6)
 		c.Advice = fmt.Sprintf("Standard workflows bill every state entered ($%.3f per 1,000). Applied: the process function's authorize task confirms the order "+
 			"in its one write and is the last state, and no state publishes (every event comes from the orders table's stream), instead of a dynamodb:updateItem "+
 			"state, an events:putEvents state and a Succeed state after it: "+

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 )
 
 // Goals of the Performance issue; the report says whether each is met, nothing fails on them.
@@ -201,8 +203,8 @@ func (l LoadSection) Limit() float64 {
 // CostSection is section 6.
 type CostSection struct {
 	Skip        string
-	Prices      Prices
-	Lines       []CostLine
+	Prices      capacity.Prices
+	Lines       []capacity.CostLine
 	Assumptions []string
 	Advice      string
 	// Transitions are the state transitions of each order outcome (the lines above are
@@ -231,6 +233,17 @@ type Report struct {
 	// Soak is the last `make soak` run (bench/soak.md, written with its command): a long
 	// run is not repeated by every `make bench`.
 	Soak string
+	// Scale is section 8, `orderflow plan` at capacity.ScaleRates.
+	Scale ScaleSection
+}
+
+// ScaleSection is section 8: the capacity plan at each of capacity.ScaleRates, made by
+// the code of `orderflow plan`.
+type ScaleSection struct {
+	Skip  string
+	Plans []capacity.Plan
+	// Measured and Minimum are section 4's calls per order (0 when not measured).
+	Measured, Minimum float64
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
@@ -272,6 +285,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeLoad(&b)
 	r.writeCost(&b)
 	r.writeSoak(&b)
+	r.writeScale(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -349,8 +363,8 @@ func (r *Report) Goals() []GoalStatus {
 	if r.Cost.Skip != "" {
 		out = append(out, GoalStatus{"6. cost per million orders", r.Cost.Skip, "not measured"})
 	} else {
-		l := Largest(r.Cost.Lines)
-		out = append(out, GoalStatus{"6. cost per million orders", fmt.Sprintf("$%.2f; largest: %s %s $%.2f", Total(r.Cost.Lines), l.Service, l.Item, l.PerMillion), "reported"})
+		l := capacity.Largest(r.Cost.Lines)
+		out = append(out, GoalStatus{"6. cost per million orders", fmt.Sprintf("$%.2f; largest: %s %s $%.2f", capacity.Total(r.Cost.Lines), l.Service, l.Item, l.PerMillion), "reported"})
 	}
 	return out
 }
@@ -497,15 +511,15 @@ func (r *Report) writeCost(b *strings.Builder) {
 	for _, l := range c.Lines {
 		fmt.Fprintf(b, "| %s | %s | %.4g | %s | %.2f |\n", l.Service, l.Item, l.Quantity, l.Unit, l.PerMillion)
 	}
-	fmt.Fprintf(b, "| **total** | | | | **%.2f** |\n\n", Total(c.Lines))
+	fmt.Fprintf(b, "| **total** | | | | **%.2f** |\n\n", capacity.Total(c.Lines))
 	b.WriteString("By service: ")
 	var parts []string
-	for _, s := range ByService(c.Lines) {
+	for _, s := range capacity.ByService(c.Lines) {
 		parts = append(parts, fmt.Sprintf("%s $%.2f", s.Service, s.PerMillion))
 	}
 	b.WriteString(strings.Join(parts, ", ") + ".\n\n")
-	l := Largest(c.Lines)
-	fmt.Fprintf(b, "Largest line: **%s %s, $%.2f of $%.2f**. %s\n\n", l.Service, l.Item, l.PerMillion, Total(c.Lines), c.Advice)
+	l := capacity.Largest(c.Lines)
+	fmt.Fprintf(b, "Largest line: **%s %s, $%.2f of $%.2f**. %s\n\n", l.Service, l.Item, l.PerMillion, capacity.Total(c.Lines), c.Advice)
 	if len(c.Transitions) > 0 {
 		b.WriteString("Step Functions state transitions by outcome (statemachine/order-processing.asl.json; no retries):\n\n" +
 			"| outcome | transitions | states entered | $ per million such orders |\n|---|---:|---|---:|\n")
@@ -530,4 +544,36 @@ func (r *Report) writeSoak(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "Not re-run by `make bench` (it takes hours); the figures of the last `make soak`, from bench/soak.md:\n\n%s\n", strings.TrimSpace(r.Soak))
+}
+
+// scaleHeading starts section 8; `benchreport -scale-only` replaces the report from it on.
+const scaleHeading = "## 8. Scale on paper (`orderflow plan`)"
+
+func (r *Report) writeScale(b *strings.Builder) {
+	fmt.Fprintf(b, "%s\n\n", scaleHeading)
+	if r.Scale.Skip != "" {
+		fmt.Fprintf(b, "Not computed: %s\n", r.Scale.Skip)
+		return
+	}
+	b.WriteString("What AWS would do at these rates, from the design's calls per order (cmd/internal/capacity), the template's settings at their defaults, " +
+		"the dated default quotas of bench/quotas.json and the prices of section 6: the same code and output as `orderflow plan --rate " +
+		rateList() + "` (the summary) and `orderflow plan --rate N` (each table). A limit binds when the load reaches it; " +
+		"\"before this rate\" is what to request, set (template parameters) or redesign first, with 25% headroom.")
+	if r.Scale.Measured > 0 {
+		fmt.Fprintf(b, " The plan assumes the design minimum of %.2f AWS calls per order; section 4 measured %.2f.", r.Scale.Minimum, r.Scale.Measured)
+	}
+	b.WriteString("\n\n")
+	capacity.WriteSummary(b, r.Scale.Plans)
+	for _, p := range r.Scale.Plans {
+		fmt.Fprintf(b, "\n### %.0f orders/s\n\n", p.Rate)
+		p.WriteMarkdown(b)
+	}
+}
+
+func rateList() string {
+	var s []string
+	for _, r := range capacity.ScaleRates {
+		s = append(s, fmt.Sprintf("%.0f", r))
+	}
+	return strings.Join(s, ",")
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 )
 
 // fullReport is a report with every section measured: sizes and cold starts that meet
@@ -25,8 +27,8 @@ func fullReport() *Report {
 		Load: LoadSection{Command: "orderflow load", Orders: 100, Concurrency: 20, Rate: 4, P50: time.Second, P95: 2 * time.Second, P99: 3 * time.Second,
 			Output: "orders 100 in 25s (4.0 orders/s)", SVG: "latency.svg", Raw: RawRate{Workers: 8, Seconds: 3, GetItem: 200, SendMessage: 50}, CallsPerOrder: 5,
 			CallLatency: 40 * time.Millisecond},
-		Cost: CostSection{Prices: Prices{Date: "2026-01-01", Source: "test"}, Advice: "Use fewer states.",
-			Lines:       []CostLine{{Service: "Step Functions", Item: "transitions", Quantity: 6, Unit: "transitions", PerMillion: 150}, {Service: "SQS", Item: "requests", Quantity: 3, Unit: "requests", PerMillion: 1.2}},
+		Cost: CostSection{Prices: capacity.Prices{Date: "2026-01-01", Source: "test"}, Advice: "Use fewer states.",
+			Lines:       []capacity.CostLine{{Service: "Step Functions", Item: "transitions", Quantity: 6, Unit: "transitions", PerMillion: 150}, {Service: "SQS", Item: "requests", Quantity: 3, Unit: "requests", PerMillion: 1.2}},
 			Assumptions: []string{"an assumption"}},
 	}
 }
@@ -147,32 +149,6 @@ PASS
 	}
 }
 
-func TestHappyPath(t *testing.T) {
-	tests := []struct {
-		name    string
-		asl     string
-		want    []string
-		wantErr bool
-	}{
-		{"next chain with a choice default", `{"StartAt":"A","States":{"A":{"Type":"Task","Next":"C"},"C":{"Type":"Choice","Default":"D"},"D":{"Type":"Succeed"}}}`,
-			[]string{"A", "C", "D"}, false},
-		{"end flag", `{"StartAt":"A","States":{"A":{"Type":"Task","End":true}}}`, []string{"A"}, false},
-		{"missing state", `{"StartAt":"A","States":{"A":{"Type":"Task","Next":"B"}}}`, nil, true},
-		{"loop", `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"A"}}}`, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := HappyPath([]byte(tt.asl))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("HappyPath = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestUnitsAndIdentify(t *testing.T) {
 	tests := []struct {
 		name, service, op, body string
@@ -191,5 +167,32 @@ func TestUnitsAndIdentify(t *testing.T) {
 				t.Errorf("Units = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// Section 8 is the plan of each scale rate, written by capacity's own writers, and says
+// how section 4's measured calls compare with the minimum the plan assumes.
+func TestScaleSection(t *testing.T) {
+	calls := CallSection{Calls: []CallRow{{Call: "dynamodb:GetItem (functions)", PerOrder: 12}}, Minimum: []MinRow{{Service: "dynamodb", Measured: 12, Minimum: 11}}}
+	r := &Report{Scale: scaleSection("../..", calls)}
+	if r.Scale.Skip != "" {
+		t.Fatal(r.Scale.Skip)
+	}
+	if len(r.Scale.Plans) != len(capacity.ScaleRates) {
+		t.Fatalf("%d plans, want one per rate %v", len(r.Scale.Plans), capacity.ScaleRates)
+	}
+	var b strings.Builder
+	r.writeScale(&b)
+	var summary strings.Builder
+	if err := capacity.WriteSummary(&summary, r.Scale.Plans); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{scaleHeading, summary.String(), "### 10000 orders/s", "section 4 measured 12.00", "minimum of 11.00"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section 8 lacks %q:\n%s", want, b.String())
+		}
+	}
+	if r := (&Report{Scale: scaleSection("nowhere", calls)}); r.Scale.Skip == "" {
+		t.Error("no template, yet a plan")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/cmd/internal/capacity"
 	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/emulator"
 )
@@ -341,7 +342,7 @@ func countCalls(ctx context.Context, api string, direct aws.Config, table string
 // mapping's BatchSize.
 const (
 	shards       = 2
-	analyticsMax = 100
+	analyticsMax = capacity.AnalyticsBatch
 )
 
 // minimum is the fewest calls per confirmed order the design allows, by service.
@@ -350,21 +351,22 @@ func minimum(measured map[string]float64, n int) []MinRow {
 	// shard batch of up to 100 records.
 	perShard := math.Ceil(float64(2*n) / shards)
 	s3 := float64(min(shards, 2*n)) * math.Ceil(perShard/analyticsMax) / float64(n)
+	design := capacity.Mix{Steps: capacity.DesignSteps()}.CallsByService()
 	rows := []MinRow{
-		{Service: "dynamodb", Minimum: 11, Why: "ingest 1 (one TransactWriteItems: the order and its Idempotency-Key record with the answer); validate 3 (one read of the order, " +
+		{Service: "dynamodb", Minimum: design["dynamodb"], Why: "ingest 1 (one TransactWriteItems: the order and its Idempotency-Key record with the answer); validate 3 (one read of the order, " +
 			"BatchGetItem of the prices, conditional write); authorize 2 (read, one conditional write VALIDATED→RESERVED→PAID→CONFIRMED); inventory 1 " +
 			"TransactWriteItems (all lines and the reservation record at once); notify 2 (claim the marker lease, mark it DONE after the publish: one " +
 			"conditional write cannot tell a delivery that crashed before publishing from one that published, and telling them apart is what keeps a crash " +
 			"from losing the notification or sending it twice); analytics 2 (one transaction per event: Created, Confirmed)"},
-		{Service: "events", Minimum: 2.0 / bus.MaxEntries, Amortized: true, Why: fmt.Sprintf("Order Created and Order Confirmed, both put by the publisher "+
+		{Service: "events", Minimum: design["events"], Amortized: true, Why: fmt.Sprintf("Order Created and Order Confirmed, both put by the publisher "+
 			"from the orders table's stream: two entries per order, up to %d per PutEvents, so %.2f per order with full batches. Batch-amortized, so not part "+
 			"of the goal check: a batch holds the events of the stream records one poll finds (one call per event on a quiet table, 2.00 per order)",
 			bus.MaxEntries, 2.0/bus.MaxEntries)},
-		{Service: "lambda", Minimum: 2, Why: "the state machine's two Lambda tasks, ValidateAndPrice and AuthorizePayment"},
-		{Service: "sqs", Minimum: 1, Why: "ReserveInventory's SendMessage (waitForTaskToken)"},
-		{Service: "states", Minimum: 1, Why: "inventory's SendTaskSuccess"},
-		{Service: "sns", Minimum: 1, Why: "one notification per state change"},
-		{Service: "s3", Minimum: 2.0 / analyticsMax, Amortized: true, Why: fmt.Sprintf("one data-lake object per analytics batch (up to %d records, 5 s window): 0.02 per order "+
+		{Service: "lambda", Minimum: design["lambda"], Why: "the state machine's two Lambda tasks, ValidateAndPrice and AuthorizePayment"},
+		{Service: "sqs", Minimum: design["sqs"], Why: "ReserveInventory's SendMessage (waitForTaskToken)"},
+		{Service: "states", Minimum: design["states"], Why: "inventory's SendTaskSuccess"},
+		{Service: "sns", Minimum: design["sns"], Why: "one notification per state change"},
+		{Service: "s3", Minimum: design["s3"], Amortized: true, Why: fmt.Sprintf("one data-lake object per analytics batch (up to %d records, 5 s window): 0.02 per order "+
 			"with full batches. Batch-amortized, so not part of the goal check: %d orders in one burst fill at best %.0f objects (%.2f per order), and their Created and "+
 			"Confirmed records usually arrive in different 5 s windows", analyticsMax, n, s3*float64(n), s3)},
 	}

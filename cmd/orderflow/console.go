@@ -46,7 +46,7 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 	api := fs.String("api", envOr("ORDERFLOW_API", cli.DefaultAPI), "HTTP API base URL (load runs)")
 	bucket := fs.String("bucket", os.Getenv("DATA_LAKE_BUCKET"), "the data lake's bucket (the DataLakeBucketName output; the timeline shows data-lake rows with it)")
 	allow := fs.Bool("allow-actions", false, "allow redrive and load runs from the console")
-	params := paramFlags{}
+	params := cli.ParamFlags{}
 	fs.Var(params, "param", "template parameter Key=Value (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

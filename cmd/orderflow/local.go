@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/console"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
 	"github.com/orderflow/orderflow/pkg/template"
@@ -45,20 +46,6 @@ then exits 0; exits 1 with the last answer when --timeout passes first. With --r
 
 Flags:
 `
-
-// paramFlags collects repeated --param Key=Value.
-type paramFlags map[string]string
-
-func (p paramFlags) String() string { return fmt.Sprint(map[string]string(p)) }
-
-func (p paramFlags) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want Key=Value, got %q", s)
-	}
-	p[k] = v
-	return nil
-}
 
 // templateFlags collects repeated --template: the first replaces the default root
 // template, the others run beside it (stack.Options.Templates).
@@ -100,7 +87,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, localUsage); fs.PrintDefaults() }
 	var opts stack.Options
-	params := paramFlags{}
+	params := cli.ParamFlags{}
 	opts.Template = "template.yaml"
 	fs.Var(&templateFlags{opts: &opts}, "template", "the SAM template; repeat to run more templates beside it, e.g. --template template.yaml --template examples/loyalty/template.yaml")
 	fs.IntVar(&opts.HTTPPort, "http-port", 3000, "HTTP API port on 127.0.0.1 (0 = a free port)")

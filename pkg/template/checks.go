@@ -52,6 +52,7 @@ func Checks(makeDir string) map[string]Check {
 		"execution-timeout":        CheckExecutionTimeout,
 		"rule-input":               CheckRuleInput,
 		"state-machine-logs":       CheckStateMachineLogs,
+		"capacity-knobs":           CheckCapacityKnobs,
 	}
 }
 

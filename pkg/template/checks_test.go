@@ -101,6 +101,13 @@ func TestChecks(t *testing.T) {
 		{"state-machine-logs good", CheckStateMachineLogs, "good.yaml", []string{}, ""},
 		{"state-machine-logs task tokens with execution data", CheckStateMachineLogs, "bad-statemachine.yaml", []string{"Machine"}, "IncludeExecutionData"},
 
+		{"capacity-knobs none declared", CheckCapacityKnobs, "good.yaml", []string{}, ""},
+		{"capacity-knobs wired", CheckCapacityKnobs, "good-capacity.yaml", []string{}, ""},
+		// Rate and burst swapped (2), the literal MaximumConcurrency, a ShardCount when on
+		// demand, warm throughput set at 0, a table without it, a knob for no mapping.
+		{"capacity-knobs mis-wired", CheckCapacityKnobs, "bad-capacity.yaml",
+			[]string{"", "Api", "Api", "OtherTable", "QueueMapping", "Stream", "Table"}, ""},
+
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",
 			[]string{"Inline", "Machine", "Machine", "MissingFile"}, ""},

@@ -159,3 +159,21 @@ func (t *Template) paramValue(name string, params map[string]string) (any, error
 	}
 	return s, nil
 }
+
+// Resolve returns v with every Fn::If decided for params and, when v is a Ref to a
+// parameter, that parameter's value (given, else its default). Other intrinsics are left
+// as they are. It returns an error for a condition or parameter it cannot evaluate.
+func (t *Template) Resolve(v any, params map[string]string) (any, error) {
+	d, err := t.decide(v, params)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := d.(map[string]any); ok && len(m) == 1 {
+		if name, ok := m["Ref"].(string); ok {
+			if _, isParam := t.Parameters[name]; isParam {
+				return t.paramValue(name, params)
+			}
+		}
+	}
+	return d, nil
+}

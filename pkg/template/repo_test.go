@@ -248,3 +248,15 @@ func getAtts(tpl *Template, id string) []string {
 	}
 	return out
 }
+
+// TestRepositoryCapacityKnobs: template.yaml declares every capacity knob `orderflow plan`
+// tells a user to set (README "Scaling"), and the capacity-knobs check (in
+// TestRepositoryTemplates) then holds each to its property.
+func TestRepositoryCapacityKnobs(t *testing.T) {
+	tpl := loadRepo(t)
+	for _, k := range append(Knobs, Knob{Param: StreamModeKnob}) {
+		if _, ok := tpl.Parameters[k.Param]; !ok {
+			t.Errorf("template.yaml has no parameter %s", k.Param)
+		}
+	}
+}

@@ -49,6 +49,8 @@ type Injector struct {
 	procs  Processes
 	invoke map[string]*invokeCalls // by the calling process's access key id
 	hits   []int                   // matches per spec.CrashAt rule since the spec was set
+
+	limiter *limiter // the simulated limits' buckets and transactions in flight
 }
 
 // Processes tells which function process made an AWS call, and what it is running, from
@@ -80,6 +82,8 @@ type Stats struct {
 	Duplicates map[string]int64 `json:"duplicates"`
 	// Delayed is the number of calls that got added latency.
 	Delayed int64 `json:"delayed"`
+	// Limited counts the calls a simulated limit refused, by "service:Operation:code".
+	Limited map[string]int64 `json:"limited"`
 }
 
 // Sum returns the total of a count map.
@@ -97,11 +101,12 @@ const maxLog = 200_000
 // New returns an Injector for spec.
 func New(spec Spec) *Injector {
 	return &Injector{spec: spec, stats: newStats(), attempts: map[string]int{}, aliases: map[string]string{}, handles: map[string]string{},
-		invoke: map[string]*invokeCalls{}, hits: make([]int, len(spec.CrashAt))}
+		invoke: map[string]*invokeCalls{}, hits: make([]int, len(spec.CrashAt)), limiter: newLimiter(time.Now)}
 }
 
 func newStats() Stats {
-	return Stats{Errors: map[string]int64{}, Crashes: map[string]int64{}, CrashPoints: map[string]int64{}, Duplicates: map[string]int64{}}
+	return Stats{Errors: map[string]int64{}, Crashes: map[string]int64{}, CrashPoints: map[string]int64{}, Duplicates: map[string]int64{},
+		Limited: map[string]int64{}}
 }
 
 // Set replaces the spec from now on (a test removes a fault this way, or sets the next
@@ -156,6 +161,9 @@ func (in *Injector) Stats() Stats {
 	}
 	for k, v := range in.stats.Duplicates {
 		out.Duplicates[k] = v
+	}
+	for k, v := range in.stats.Limited {
+		out.Limited[k] = v
 	}
 	return out
 }
@@ -364,6 +372,11 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			fault.write(w, r, call)
 			return
 		}
+		refused, done := in.limit(w, r, call)
+		if refused {
+			return
+		}
+		defer done()
 		if call.Service == "sqs" && call.Operation == "ReceiveMessage" && in.Spec().Enabled() {
 			rec := &responseCopy{ResponseWriter: w}
 			next.ServeHTTP(rec, r)
@@ -717,6 +730,12 @@ func (s Stats) Summary() []string {
 		out = append(out, fmt.Sprintf("  %-60s %d", k, s.Duplicates[k]))
 	}
 	out = append(out, fmt.Sprintf("delayed calls: %d", s.Delayed))
+	if len(s.Limited) > 0 {
+		out = append(out, fmt.Sprintf("refused by simulated limits: %d", Sum(s.Limited)))
+		for _, k := range sortedKeys(s.Limited) {
+			out = append(out, fmt.Sprintf("  %-60s %d", k, s.Limited[k]))
+		}
+	}
 	return out
 }
 

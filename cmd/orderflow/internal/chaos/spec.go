@@ -3,9 +3,10 @@
 // format of each service's protocol, so the SDKs classify and retry them as they would on
 // AWS), adds latency, kills a function process mid-invoke (at random, or deterministically
 // right after a given AWS call: CrashAt), and duplicates SQS, Kinesis, EventBridge and
-// DynamoDB stream deliveries. Every injected fault is counted (Stats) and listed
-// (Decisions), and every decision is a function of the seed and of the call, payload or
-// event decided on, not of arrival order, so a run can be replayed (see Injector).
+// DynamoDB stream deliveries; it also simulates AWS limits moto lacks (Limits). Every
+// injected fault is counted (Stats) and listed (Decisions), and every fault decision is a
+// function of the seed and of the call, payload or event decided on, not of arrival order,
+// so a run can be replayed (see Injector); the limits depend on timing.
 package chaos
 
 import (
@@ -24,7 +25,8 @@ import (
 //	            {"service": "events", "operation": "PutEvents", "rate": 0.1, "kind": "throttle"}],
 //	 "crash": {"rate": 0.02, "maxDelay": "40ms"},
 //	 "duplicate": {"sqs": 0.05, "kinesis": 0.05, "eventbridge": 0.05},
-//	 "latency": {"rate": 0.1, "max": "20ms"}}
+//	 "latency": {"rate": 0.1, "max": "20ms"},
+//	 "limits": {"scale": 100, "itemWrites": true, "transactionConflicts": true, "stepFunctions": true}}
 type Spec struct {
 	// Seed makes the fault decisions repeatable: each is a function of the seed and of
 	// what it decides on, not of the order calls arrive in (see Injector; 0: seed 1).
@@ -40,6 +42,9 @@ type Spec struct {
 	Duplicate Duplicate `json:"duplicate,omitempty"`
 	// Latency delays AWS calls through the edge.
 	Latency Latency `json:"latency,omitempty"`
+	// Limits simulates AWS limits moto lacks (per-item write capacity, transaction
+	// conflicts, Step Functions token buckets), scaled down; see Limits.
+	Limits Limits `json:"limits,omitempty"`
 }
 
 // ErrorRule answers a share of matching AWS calls with an error instead of forwarding them.
@@ -157,7 +162,7 @@ func (s Spec) Enabled() bool {
 		}
 	}
 	return s.Crash.Rate > 0 || len(s.CrashAt) > 0 || s.Duplicate.SQS > 0 || s.Duplicate.Kinesis > 0 ||
-		s.Duplicate.EventBridge > 0 || s.Duplicate.DynamoDB > 0 || s.Latency.Rate > 0
+		s.Duplicate.EventBridge > 0 || s.Duplicate.DynamoDB > 0 || s.Latency.Rate > 0 || s.Limits.Enabled()
 }
 
 // Validate returns an error naming the first invalid setting.
@@ -194,6 +199,9 @@ func (s Spec) Validate() error {
 	rate("latency", s.Latency.Rate)
 	if s.Latency.Max < s.Latency.Min {
 		errs = append(errs, errors.New("latency: max is below min"))
+	}
+	if s.Limits.Scale < 0 {
+		errs = append(errs, errors.New("limits: scale must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -80,6 +80,9 @@ commands:
   token --customer ID [--ttl 1h] [--state-dir .local]
                                 a JWT of the local issuer (local up --param ApiAuth=JWT);
                                 export ORDERFLOW_AUTHORIZATION="Bearer $(orderflow token --customer c-1)"
+  plan --rate N[,N...] [--region R] [--hot-sku SHARE] [--param K=V] [--root .]
+                                capacity plan: each AWS limit against the load of N orders/s,
+                                what to request or set first, and the monthly cost
   local up                      run the whole stack on this machine (orderflow local up -h)
   console [--stage S] [--allow-actions]
                                 serve the web console for a stack (orderflow console -h)
@@ -178,6 +181,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return usageError("lake: want query, got %q", sub)
 	case "token":
 		return e.token(rest)
+	case "plan":
+		return e.plan(rest)
 	}
 	return usageError("unknown command %q", cmd)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -384,6 +385,10 @@ func (p *provisioner) table(ctx context.Context, id string) (*Physical, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Warm throughput is AWS capacity the emulator has no notion of (and a parameter
+	// reaches it as a string, which the API's integer field would refuse).
+	props = maps.Clone(props)
+	delete(props, "WarmThroughput")
 	var in dynamodb.CreateTableInput
 	if err := into(props, &in); err != nil {
 		return nil, err

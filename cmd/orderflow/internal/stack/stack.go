@@ -353,6 +353,9 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	p := provs[0]
 	s.collect(provs)
+	if err := s.limitKeys(provs); err != nil {
+		return nil, err
+	}
 	for _, id := range sortedKeys(s.Queues) {
 		if !isDLQ(id) {
 			s.work = append(s.work, s.Queues[id])
@@ -525,6 +528,40 @@ func (s *Stack) routes(t *template.Template, p *provisioner) []httpapi.Route {
 		out = append(out, httpapi.Route{Method: r.Method, Path: r.Path, Function: name})
 	}
 	return out
+}
+
+// limitKeys tells the simulated limits (chaos.Limits) each table's key attributes, from
+// its KeySchema in its template, unless the spec names them.
+func (s *Stack) limitKeys(provs []*provisioner) error {
+	if s.Faults == nil {
+		return nil
+	}
+	spec := s.Faults.Spec()
+	if !spec.Limits.Enabled() || spec.Limits.Keys != nil {
+		return nil
+	}
+	spec.Limits.Keys = map[string][]string{}
+	for _, q := range provs {
+		for _, id := range q.t.IDs("AWS::DynamoDB::Table") {
+			ph := q.phys[id]
+			if ph == nil || ph.Ref == "" {
+				continue
+			}
+			props, err := q.props(id)
+			if err != nil {
+				return err
+			}
+			ks, _ := props["KeySchema"].([]any)
+			for _, k := range ks {
+				m, _ := k.(map[string]any)
+				if attr := str(m, "AttributeName"); attr != "" {
+					spec.Limits.Keys[ph.Ref] = append(spec.Limits.Keys[ph.Ref], attr)
+				}
+			}
+		}
+	}
+	s.Faults.Set(spec)
+	return nil
 }
 
 // collect records the resolved names of the templates: the root template's (provs[0]) by

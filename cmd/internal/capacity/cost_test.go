@@ -1,10 +1,8 @@
-package main
+package capacity
 
 import (
 	"math"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -120,41 +118,11 @@ func TestExpressPerMillion(t *testing.T) {
 }
 
 func TestLoadPrices(t *testing.T) {
-	p, err := LoadPrices(filepath.Join("..", "..", "bench", "prices-us-east-1.json"))
+	p, err := LoadPrices(filepath.Join("..", "..", "..", "bench", "prices-us-east-1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Region != "us-east-1" || p.Date == "" || p.LambdaArm64GBSecond <= 0 || p.SFNStandardPerThousandTransitions <= 0 {
 		t.Errorf("committed price table incomplete: %+v", p)
-	}
-}
-
-// The outcomes' paths through the repository's state machine: the transitions section 6
-// reports for each.
-func TestOutcomePaths(t *testing.T) {
-	asl, err := os.ReadFile("../../statemachine/order-processing.asl.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"confirmed": 3, "cancelled, out of stock": 6,
-		"cancelled, payment declined (stock released)": 8, "rejected, unknown SKU": 4}
-	for _, o := range Outcomes {
-		path, err := OutcomePath(asl, o)
-		if err != nil {
-			t.Fatalf("%s: %v", o.Name, err)
-		}
-		if len(path) != want[o.Name] {
-			t.Errorf("%s: %d transitions %v, want %d", o.Name, len(path), path, want[o.Name])
-		}
-	}
-	happy, _ := HappyPath(asl)
-	if confirmed, _ := OutcomePath(asl, Outcomes[0]); strings.Join(confirmed, ",") != strings.Join(happy, ",") {
-		t.Errorf("confirmed %v, happy path %v", confirmed, happy)
-	}
-	if _, err := OutcomePath(asl, Outcome{Name: "x", Raises: map[string]string{"NoSuchState": "E"}}); err != nil {
-		t.Errorf("a raise at a state never entered changes nothing: %v", err)
-	}
-	if _, err := OutcomePath([]byte(`{"StartAt":"A","States":{"A":{"Type":"Task","Next":"A"}}}`), Outcome{}); err == nil {
-		t.Error("a loop was not reported")
 	}
 }

@@ -1,4 +1,8 @@
-package main
+// Package capacity is the capacity and cost model of orderflow shared by `make bench`
+// (cmd/benchreport) and `orderflow plan`: dated list prices and the cost of a usage, the
+// state machine's paths, the design's per-order call mix, a dated quota table, and the
+// plan that sets the load of a rate against the quotas.
+package capacity
 
 import (
 	"encoding/json"
@@ -32,17 +36,24 @@ type Prices struct {
 // the table has no date (an undated price is not a measurement anyone can check).
 func LoadPrices(path string) (Prices, error) {
 	var p Prices
+	err := loadDated(path, "price table", &p, func() string { return p.Date })
+	return p, err
+}
+
+// loadDated decodes the JSON table at path into v and returns an error naming it (what)
+// when it cannot be read or decoded, or when date() is empty after decoding.
+func loadDated(path, what string, v any, date func() string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return p, err
+		return err
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("price table %s: %w", path, err)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	if p.Date == "" {
-		return p, fmt.Errorf("price table %s: no date", path)
+	if date() == "" {
+		return fmt.Errorf("%s %s: no date", what, path)
 	}
-	return p, nil
+	return nil
 }
 
 // FunctionUsage is one Lambda function's share of an order.
