@@ -21,10 +21,6 @@ type InventoryAPI interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// MaxReserveLines is the most lines one reservation can hold: DynamoDB
-// transactions take 100 items, one of which is the reservation record.
-const MaxReserveLines = 99
-
 // batchGetAttempts bounds the rounds of BatchGetItem that re-ask for
 // unprocessed keys.
 const batchGetAttempts = 8
@@ -157,8 +153,8 @@ func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []in
 	if err := inventory.Validate(lines); err != nil {
 		return fmt.Errorf("reserve order %s: %w", orderID, err)
 	}
-	if len(lines) > MaxReserveLines {
-		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), MaxReserveLines)
+	if len(lines) > inventory.MaxReserveLines {
+		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), inventory.MaxReserveLines)
 	}
 	items := make([]types.TransactWriteItem, 0, len(lines)+1)
 	stored := make([]types.AttributeValue, len(lines))

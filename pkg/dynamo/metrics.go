@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MetricsAPI is the part of the DynamoDB client that MetricsStore uses.
@@ -20,30 +21,6 @@ type MetricsAPI interface {
 
 // MinuteLayout formats the minute of a metrics item key (MINUTE#<minute>), in UTC.
 const MinuteLayout = "2006-01-02T15:04Z"
-
-// MetricDelta is what one order event adds to the metrics of its minute: one
-// to the count of Status and, when Revenue is positive, Revenue (minor units)
-// to the revenue of Currency.
-type MetricDelta struct {
-	Minute   time.Time
-	Status   string
-	Currency string
-	Revenue  int64
-}
-
-// Validate returns an error when d cannot be applied: no status, a negative
-// revenue, or revenue without a currency.
-func (d MetricDelta) Validate() error {
-	switch {
-	case d.Status == "":
-		return errors.New("metric delta: empty status")
-	case d.Revenue < 0:
-		return errors.New("metric delta: negative revenue")
-	case d.Revenue > 0 && d.Currency == "":
-		return errors.New("metric delta: revenue without currency")
-	}
-	return nil
-}
 
 // MinuteKey returns the pk of the metrics item of t's minute.
 func MinuteKey(t time.Time) string { return "MINUTE#" + t.UTC().Format(MinuteLayout) }
@@ -63,9 +40,9 @@ func NewMetricsStore(c MetricsAPI, table string) *MetricsStore {
 
 // Apply adds d to its minute's counters and records eventID, in one
 // transaction. It returns false, and changes nothing, when eventID was
-// applied before; an error when d is invalid (see MetricDelta.Validate) or
+// applied before; an error when d is invalid (see event.MetricDelta.Validate) or
 // the write fails.
-func (s *MetricsStore) Apply(ctx context.Context, eventID string, d MetricDelta) (bool, error) {
+func (s *MetricsStore) Apply(ctx context.Context, eventID string, d event.MetricDelta) (bool, error) {
 	if err := d.Validate(); err != nil {
 		return false, fmt.Errorf("apply event %s: %w", eventID, err)
 	}

@@ -16,6 +16,11 @@ type Item struct {
 	Stock    int64  `json:"stock"`
 }
 
+// MaxReserveLines is the most lines one reservation can hold: DynamoDB transactions take
+// 100 items, one of which is the reservation record. Every store keeps to it, so that the
+// fakes refuse what the table refuses.
+const MaxReserveLines = 99
+
 // Line is a quantity of one SKU to reserve or release.
 type Line struct {
 	SKU      string `json:"sku"`

@@ -7,24 +7,24 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MetricsStore is an in-memory dynamo.MetricsStore.
 type MetricsStore struct {
 	mu      sync.Mutex
 	events  map[string]bool
-	minutes map[string]map[string]int64
+	minutes map[time.Time]map[string]int64
 }
 
 // NewMetricsStore returns an empty MetricsStore.
 func NewMetricsStore() *MetricsStore {
-	return &MetricsStore{events: map[string]bool{}, minutes: map[string]map[string]int64{}}
+	return &MetricsStore{events: map[string]bool{}, minutes: map[time.Time]map[string]int64{}}
 }
 
 // Apply adds d to its minute once per eventID; it returns false when eventID
 // was applied before, and an error when d is invalid.
-func (s *MetricsStore) Apply(_ context.Context, eventID string, d dynamo.MetricDelta) (bool, error) {
+func (s *MetricsStore) Apply(_ context.Context, eventID string, d event.MetricDelta) (bool, error) {
 	if err := d.Validate(); err != nil {
 		return false, fmt.Errorf("apply event %s: %w", eventID, err)
 	}
@@ -34,7 +34,7 @@ func (s *MetricsStore) Apply(_ context.Context, eventID string, d dynamo.MetricD
 		return false, nil
 	}
 	s.events[eventID] = true
-	key := dynamo.MinuteKey(d.Minute)
+	key := minuteOf(d.Minute)
 	m := s.minutes[key]
 	if m == nil {
 		m = map[string]int64{}
@@ -52,9 +52,12 @@ func (s *MetricsStore) Apply(_ context.Context, eventID string, d dynamo.MetricD
 func (s *MetricsStore) Minute(_ context.Context, minute time.Time) (map[string]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := maps.Clone(s.minutes[dynamo.MinuteKey(minute)])
+	m := maps.Clone(s.minutes[minuteOf(minute)])
 	if m == nil {
 		m = map[string]int64{}
 	}
 	return m, nil
 }
+
+// minuteOf returns the minute t falls in, in UTC: the key of its counters.
+func minuteOf(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) }

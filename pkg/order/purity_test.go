@@ -27,3 +27,42 @@ func TestDomainHasNoAWSDependency(t *testing.T) {
 		})
 	}
 }
+
+// The handlers and the fakes depend on the domain and their own small interfaces only:
+// nothing they import, directly or not, is an adapter (pkg/dynamo, bus, topic, ...) or
+// the AWS SDK. aws-lambda-go's event types are the handlers' input and allowed.
+func TestHandlersAndFakesHaveNoAdapterDependency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	const mod = "github.com/orderflow/orderflow/"
+	allowed := map[string]bool{}
+	for _, p := range []string{"order", "inventory", "payment", "event", "idempotency", "logging", "metrics"} {
+		allowed[mod+"pkg/"+p] = true
+	}
+	out, err := exec.Command("go", "list", mod+"pkg/handler/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	pkgs := append(strings.Fields(string(out)), mod+"pkg/memstore")
+	if len(pkgs) < 7 {
+		t.Fatalf("go list found %d packages, want the handlers and the fakes: %v", len(pkgs), pkgs)
+	}
+	for _, p := range pkgs {
+		t.Run(strings.TrimPrefix(p, mod), func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", p).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list: %v\n%s", err, out)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				switch {
+				case dep == p || allowed[dep]:
+				case strings.HasPrefix(dep, mod):
+					t.Errorf("%s depends on %s, which is neither the domain nor its own", p, dep)
+				case strings.HasPrefix(dep, "github.com/aws/aws-sdk-go-v2"), strings.HasPrefix(dep, "github.com/aws/smithy-go"):
+					t.Errorf("%s depends on the AWS SDK: %s", p, dep)
+				}
+			}
+		})
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MetricsStoreContract checks a metrics store: per-minute counts and revenue,
@@ -18,12 +18,12 @@ func MetricsStoreContract(t *testing.T, newStore func(t *testing.T) MetricsStore
 	ctx := context.Background()
 	type apply struct {
 		id      string
-		d       dynamo.MetricDelta
+		d       event.MetricDelta
 		want    bool
 		wantErr bool
 	}
-	confirmed := func(at time.Duration, cur string, rev int64) dynamo.MetricDelta {
-		return dynamo.MetricDelta{Minute: t0.Add(at), Status: "CONFIRMED", Currency: cur, Revenue: rev}
+	confirmed := func(at time.Duration, cur string, rev int64) event.MetricDelta {
+		return event.MetricDelta{Minute: t0.Add(at), Status: "CONFIRMED", Currency: cur, Revenue: rev}
 	}
 	tests := []struct {
 		name    string
@@ -40,7 +40,7 @@ func MetricsStoreContract(t *testing.T, newStore func(t *testing.T) MetricsStore
 			{id: "e1", d: confirmed(0, "USD", 1500), want: true},
 			{id: "e2", d: confirmed(30*time.Second, "USD", 500), want: true},
 			{id: "e3", d: confirmed(59*time.Second, "EUR", 700), want: true},
-			{id: "e4", d: dynamo.MetricDelta{Minute: t0.Add(10 * time.Second), Status: "CANCELLED", Currency: "USD"}, want: true},
+			{id: "e4", d: event.MetricDelta{Minute: t0.Add(10 * time.Second), Status: "CANCELLED", Currency: "USD"}, want: true},
 		}, minutes: map[time.Duration]map[string]int64{
 			0:                {"count_CONFIRMED": 3, "revenue_USD": 2000, "revenue_EUR": 700, "count_CANCELLED": 1},
 			45 * time.Second: {"count_CONFIRMED": 3, "revenue_USD": 2000, "revenue_EUR": 700, "count_CANCELLED": 1},
@@ -55,10 +55,10 @@ func MetricsStoreContract(t *testing.T, newStore func(t *testing.T) MetricsStore
 			-1 * time.Minute: {},
 		}},
 		{name: "minute is taken in UTC", applies: []apply{
-			{id: "e1", d: dynamo.MetricDelta{Minute: t0.In(time.FixedZone("X", 5*3600+30*60)), Status: "PENDING"}, want: true},
+			{id: "e1", d: event.MetricDelta{Minute: t0.In(time.FixedZone("X", 5*3600+30*60)), Status: "PENDING"}, want: true},
 		}, minutes: map[time.Duration]map[string]int64{0: {"count_PENDING": 1}}},
 		{name: "invalid deltas are rejected and leave no marker", applies: []apply{
-			{id: "e1", d: dynamo.MetricDelta{Minute: t0}, wantErr: true},
+			{id: "e1", d: event.MetricDelta{Minute: t0}, wantErr: true},
 			{id: "e1", d: confirmed(0, "", 100), wantErr: true},
 			{id: "e1", d: confirmed(0, "USD", -1), wantErr: true},
 			{id: "e1", d: confirmed(0, "USD", 100), want: true},

@@ -33,11 +33,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
-	"github.com/orderflow/orderflow/pkg/topic"
 )
 
 // DefaultMarkerTTL is how long a processed-event marker is kept. It outlives every
@@ -65,18 +63,18 @@ const DefaultLease = 10 * time.Second
 var ErrInProgress = errors.New("notification in progress in another delivery")
 
 // Markers claims processed-event markers as leases (dynamo.MarkerStore,
-// memstore.MarkerStore). Claim reports dynamo.Claimed (publish, then Done),
-// dynamo.AlreadyDone (skip) or dynamo.InProgress (retry later); Unclaim releases the
+// memstore.MarkerStore). Claim reports event.Claimed (publish, then Done),
+// event.AlreadyDone (skip) or event.InProgress (retry later); Unclaim releases the
 // claim made at claimedAt so a retry can publish at once.
 type Markers interface {
-	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error)
+	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (event.ClaimResult, error)
 	Done(ctx context.Context, id string) error
 	Unclaim(ctx context.Context, id string, claimedAt time.Time) error
 }
 
 // Publisher publishes one message to the notifications topic and returns its message id.
 type Publisher interface {
-	Publish(ctx context.Context, m topic.Message) (string, error)
+	Publish(ctx context.Context, m event.Notification) (string, error)
 }
 
 // Handler sends customer notifications. Markers and Topic are required; Lease defaults
@@ -150,11 +148,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 		return fmt.Errorf("claim notification marker for order %s: %w", d.Data.OrderID, err)
 	}
 	switch res {
-	case dynamo.Claimed:
-	case dynamo.AlreadyDone:
+	case event.Claimed:
+	case event.AlreadyDone:
 		log.InfoContext(ctx, "duplicate event: notification already sent")
 		return nil
-	case dynamo.InProgress:
+	case event.InProgress:
 		log.WarnContext(ctx, "duplicate event: another delivery is sending this notification; retry later", "marker", key)
 		return fmt.Errorf("notify order %s: %w", d.Data.OrderID, ErrInProgress)
 	default:
@@ -239,7 +237,7 @@ func decode(ev events.EventBridgeEvent) (event.Detail, kind, error) {
 
 // Render builds the SNS message for d: a short subject, a one-sentence text, the JSON
 // Notification as body and the eventType and orderId attributes subscribers filter on.
-func Render(d event.Detail, eventType string) (topic.Message, error) {
+func Render(d event.Detail, eventType string) (event.Notification, error) {
 	subject, text := Text(d)
 	body, err := json.Marshal(Notification{
 		EventID:       d.Metadata.EventID,
@@ -251,9 +249,9 @@ func Render(d event.Detail, eventType string) (topic.Message, error) {
 		Text:          text,
 	})
 	if err != nil {
-		return topic.Message{}, fmt.Errorf("encode notification: %w", err)
+		return event.Notification{}, fmt.Errorf("encode notification: %w", err)
 	}
-	return topic.Message{
+	return event.Notification{
 		Subject:    subject,
 		Body:       string(body),
 		Attributes: map[string]string{"eventType": eventType, "orderId": d.Data.OrderID},
