@@ -86,9 +86,9 @@ func (s *MetricsStore) Apply(ctx context.Context, eventID string, d event.Metric
 	}
 }
 
-// Minute returns the counters of minute (count_<STATUS>, revenue_<CURRENCY>),
-// read consistently; an empty map when nothing happened in it.
-func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (map[string]int64, error) {
+// Minute returns the counters of minute, read consistently; empty ones when nothing
+// happened in it. It returns the DynamoDB error or a malformed counter, wrapped.
+func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (event.MinuteMetrics, error) {
 	key := MinuteKey(minute)
 	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -96,18 +96,43 @@ func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (map[string
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read metrics %s: %w", key, err)
+		return event.MinuteMetrics{}, fmt.Errorf("read metrics %s: %w", key, err)
 	}
-	m := make(map[string]int64, len(out.Item))
-	for name := range out.Item {
-		if !strings.HasPrefix(name, "count_") && !strings.HasPrefix(name, "revenue_") {
+	m, err := counters(out.Item)
+	if err != nil {
+		return event.MinuteMetrics{}, fmt.Errorf("read metrics %s: %w", key, err)
+	}
+	return m, nil
+}
+
+// DecodeMinute reads an item of the metrics table (as Scan returns it): the counters of
+// a minute, and false for an item that is not a minute's (the marker of an applied
+// event). It returns an error naming a malformed counter.
+func DecodeMinute(item map[string]types.AttributeValue) (event.MinuteMetrics, bool, error) {
+	if !strings.HasPrefix(getS(item, "pk"), "MINUTE#") {
+		return event.MinuteMetrics{}, false, nil
+	}
+	m, err := counters(item)
+	return m, err == nil, err
+}
+
+// counters reads the count_<STATUS> and revenue_<CURRENCY> attributes of a minute's item.
+func counters(item map[string]types.AttributeValue) (event.MinuteMetrics, error) {
+	m := event.NewMinuteMetrics()
+	for name := range item {
+		into, key := m.Count, ""
+		if k, ok := strings.CutPrefix(name, "count_"); ok {
+			key = k
+		} else if k, ok := strings.CutPrefix(name, "revenue_"); ok {
+			into, key = m.Revenue, k
+		} else {
 			continue
 		}
-		n, err := getN(out.Item, name)
+		n, err := getN(item, name)
 		if err != nil {
-			return nil, fmt.Errorf("read metrics %s: %w", key, err)
+			return event.MinuteMetrics{}, err
 		}
-		m[name] = n
+		into[key] = n
 	}
 	return m, nil
 }

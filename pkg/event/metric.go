@@ -28,3 +28,24 @@ func (d MetricDelta) Validate() error {
 	}
 	return nil
 }
+
+// MinuteMetrics are the counters of one minute: orders counted by status and revenue
+// (minor units) summed by currency. A minute in which nothing happened has empty maps.
+type MinuteMetrics struct {
+	Count   map[string]int64
+	Revenue map[string]int64
+}
+
+// NewMinuteMetrics returns the counters of a minute in which nothing happened.
+func NewMinuteMetrics() MinuteMetrics {
+	return MinuteMetrics{Count: map[string]int64{}, Revenue: map[string]int64{}}
+}
+
+// Add adds d to m: one to the count of d.Status and d.Revenue, when positive, to the
+// revenue of d.Currency.
+func (m MinuteMetrics) Add(d MetricDelta) {
+	m.Count[d.Status]++
+	if d.Revenue > 0 {
+		m.Revenue[d.Currency] += d.Revenue
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"strings"
 )
 
-// Item is one SKU in the catalog. Price is in minor units of Currency.
+// Item is one SKU in the catalog. Price is in minor units of Currency; Name, for people,
+// is optional.
 type Item struct {
 	SKU      string `json:"sku"`
+	Name     string `json:"name,omitempty"`
 	Price    int64  `json:"price"`
 	Currency string `json:"currency"`
 	Stock    int64  `json:"stock"`

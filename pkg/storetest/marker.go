@@ -45,7 +45,7 @@ func MarkerStoreContract(t *testing.T, newStore func(t *testing.T) MarkerStore) 
 			{id: "e1", ttl: day, want: event.Claimed},
 			{id: "e1", ttl: day, want: event.InProgress, comment: "same instant"},
 			{id: "e1", ttl: day, at: time.Second, want: event.InProgress},
-			{id: "e1", ttl: day, at: lease, want: event.InProgress, comment: "the lease lasts up to claimed_at+lease"},
+			{id: "e1", ttl: day, at: lease, want: event.InProgress, comment: "the lease lasts up to the claim time + lease"},
 		}},
 		{name: "take-over of a stale lease", ops: []op{
 			{id: "e1", ttl: day, want: event.Claimed},

@@ -50,7 +50,7 @@ type MarkerStore interface {
 // MetricsStore is the metrics store under test.
 type MetricsStore interface {
 	Apply(ctx context.Context, eventID string, d event.MetricDelta) (bool, error)
-	Minute(ctx context.Context, minute time.Time) (map[string]int64, error)
+	Minute(ctx context.Context, minute time.Time) (event.MinuteMetrics, error)
 }
 
 // t0 is the suites' clock: whole seconds, so that every store keeps it exactly.

@@ -130,7 +130,7 @@ func image(decode Decoder, img map[string]events.DynamoDBAttributeValue, name st
 		return nil, &PoisonError{Reason: name + ": " + err.Error()}
 	}
 	if o.ID == "" || o.Status == "" {
-		return nil, &PoisonError{Reason: name + ": no order_id or status"}
+		return nil, &PoisonError{Reason: name + ": no order id or status"}
 	}
 	return o, nil
 }

@@ -242,7 +242,7 @@ func TestAnnouncePoison(t *testing.T) {
 		{"time is not a time", func(r *events.DynamoDBEventRecord) {
 			r.Change.NewImage["updated_at"] = events.NewStringAttribute("yesterday")
 		}, "updated_at"},
-		{"no order id", func(r *events.DynamoDBEventRecord) { delete(r.Change.NewImage, "order_id") }, "no order_id"},
+		{"no order id", func(r *events.DynamoDBEventRecord) { delete(r.Change.NewImage, "order_id") }, "no order id"},
 		{"unknown event name", func(r *events.DynamoDBEventRecord) { r.EventName = "TRUNCATE" }, "TRUNCATE"},
 	}
 	for _, tt := range tests {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/lambdahost"
 )
 
@@ -185,9 +186,10 @@ func (in *Injector) Alias(orderID, identity string) {
 }
 
 var (
-	// reIdempotencyKey finds an Idempotency-Key: the API's idempotency record (pk
-	// api#<key>) or the header in an HTTP API event (names lower case in payload 2.0).
-	reIdempotencyKey = regexp.MustCompile(`api#([^"\\&\s]{1,128})|"idempotency-key":"([^"\\]{1,128})"`)
+	// reIdempotencyKey finds an Idempotency-Key: the API's idempotency record (its pk is
+	// dynamo.IdempotencyKeyPrefix and the key) or the header in an HTTP API event (names
+	// lower case in payload 2.0).
+	reIdempotencyKey = regexp.MustCompile(regexp.QuoteMeta(dynamo.IdempotencyKeyPrefix) + `([^"\\&\s]{1,128})|"idempotency-key":"([^"\\]{1,128})"`)
 	// reReceiptHandle finds the receipt handles of a delete or visibility change.
 	reReceiptHandle = regexp.MustCompile(`"ReceiptHandle":"([^"]{1,1000})"`)
 	// reOrderID finds an order id (a UUIDv7) and the status of an event id after it.

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/inventory"
 )
 
 // ChaosOptions configure RunChaos.
@@ -135,13 +136,9 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	}
 	inv := s.Tables["InventoryTable"]
 	scarce := int64(max(5, o.Orders/20))
+	catalog := dynamo.NewInventoryStore(ddb, inv)
 	put := func(sku string, price, stock int64) error {
-		_, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(inv), Item: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}, "sku": &ddbtypes.AttributeValueMemberS{Value: sku},
-			"price":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(price, 10)},
-			"currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
-			"stock":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(stock, 10)}}})
-		return err
+		return catalog.Put(ctx, inventory.Item{SKU: sku, Price: price, Currency: "USD", Stock: stock})
 	}
 	for _, it := range chaosSKUs {
 		if err := put(it.sku, it.price, 1_000_000); err != nil {
@@ -369,8 +366,12 @@ func sleep(ctx context.Context, d time.Duration) {
 func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
-		if sku, ok := strings.CutPrefix(audit.Str(it, "pk"), "SKU#"); ok {
-			out[sku] = audit.Int(it, "stock")
+		rec, err := dynamo.DecodeInventory(it)
+		if err != nil {
+			return err
+		}
+		if rec.Item != nil {
+			out[rec.Item.SKU] = rec.Item.Stock
 		}
 		return nil
 	})
@@ -380,8 +381,8 @@ func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string
 // terminalOrders counts the orders in a terminal status.
 func terminalOrders(ctx context.Context, c *dynamodb.Client, table string) (done int, err error) {
 	err = audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
-		switch audit.Str(it, "status") {
-		case "CONFIRMED", "CANCELLED", "REJECTED":
+		// An item that is not an order (written by hand, or by a bug) is not terminal.
+		if o, err := dynamo.DecodeOrder(it); err == nil && o.Status.Terminal() {
 			done++
 		}
 		return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 )
 
 // TestCarefulClientAgainstCrashingIngest is the experiment from outside: ingest
@@ -58,9 +59,7 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 		orders, stranded = 0, 0
 		if err := audit.Scan(ctx, ddb, s.Tables["OrdersTable"], func(it map[string]ddbtypes.AttributeValue) error {
 			orders++
-			switch audit.Str(it, "status") {
-			case "CONFIRMED", "CANCELLED", "REJECTED":
-			default:
+			if o, err := dynamo.DecodeOrder(it); err != nil || !o.Status.Terminal() {
 				stranded++
 			}
 			return nil

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -57,10 +57,8 @@ func TestCrashPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["InventoryTable"]), Item: map[string]ddbtypes.AttributeValue{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#CRASH-A"}, "sku": &ddbtypes.AttributeValueMemberS{Value: "CRASH-A"},
-		"price": &ddbtypes.AttributeValueMemberN{Value: "1200"}, "currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
-		"stock": &ddbtypes.AttributeValueMemberN{Value: "1000"}}}); err != nil {
+	crashA := inventory.Item{SKU: "CRASH-A", Price: 1200, Currency: "USD", Stock: 1000}
+	if err := dynamo.NewInventoryStore(ddb, s.Tables["InventoryTable"]).Put(ctx, crashA); err != nil {
 		t.Fatal(err)
 	}
 	initial, err := skuStock(ctx, ddb, s.Tables["InventoryTable"])

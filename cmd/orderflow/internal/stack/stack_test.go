@@ -20,11 +20,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/inventory"
 )
 
 // repoRoot is the module root, where template.yaml is.
@@ -241,19 +242,14 @@ func TestOrdersEndToEnd(t *testing.T) {
 // stock reads a SKU's stock from the inventory table.
 func stock(t *testing.T, s *Stack, sku string) int {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(s.Config).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(s.Tables["InventoryTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}},
-	})
+	it, err := dynamo.NewInventoryStore(dynamodb.NewFromConfig(s.Config), s.Tables["InventoryTable"]).Get(context.Background(), sku)
+	if errors.Is(err, inventory.ErrUnknownSKU) {
+		return 0
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, ok := out.Item["stock"].(*ddbtypes.AttributeValueMemberN)
-	if !ok {
-		return 0
-	}
-	v, _ := strconv.Atoi(n.Value)
-	return v
+	return int(it.Stock)
 }
 
 // childPIDs lists the test process's children (Linux /proc).
