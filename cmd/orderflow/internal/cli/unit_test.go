@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
@@ -408,7 +409,7 @@ func TestProgress(t *testing.T) {
 		}
 	})
 	t.Run("plain lines off a terminal", func(t *testing.T) {
-		var b syncBuffer
+		var b awstest.SyncBuffer
 		p := newProgress(&b, 4)
 		if !p.plain {
 			t.Fatal("a buffer is not a terminal")
@@ -426,7 +427,7 @@ func TestProgress(t *testing.T) {
 		}
 	})
 	t.Run("drawn when long", func(t *testing.T) {
-		var b syncBuffer
+		var b awstest.SyncBuffer
 		p := newProgress(&b, 10)
 		p.Delay, p.Every, p.plain = 0, time.Millisecond, false
 		p.Start()

@@ -28,6 +28,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // ChaosOptions configure RunChaos.
@@ -348,19 +349,10 @@ func postWithRetry(ctx context.Context, c *http.Client, url, key string, body []
 			}
 		}
 		retries++
-		sleep(ctx, delay)
+		_ = retry.Sleep(ctx, delay)
 		delay = min(2*delay, 2*time.Second)
 	}
 	return status, "", retries
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // crashCase is one deterministic crash point and the order it is exercised with.
@@ -92,7 +93,7 @@ func TestCrashPoints(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("order %s not terminal after 2 minutes: %v %v", id, o, err)
 			}
-			sleep(ctx, 200*time.Millisecond)
+			_ = retry.Sleep(ctx, 200*time.Millisecond)
 		}
 		if final.Status != c.want {
 			t.Errorf("order %s is %s %s, want %s", id, final.Status, final.FailureReason, c.want)
@@ -119,7 +120,7 @@ func TestCrashPoints(t *testing.T) {
 		// publisher announcing it, notify) may fire a little later: wait for it.
 		fired := s.Faults.Stats().CrashPoints[c.point.String()] > before
 		for wait := time.Now().Add(30 * time.Second); !fired && c.point.Function != "ingest" && time.Now().Before(wait); {
-			sleep(ctx, 100*time.Millisecond)
+			_ = retry.Sleep(ctx, 100*time.Millisecond)
 			fired = s.Faults.Stats().CrashPoints[c.point.String()] > before
 		}
 		t.Logf("%s: order %s %s after %d client retries; crash point %q fired: %v", c.name, id, final.Status, retries, c.point, fired)

@@ -14,6 +14,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // TestRaceOnOneSKU: 50 concurrent orders of one unit on a SKU with stock 10 end with
@@ -65,7 +66,7 @@ func TestRaceOnOneSKU(t *testing.T) {
 		if counts["CONFIRMED/"]+counts["CANCELLED/OUT_OF_STOCK"] == n {
 			break
 		}
-		sleep(ctx, time.Second)
+		_ = retry.Sleep(ctx, time.Second)
 	}
 	if counts["CONFIRMED/"] != stockLevel || counts["CANCELLED/OUT_OF_STOCK"] != n-stockLevel {
 		t.Errorf("outcomes %v, want %d CONFIRMED and %d CANCELLED/OUT_OF_STOCK", counts, stockLevel, n-stockLevel)
