@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -458,6 +459,7 @@ func TestFormatMoney(t *testing.T) {
 		{1234, "JPY", "1234 JPY"},
 		{1234, "KWD", "1.234 KWD"},
 		{100, "", "1.00"},
+		{math.MinInt64, "USD", "-92233720368547758.08 USD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -570,22 +570,17 @@ type Catalog struct {
 	Items []inventory.Item `json:"items"`
 }
 
-// ReadCatalog reads a catalog file.
+// ReadCatalog reads a catalog file (inventory.ParseCatalog).
 func ReadCatalog(path string) (Catalog, error) {
-	var c Catalog
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("catalog: %w", err)
+		return Catalog{}, fmt.Errorf("catalog: %w", err)
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("catalog %s: %w", path, err)
+	items, err := inventory.ParseCatalog(b)
+	if err != nil {
+		return Catalog{}, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	for _, it := range c.Items {
-		if it.SKU == "" || it.Price < 0 || it.Stock < 0 || len(it.Currency) != 3 {
-			return c, fmt.Errorf("catalog %s: invalid item %+v", path, it)
-		}
-	}
-	return c, nil
+	return Catalog{Items: items}, nil
 }
 
 // loadCatalog puts the demo catalog into the table the functions know as INVENTORY_TABLE.
