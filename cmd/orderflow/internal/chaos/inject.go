@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
+	"github.com/orderflow/orderflow/pkg/awscall"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/lambdahost"
 )
@@ -382,7 +383,7 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string,
 	if in == nil {
 		return "", "", false
 	}
-	key := edge.AccessKeyID(r)
+	key := awscall.AccessKeyID(r)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.procs == nil || len(in.spec.CrashAt) == 0 || !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
