@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/buscapture"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
@@ -386,36 +387,22 @@ func terminalOrders(ctx context.Context, c *dynamodb.Client, table string) (done
 // the topic (raw delivery), for the audit's exactly-once checks.
 func (s *Stack) chaosCaptures(ctx context.Context) (events, notifications string, err error) {
 	sq := sqs.NewFromConfig(s.Config)
-	mk := func(name string) (string, string, error) {
-		out, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-		if err != nil {
-			return "", "", fmt.Errorf("capture queue %s: %w", name, err)
-		}
-		return aws.ToString(out.QueueUrl), "arn:aws:sqs:" + Region + ":" + AccountID + ":" + name, nil
-	}
-	evURL, evARN, err := mk("chaos-bus-capture")
+	const nName = "chaos-notification-capture"
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(nName)})
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("capture queue %s: %w", nName, err)
 	}
-	nURL, nARN, err := mk("chaos-notification-capture")
+	nURL, nARN := aws.ToString(q.QueueUrl), "arn:aws:sqs:"+Region+":"+AccountID+":"+nName
+	ev, err := buscapture.New(ctx, sq, eventbridge.NewFromConfig(s.Config), s.Bus, "chaos-bus-capture", `{"source":["myapp.orders"]}`, buscapture.Options{})
 	if err != nil {
-		return "", "", err
-	}
-	eb := eventbridge.NewFromConfig(s.Config)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("chaos-capture"), EventBusName: aws.String(s.Bus),
-		EventPattern: aws.String(`{"source":["myapp.orders"]}`)}); err != nil {
-		return "", "", fmt.Errorf("capture rule: %w", err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("chaos-capture"), EventBusName: aws.String(s.Bus),
-		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(evARN)}}}); err != nil {
-		return "", "", fmt.Errorf("capture target: %w", err)
+		return "", "", fmt.Errorf("capture: %w", err)
 	}
 	if _, err := sns.NewFromConfig(s.Config).Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(s.Topic),
 		Protocol: aws.String("sqs"), Endpoint: aws.String(nARN),
 		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
 		return "", "", fmt.Errorf("capture subscription: %w", err)
 	}
-	return evURL, nURL, nil
+	return ev.QueueURL, nURL, nil
 }
 
 // failedExecutions counts the state machine's failed executions by error and cause.
