@@ -31,17 +31,9 @@ func Identify(r *http.Request) (service, operation string) {
 	if a := r.URL.Query().Get("Action"); a != "" {
 		return service, a
 	}
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") && r.Body != nil {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody))
-		rest := r.Body
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), rest), rest}
-		if err == nil {
-			if v, err := url.ParseQuery(string(body)); err == nil && v.Get("Action") != "" {
-				return service, v.Get("Action")
-			}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if v, err := url.ParseQuery(string(Peek(r, maxFormBody))); err == nil && v.Get("Action") != "" {
+			return service, v.Get("Action")
 		}
 	}
 	switch service {
@@ -51,6 +43,20 @@ func Identify(r *http.Request) (service, operation string) {
 		return service, s3Operation(r)
 	}
 	return service, Unknown
+}
+
+// Peek returns up to max bytes of r's body, which stays readable from its start.
+func Peek(r *http.Request, max int64) []byte {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, max))
+	rest := r.Body
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), rest), rest}
+	return body
 }
 
 // accessKeyOf returns the access key id of a SigV4 Authorization header ("" if none).

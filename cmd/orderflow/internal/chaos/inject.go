@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -524,7 +523,7 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 	if !spec.Enabled() {
 		return 0, nil
 	}
-	body := peek(r)
+	body := awscall.Peek(r, maxInspect)
 	var rule *ErrorRule
 	for i := range spec.Errors {
 		e := &spec.Errors[i]
@@ -578,20 +577,6 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 	in.stats.Errors[call.String()+":"+code]++
 	in.record(key, attempt, code)
 	return delay, f
-}
-
-// peek returns up to maxInspect bytes of r's body, which stays readable.
-func peek(r *http.Request) []byte {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, maxInspect))
-	rest := r.Body
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), rest), rest}
-	return body
 }
 
 // reResource finds the resource a request names: a table, queue, stream, topic, bus,
