@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
-	"github.com/orderflow/orderflow/pkg/awsconfig/s3put"
+	"github.com/orderflow/orderflow/pkg/s3put"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/lake"

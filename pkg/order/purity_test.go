@@ -66,3 +66,44 @@ func TestHandlersAndFakesHaveNoAdapterDependency(t *testing.T) {
 		})
 	}
 }
+
+// product lists the deployed product's packages below pkg/ (with functions/...): the
+// domain, the handlers, the adapters and what the functions' main packages need. Every
+// other package (cmd/..., the local stack's host and emulator, the test harness, the
+// template checks, the contract tooling) is developer tooling.
+var product = []string{
+	"order", "inventory", "payment", "event", "idempotency",
+	"handler/...",
+	"dynamo/...", "bus", "queue", "topic", "lake", "s3put", "tasktoken",
+	"awsconfig", "logging", "metrics", "retry",
+}
+
+// Tooling may import the product, never the reverse: what the functions and the product's
+// packages import is the product (or outside this module).
+func TestProductImportsNoTooling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	const mod = "github.com/orderflow/orderflow/"
+	args := []string{"list", mod + "functions/..."}
+	for _, p := range product {
+		args = append(args, mod+"pkg/"+p)
+	}
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	isProduct := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		isProduct[p] = true
+	}
+	out, err = exec.Command("go", append([]string{"list", "-deps"}, args[1:]...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, mod) && !isProduct[dep] {
+			t.Errorf("the product depends on %s, which is tooling", dep)
+		}
+	}
+}
