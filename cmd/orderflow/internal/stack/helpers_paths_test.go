@@ -45,7 +45,7 @@ const pathsVisibility = 2 * time.Second
 // and the captured logs they read.
 type pathsStack struct {
 	*Stack
-	logs *syncWriter
+	logs *awstest.SyncBuffer
 	ddb  *dynamodb.Client
 	sqs  *sqs.Client
 	kin  *kinesis.Client
@@ -64,8 +64,7 @@ func pathsUp(t *testing.T) *pathsStack {
 		t.Skip("starts moto and the functions")
 	}
 	root := repoRoot(t)
-	var buf bytes.Buffer
-	logs := &syncWriter{w: &buf}
+	logs := &awstest.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Up(ctx, Options{Template: filepath.Join(root, "template.yaml"), Dir: root, Build: true,
@@ -84,7 +83,7 @@ func pathsUp(t *testing.T) *pathsStack {
 			t.Errorf("close: %v", err)
 		}
 		if t.Failed() || os.Getenv("PATHS_DUMP") != "" {
-			t.Logf("stack and function output:\n%s", logs.snapshot())
+			t.Logf("stack and function output:\n%s", logs.Bytes())
 		}
 	})
 	return &pathsStack{Stack: s, logs: logs, ddb: dynamodb.NewFromConfig(s.Config), sqs: sqs.NewFromConfig(s.Config),
@@ -96,7 +95,7 @@ func pathsUp(t *testing.T) *pathsStack {
 // function's name in the captured output) that satisfy match.
 func (p *pathsStack) logLines(match func(map[string]any) bool) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(p.logs.snapshot()))
+	sc := bufio.NewScanner(bytes.NewReader(p.logs.Bytes()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,8 +46,8 @@ func up(t *testing.T, opts Options) *Stack {
 	if opts.BuildDir == "" {
 		opts.BuildDir = t.TempDir()
 	}
-	var logs bytes.Buffer
-	opts.FunctionLog = &syncWriter{w: &logs}
+	logs := &awstest.SyncBuffer{}
+	opts.FunctionLog = logs
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Up(ctx, opts)
@@ -272,15 +270,4 @@ func childPIDs(t *testing.T) []int {
 		t.Fatal("no child processes found in /proc")
 	}
 	return pids
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
