@@ -2,7 +2,8 @@
 // idempotency, marker and metrics stores. Each store takes the few methods of
 // *dynamodb.Client it calls and a table name, and translates conditional-check
 // and transaction failures into the domain errors of pkg/order, pkg/inventory
-// and pkg/idempotency.
+// and pkg/idempotency. It is the one owner of the tables' item layout (Layout):
+// tools read and write items through its stores and codecs, never by hand.
 package dynamo
 
 import (
