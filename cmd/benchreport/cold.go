@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/lambdahost"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
 // coldOrderID is the order the stub's GetItem returns, already VALIDATED.
@@ -57,6 +59,28 @@ func coldEnv(endpoint string) map[string]string {
 	}
 }
 
+// The items the stub answers with, written by pkg/dynamo's codec (the one owner of the
+// tables' layout): the order, VALIDATED, that process's validate reads, and the DONE
+// marker notify's claim finds.
+var coldOrderItem, coldMarkerItem = func() ([]byte, []byte) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	item, err := dynamo.EncodeOrder(&order.Order{ID: coldOrderID, CustomerID: "c-1", Currency: "USD", Total: 1299,
+		Status: order.StatusValidated, CorrelationID: "bench", CreatedAt: at, UpdatedAt: at, Version: 2,
+		Lines: []order.Line{{SKU: "SKU-MUG-001", Quantity: 1, UnitPrice: 1299}}})
+	if err != nil {
+		panic(err)
+	}
+	o, err := dynamo.ItemJSON(item)
+	if err != nil {
+		panic(err)
+	}
+	m, err := dynamo.ItemJSON(dynamo.DoneMarkerItem(dynamo.NotifyMarkerPrefix, coldOrderID+":"+string(order.StatusConfirmed), at))
+	if err != nil {
+		panic(err)
+	}
+	return o, m
+}()
+
 // awsStub answers the two calls the cold-start requests make; anything else is a 400 and
 // is counted as unexpected.
 type awsStub struct {
@@ -68,15 +92,12 @@ func (s *awsStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	switch r.Header.Get("X-Amz-Target") {
 	case "DynamoDB_20120810.GetItem":
-		fmt.Fprintf(w, `{"Item":{"order_id":{"S":%q},"customer_id":{"S":"c-1"},"currency":{"S":"USD"},"total":{"N":"1299"},`+
-			`"status":{"S":"VALIDATED"},"correlation_id":{"S":"bench"},"created_at":{"S":"2026-01-01T00:00:00Z"},`+
-			`"updated_at":{"S":"2026-01-01T00:00:00Z"},"version":{"N":"2"},`+
-			`"lines":{"L":[{"M":{"sku":{"S":"SKU-MUG-001"},"quantity":{"N":"1"},"unit_price":{"N":"1299"}}}]}}}`, coldOrderID)
+		fmt.Fprintf(w, `{"Item":%s}`, coldOrderItem)
 	case "DynamoDB_20120810.PutItem":
 		w.WriteHeader(http.StatusBadRequest)
 		// The marker the claim's ReturnValuesOnConditionCheckFailure ALL_OLD asks for: done.
 		fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed",`+
-			`"Item":{"pk":{"S":"notify#%s:CONFIRMED"},"status":{"S":"DONE"},"claimed_at":{"N":"1767225600000"}}}`, coldOrderID)
+			`"Item":%s}`, coldMarkerItem)
 	default:
 		s.unexpected.Add(1)
 		w.WriteHeader(http.StatusBadRequest)

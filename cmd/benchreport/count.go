@@ -8,11 +8,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/orderflow/orderflow/pkg/awscall"
 )
 
 // The local stack's own call counter (edge.Counter) lives in cmd/orderflow/internal and
@@ -103,43 +104,13 @@ func (c *Counter) Total() int64 {
 	return n
 }
 
-var credScope = regexp.MustCompile(`Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request`)
-
-// Identify returns the service and operation of an AWS request: the service from the
-// SigV4 credential scope, the operation from X-Amz-Target, the query protocol's Action, or
-// the REST path (Lambda Invoke, S3).
-func Identify(r *http.Request, body []byte) (service, op string) {
-	service, op = "unknown", "unknown"
-	if m := credScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		service = m[1]
-	}
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
-		return service, t[strings.LastIndexByte(t, '.')+1:]
-	}
-	if a := r.URL.Query().Get("Action"); a != "" {
-		return service, a
-	}
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		if v, err := url.ParseQuery(string(body)); err == nil && v.Get("Action") != "" {
-			return service, v.Get("Action")
-		}
-	}
-	if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
+// Identify returns the service and operation of an AWS request (awscall.Identify, as the
+// local stack's edge names them; a form body it reads is left readable). A call to a
+// Lambda function's path that is not signed is the state machine's Invoke.
+func Identify(r *http.Request) (service, op string) {
+	service, op = awscall.Identify(r)
+	if service == awscall.Unknown && strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
 		return "lambda", "Invoke"
-	}
-	if service == "s3" {
-		parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
-		keyed := len(parts) == 2 && parts[1] != ""
-		switch {
-		case r.Method == http.MethodPut && keyed:
-			return service, "PutObject"
-		case r.Method == http.MethodGet && keyed:
-			return service, "GetObject"
-		case r.Method == http.MethodGet:
-			return service, "ListObjects"
-		default:
-			return service, r.Method
-		}
 	}
 	return service, op
 }
@@ -248,7 +219,8 @@ func countingProxy(upstream *url.URL, c *Counter, src Source, mark bool) http.Ha
 		if counted {
 			return
 		}
-		service, op := Identify(r, body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		service, op := Identify(r)
 		s := Units(service, op, body)
 		s.Elapsed = time.Since(began)
 		from := src

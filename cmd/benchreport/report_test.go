@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +196,33 @@ func TestScaleSection(t *testing.T) {
 	}
 	if r := (&Report{Scale: scaleSection("nowhere", calls)}); r.Scale.Skip == "" {
 		t.Error("no template, yet a plan")
+	}
+}
+
+// The bench names calls as the edge does, and counts an unsigned call to a function's
+// path as the state machine's Invoke.
+func TestIdentify(t *testing.T) {
+	tests := []struct {
+		name, path, auth, target string
+		service, op              string
+	}{
+		{"unsigned invoke", "/2015-03-31/functions/f/invocations", "", "", "lambda", "Invoke"},
+		{"signed json call", "/", "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x",
+			"DynamoDB_20120810.GetItem", "dynamodb", "GetItem"},
+		{"unsigned other", "/", "", "", "unknown", "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, tt.path, nil)
+			if tt.auth != "" {
+				r.Header.Set("Authorization", tt.auth)
+			}
+			if tt.target != "" {
+				r.Header.Set("X-Amz-Target", tt.target)
+			}
+			if service, op := Identify(r); service != tt.service || op != tt.op {
+				t.Errorf("Identify = %s, %s; want %s, %s", service, op, tt.service, tt.op)
+			}
+		})
 	}
 }

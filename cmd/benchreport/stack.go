@@ -25,12 +25,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/internal/capacity"
 	"github.com/orderflow/orderflow/pkg/bus"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
 // stackResult is what the local-stack run measured for sections 4, 5 and 6.
@@ -292,19 +293,21 @@ func countCalls(ctx context.Context, api string, direct aws.Config, table string
 	for _, id := range ids {
 		pending[id] = true
 	}
+	orders := dynamo.NewOrderStore(db, table)
 	for len(pending) > 0 {
 		for id := range pending {
-			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
-				Key: map[string]types.AttributeValue{"order_id": &types.AttributeValueMemberS{Value: id}}, ConsistentRead: aws.Bool(true)})
+			o, err := orders.Get(ctx, id)
+			if errors.Is(err, order.ErrNotFound) {
+				continue
+			}
 			if err != nil {
 				return sec, nil, 0, err
 			}
-			st, _ := out.Item["status"].(*types.AttributeValueMemberS)
 			switch {
-			case st != nil && st.Value == "CONFIRMED":
+			case o.Status == order.StatusConfirmed:
 				delete(pending, id)
-			case st != nil && (st.Value == "CANCELLED" || st.Value == "REJECTED"):
-				return sec, nil, 0, fmt.Errorf("order %s ended %s", id, st.Value)
+			case o.Status.Terminal():
+				return sec, nil, 0, fmt.Errorf("order %s ended %s", id, o.Status)
 			}
 		}
 		if time.Now().After(deadline) {
@@ -422,10 +425,13 @@ func rawRate(ctx context.Context, cfg aws.Config, table string, seconds float64)
 		}
 		return float64(n.Load()) / time.Since(began).Seconds(), nil
 	}
-	key := map[string]types.AttributeValue{"order_id": &types.AttributeValueMemberS{Value: "bench-raw-rate"}}
+	orders := dynamo.NewOrderStore(db, table)
 	if r.GetItem, err = loop(func(ctx context.Context) error {
-		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
-		return err
+		// One consistent GetItem of an order that does not exist.
+		if _, err := orders.Get(ctx, "bench-raw-rate"); err != nil && !errors.Is(err, order.ErrNotFound) {
+			return err
+		}
+		return nil
 	}); err != nil {
 		return r, fmt.Errorf("GetItem: %w", err)
 	}

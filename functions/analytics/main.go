@@ -12,12 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
-	"github.com/orderflow/orderflow/pkg/awsconfig/s3put"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/lake"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/metrics"
+	"github.com/orderflow/orderflow/pkg/s3put"
 )
 
 func main() {

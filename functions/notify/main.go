@@ -28,7 +28,7 @@ func main() {
 		os.Exit(1)
 	}
 	h := &notify.Handler{
-		Markers: dynamo.NewMarkerStore(dynamodb.NewFromConfig(cfg), env["IDEMPOTENCY_TABLE"], "notify#"),
+		Markers: dynamo.NewMarkerStore(dynamodb.NewFromConfig(cfg), env["IDEMPOTENCY_TABLE"], dynamo.NotifyMarkerPrefix),
 		Topic:   topic.NewPublisher(sns.NewFromConfig(cfg), env["TOPIC_ARN"]),
 	}
 	lambda.Start(h.Handle)

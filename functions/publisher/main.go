@@ -14,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
 	"github.com/orderflow/orderflow/pkg/bus"
+	"github.com/orderflow/orderflow/pkg/dynamo/streamimage"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/publisher"
 	"github.com/orderflow/orderflow/pkg/logging"
@@ -29,6 +30,7 @@ func main() {
 		os.Exit(1)
 	}
 	h := &publisher.Handler{
+		Decode:  streamimage.Order,
 		Events:  bus.NewPublisher(eventbridge.NewFromConfig(cfg), env["EVENT_BUS_NAME"], awsconfig.Getenv("EVENT_SOURCE", event.DefaultSource)),
 		Metrics: metrics.New(os.Stdout, metrics.DefaultNamespace, map[string]string{"service": metrics.ServiceName()}),
 	}

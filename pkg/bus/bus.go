@@ -103,6 +103,15 @@ func (e *PublishError) Error() string {
 // Unwrap returns the request error, if any.
 func (e *PublishError) Unwrap() error { return e.Err }
 
+// NotPublished returns the eventIds of the events that were not published.
+func (e *PublishError) NotPublished() []string {
+	ids := make([]string, len(e.Failed))
+	for i, f := range e.Failed {
+		ids[i] = f.EventID
+	}
+	return ids
+}
+
 // permanent lists the per-entry error codes a re-send cannot fix.
 var permanent = map[string]bool{
 	"AccessDeniedException":               true,

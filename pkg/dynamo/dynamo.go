@@ -2,18 +2,20 @@
 // idempotency, marker and metrics stores. Each store takes the few methods of
 // *dynamodb.Client it calls and a table name, and translates conditional-check
 // and transaction failures into the domain errors of pkg/order, pkg/inventory
-// and pkg/idempotency.
+// and pkg/idempotency. It is the one owner of the tables' item layout (Layout):
+// tools read and write items through its stores and codecs, never by hand.
 package dynamo
 
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // The client interfaces below are satisfied by *dynamodb.Client; tests may pass
@@ -73,15 +75,7 @@ func isTransactionConflict(err error) bool {
 // backoff waits a jittered, exponentially growing time before retry number
 // attempt (0-based), or returns the context's error.
 func backoff(ctx context.Context, attempt int) error {
-	limit := 10 * time.Millisecond << min(attempt, 6)
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.Sleep(ctx, retry.Backoff(attempt+1, 10*time.Millisecond, 640*time.Millisecond))
 }
 
 func attrS(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }

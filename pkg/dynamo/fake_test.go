@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/inventory"
 )
 
@@ -123,7 +124,7 @@ func TestMetricsApplyRetriesConflicts(t *testing.T) {
 		return &dynamodb.TransactWriteItemsOutput{}, nil
 	}}
 	ok, err := dynamo.NewMetricsStore(db, "metrics").Apply(context.Background(), "e1",
-		dynamo.MetricDelta{Minute: time.Now(), Status: "CONFIRMED"})
+		event.MetricDelta{Minute: time.Now(), Status: "CONFIRMED"})
 	if !ok || err != nil || calls != 2 {
 		t.Errorf("Apply = %v, %v after %d calls; want true, nil after 2", ok, err, calls)
 	}

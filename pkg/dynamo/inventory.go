@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,10 +21,6 @@ type InventoryAPI interface {
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
-
-// MaxReserveLines is the most lines one reservation can hold: DynamoDB
-// transactions take 100 items, one of which is the reservation record.
-const MaxReserveLines = 99
 
 // batchGetAttempts bounds the rounds of BatchGetItem that re-ask for
 // unprocessed keys.
@@ -51,22 +48,21 @@ func reservationKey(orderID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": attrS("RES#" + orderID)}
 }
 
-// Put sets the price, currency and stock of a SKU, replacing what was there.
+// Put sets the name, price, currency and stock of a SKU, replacing what was there.
 // It returns an error for an empty SKU or a negative price or stock.
 func (s *InventoryStore) Put(ctx context.Context, it inventory.Item) error {
 	if it.SKU == "" || it.Price < 0 || it.Stock < 0 {
 		return fmt.Errorf("put sku %q: invalid item (empty sku or negative price or stock)", it.SKU)
 	}
-	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"pk":       attrS("SKU#" + it.SKU),
-			"sku":      attrS(it.SKU),
-			"price":    attrN(it.Price),
-			"currency": attrS(it.Currency),
-			"stock":    attrN(it.Stock),
-		},
-	})
+	item := map[string]types.AttributeValue{
+		"pk":       attrS("SKU#" + it.SKU),
+		"sku":      attrS(it.SKU),
+		"price":    attrN(it.Price),
+		"currency": attrS(it.Currency),
+		"stock":    attrN(it.Stock),
+	}
+	putNonEmpty(item, "name", it.Name)
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
 	if err != nil {
 		return fmt.Errorf("put sku %s: %w", it.SKU, err)
 	}
@@ -74,7 +70,7 @@ func (s *InventoryStore) Put(ctx context.Context, it inventory.Item) error {
 }
 
 func decodeItem(item map[string]types.AttributeValue) (inventory.Item, error) {
-	it := inventory.Item{SKU: getS(item, "sku"), Currency: getS(item, "currency")}
+	it := inventory.Item{SKU: getS(item, "sku"), Name: getS(item, "name"), Currency: getS(item, "currency")}
 	var err error
 	if it.Price, err = getN(item, "price"); err != nil {
 		return it, err
@@ -157,8 +153,8 @@ func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []in
 	if err := inventory.Validate(lines); err != nil {
 		return fmt.Errorf("reserve order %s: %w", orderID, err)
 	}
-	if len(lines) > MaxReserveLines {
-		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), MaxReserveLines)
+	if len(lines) > inventory.MaxReserveLines {
+		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), inventory.MaxReserveLines)
 	}
 	items := make([]types.TransactWriteItem, 0, len(lines)+1)
 	stored := make([]types.AttributeValue, len(lines))
@@ -328,21 +324,68 @@ func (s *InventoryStore) reservation(ctx context.Context, orderID string) (inven
 	if len(out.Item) == 0 {
 		return "", nil, inventory.ErrNoReservation
 	}
-	list, _ := out.Item["lines"].(*types.AttributeValueMemberL)
-	if list == nil {
-		return "", nil, errors.New("reservation record has no lines")
+	r, err := decodeReservation(out.Item)
+	if err != nil {
+		return "", nil, err
 	}
-	lines := make([]inventory.Line, 0, len(list.Value))
+	return r.State, r.Lines, nil
+}
+
+// Reservation is the reservation of one order, as DecodeInventory reads it.
+type Reservation struct {
+	OrderID string
+	State   inventory.ReservationState
+	Lines   []inventory.Line
+}
+
+// decodeReservation reads a reservation item; its lines are required.
+func decodeReservation(item map[string]types.AttributeValue) (Reservation, error) {
+	r := Reservation{OrderID: strings.TrimPrefix(getS(item, "pk"), "RES#"), State: inventory.ReservationState(getS(item, "state"))}
+	list, _ := item["lines"].(*types.AttributeValueMemberL)
+	if list == nil {
+		return r, errors.New("reservation record has no lines")
+	}
+	r.Lines = make([]inventory.Line, 0, len(list.Value))
 	for _, v := range list.Value {
 		m, ok := v.(*types.AttributeValueMemberM)
 		if !ok {
-			return "", nil, errors.New("reservation record: line is not a map")
+			return r, errors.New("reservation record: line is not a map")
 		}
 		q, err := getN(m.Value, "quantity")
 		if err != nil {
-			return "", nil, err
+			return r, err
 		}
-		lines = append(lines, inventory.Line{SKU: getS(m.Value, "sku"), Quantity: q})
+		r.Lines = append(r.Lines, inventory.Line{SKU: getS(m.Value, "sku"), Quantity: q})
 	}
-	return inventory.ReservationState(getS(out.Item, "state")), lines, nil
+	return r, nil
+}
+
+// InventoryRecord is one item of the inventory table, as a tool that scans the table
+// reads it: a catalog item or the reservation of an order; neither is set for an item
+// this package did not write.
+type InventoryRecord struct {
+	Item        *inventory.Item
+	Reservation *Reservation
+}
+
+// DecodeInventory reads an item of the inventory table (as GetItem or Scan return it). It
+// returns an error naming a malformed attribute.
+func DecodeInventory(item map[string]types.AttributeValue) (InventoryRecord, error) {
+	pk := getS(item, "pk")
+	switch {
+	case strings.HasPrefix(pk, "SKU#"):
+		it, err := decodeItem(item)
+		if err != nil {
+			return InventoryRecord{}, fmt.Errorf("inventory item %s: %w", pk, err)
+		}
+		it.SKU = strings.TrimPrefix(pk, "SKU#")
+		return InventoryRecord{Item: &it}, nil
+	case strings.HasPrefix(pk, "RES#"):
+		r, err := decodeReservation(item)
+		if err != nil {
+			return InventoryRecord{}, fmt.Errorf("inventory item %s: %w", pk, err)
+		}
+		return InventoryRecord{Reservation: &r}, nil
+	}
+	return InventoryRecord{}, nil
 }

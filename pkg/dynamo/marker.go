@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MarkerAPI is the part of the DynamoDB client that MarkerStore uses.
@@ -16,33 +18,6 @@ type MarkerAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
-}
-
-// ClaimResult is what MarkerStore.Claim found.
-type ClaimResult int
-
-const (
-	// Claimed means the caller now holds the marker's lease: it performs the effect, then
-	// calls Done, or Unclaim when the effect failed.
-	Claimed ClaimResult = iota + 1
-	// AlreadyDone means the effect was performed (Done was called): skip it.
-	AlreadyDone
-	// InProgress means another delivery holds a lease that has not run out yet and is
-	// performing the effect right now: try again later, when it is either done or stale.
-	InProgress
-)
-
-// String returns the result's name.
-func (r ClaimResult) String() string {
-	switch r {
-	case Claimed:
-		return "Claimed"
-	case AlreadyDone:
-		return "AlreadyDone"
-	case InProgress:
-		return "InProgress"
-	}
-	return fmt.Sprintf("ClaimResult(%d)", int(r))
 }
 
 // Marker statuses, in the status attribute (the API idempotency records of the same
@@ -90,7 +65,7 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 // changes nothing. A marker written before leases existed (no status) counts as done.
 // ttl <= 0 keeps the marker for ever. It returns an error when lease is not positive or
 // DynamoDB fails.
-func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (ClaimResult, error) {
+func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (event.ClaimResult, error) {
 	if lease <= 0 {
 		return 0, fmt.Errorf("claim %s%s: lease %s is not positive", s.prefix, id, lease)
 	}
@@ -123,13 +98,13 @@ func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Dura
 			return 0, fmt.Errorf("claim %s%s: condition failed but DynamoDB did not return the marker", s.prefix, id)
 		}
 		if getS(ccf.Item, "status") == markerInProgress {
-			return InProgress, nil
+			return event.InProgress, nil
 		}
-		return AlreadyDone, nil
+		return event.AlreadyDone, nil
 	case err != nil:
 		return 0, fmt.Errorf("claim %s%s: %w", s.prefix, id, err)
 	}
-	return Claimed, nil
+	return event.Claimed, nil
 }
 
 // Done marks the marker of id DONE once the effect has happened: every later Claim (until

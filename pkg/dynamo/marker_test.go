@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // fakeMarkerDB is a MarkerAPI whose PutItem answers with put; the other calls fail.
@@ -40,15 +41,15 @@ func TestMarkerClaimAnswers(t *testing.T) {
 	tests := []struct {
 		name    string
 		answer  error
-		want    dynamo.ClaimResult
+		want    event.ClaimResult
 		wantErr error // errors.Is target; errUnexpected: any error
 	}{
-		{name: "put succeeds", want: dynamo.Claimed},
-		{name: "done marker", want: dynamo.AlreadyDone, answer: failed(map[string]types.AttributeValue{
+		{name: "put succeeds", want: event.Claimed},
+		{name: "done marker", want: event.AlreadyDone, answer: failed(map[string]types.AttributeValue{
 			"pk": pk, "status": &types.AttributeValueMemberS{Value: "DONE"}})},
-		{name: "fresh claim", want: dynamo.InProgress, answer: failed(map[string]types.AttributeValue{
+		{name: "fresh claim", want: event.InProgress, answer: failed(map[string]types.AttributeValue{
 			"pk": pk, "status": &types.AttributeValueMemberS{Value: "IN_PROGRESS"}})},
-		{name: "marker from before leases counts as done", want: dynamo.AlreadyDone,
+		{name: "marker from before leases counts as done", want: event.AlreadyDone,
 			answer: failed(map[string]types.AttributeValue{"pk": pk})},
 		{name: "condition failed without the old item", answer: failed(nil), wantErr: errUnexpected},
 		{name: "service error", answer: errThrottled, wantErr: errThrottled},

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MetricsAPI is the part of the DynamoDB client that MetricsStore uses.
@@ -20,30 +21,6 @@ type MetricsAPI interface {
 
 // MinuteLayout formats the minute of a metrics item key (MINUTE#<minute>), in UTC.
 const MinuteLayout = "2006-01-02T15:04Z"
-
-// MetricDelta is what one order event adds to the metrics of its minute: one
-// to the count of Status and, when Revenue is positive, Revenue (minor units)
-// to the revenue of Currency.
-type MetricDelta struct {
-	Minute   time.Time
-	Status   string
-	Currency string
-	Revenue  int64
-}
-
-// Validate returns an error when d cannot be applied: no status, a negative
-// revenue, or revenue without a currency.
-func (d MetricDelta) Validate() error {
-	switch {
-	case d.Status == "":
-		return errors.New("metric delta: empty status")
-	case d.Revenue < 0:
-		return errors.New("metric delta: negative revenue")
-	case d.Revenue > 0 && d.Currency == "":
-		return errors.New("metric delta: revenue without currency")
-	}
-	return nil
-}
 
 // MinuteKey returns the pk of the metrics item of t's minute.
 func MinuteKey(t time.Time) string { return "MINUTE#" + t.UTC().Format(MinuteLayout) }
@@ -63,9 +40,9 @@ func NewMetricsStore(c MetricsAPI, table string) *MetricsStore {
 
 // Apply adds d to its minute's counters and records eventID, in one
 // transaction. It returns false, and changes nothing, when eventID was
-// applied before; an error when d is invalid (see MetricDelta.Validate) or
+// applied before; an error when d is invalid (see event.MetricDelta.Validate) or
 // the write fails.
-func (s *MetricsStore) Apply(ctx context.Context, eventID string, d MetricDelta) (bool, error) {
+func (s *MetricsStore) Apply(ctx context.Context, eventID string, d event.MetricDelta) (bool, error) {
 	if err := d.Validate(); err != nil {
 		return false, fmt.Errorf("apply event %s: %w", eventID, err)
 	}
@@ -109,9 +86,9 @@ func (s *MetricsStore) Apply(ctx context.Context, eventID string, d MetricDelta)
 	}
 }
 
-// Minute returns the counters of minute (count_<STATUS>, revenue_<CURRENCY>),
-// read consistently; an empty map when nothing happened in it.
-func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (map[string]int64, error) {
+// Minute returns the counters of minute, read consistently; empty ones when nothing
+// happened in it. It returns the DynamoDB error or a malformed counter, wrapped.
+func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (event.MinuteMetrics, error) {
 	key := MinuteKey(minute)
 	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -119,18 +96,43 @@ func (s *MetricsStore) Minute(ctx context.Context, minute time.Time) (map[string
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read metrics %s: %w", key, err)
+		return event.MinuteMetrics{}, fmt.Errorf("read metrics %s: %w", key, err)
 	}
-	m := make(map[string]int64, len(out.Item))
-	for name := range out.Item {
-		if !strings.HasPrefix(name, "count_") && !strings.HasPrefix(name, "revenue_") {
+	m, err := counters(out.Item)
+	if err != nil {
+		return event.MinuteMetrics{}, fmt.Errorf("read metrics %s: %w", key, err)
+	}
+	return m, nil
+}
+
+// DecodeMinute reads an item of the metrics table (as Scan returns it): the counters of
+// a minute, and false for an item that is not a minute's (the marker of an applied
+// event). It returns an error naming a malformed counter.
+func DecodeMinute(item map[string]types.AttributeValue) (event.MinuteMetrics, bool, error) {
+	if !strings.HasPrefix(getS(item, "pk"), "MINUTE#") {
+		return event.MinuteMetrics{}, false, nil
+	}
+	m, err := counters(item)
+	return m, err == nil, err
+}
+
+// counters reads the count_<STATUS> and revenue_<CURRENCY> attributes of a minute's item.
+func counters(item map[string]types.AttributeValue) (event.MinuteMetrics, error) {
+	m := event.NewMinuteMetrics()
+	for name := range item {
+		into, key := m.Count, ""
+		if k, ok := strings.CutPrefix(name, "count_"); ok {
+			key = k
+		} else if k, ok := strings.CutPrefix(name, "revenue_"); ok {
+			into, key = m.Revenue, k
+		} else {
 			continue
 		}
-		n, err := getN(out.Item, name)
+		n, err := getN(item, name)
 		if err != nil {
-			return nil, fmt.Errorf("read metrics %s: %w", key, err)
+			return event.MinuteMetrics{}, err
 		}
-		m[name] = n
+		into[key] = n
 	}
 	return m, nil
 }

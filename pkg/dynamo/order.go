@@ -24,10 +24,6 @@ type OrderAPI interface {
 // CustomerIndex is the orders table's GSI: customer_id HASH, created_at RANGE.
 const CustomerIndex = "customer-index"
 
-// UpdateAttempts is how often OrderStore.Update reads and writes an order
-// before it gives up on a lost optimistic lock with order.ErrConflict.
-const UpdateAttempts = 5
-
 // timeLayout writes times in UTC with a fixed number of fraction digits, so
 // that created_at strings sort as the times do (RFC 3339 with trimmed zeros
 // does not: "…:00.5Z" sorts before "…:00Z"). time.RFC3339Nano reads it.
@@ -98,7 +94,7 @@ func (s *OrderStore) get(ctx context.Context, id string) (*order.Order, error) {
 // from fn is returned as it is, not wrapped, and nothing is written. It
 // returns order.ErrNotFound (wrapped) when there is no such order.
 func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
-	for range UpdateAttempts {
+	for range order.UpdateAttempts {
 		o, err := s.get(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("update order %s: %w", id, err)
@@ -129,7 +125,7 @@ func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order
 			return nil, fmt.Errorf("update order %s: %w", id, err)
 		}
 	}
-	return nil, fmt.Errorf("update order %s: %d attempts: %w", id, UpdateAttempts, order.ErrConflict)
+	return nil, fmt.Errorf("update order %s: %d attempts: %w", id, order.UpdateAttempts, order.ErrConflict)
 }
 
 // ListByCustomer returns up to limit orders of a customer, newest first, from

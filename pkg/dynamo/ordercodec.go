@@ -13,10 +13,10 @@ import (
 // The order item is written and read by hand rather than with the SDK's attributevalue
 // package: its reflection-driven codec (and the DynamoDB Streams types it pulls in) cost
 // every function that stores orders 128 KiB of binary and a package initialisation at
-// cold start, for one struct. The layout is attributevalue's for the dynamodbav tags on
-// order.Order, so items written before and after read the same; TestOrderCodec holds the
-// two codecs to each other field by field, and fails when order.Order gains a field this
-// file does not know.
+// cold start, for one struct. The layout is attributevalue's for the dynamodbav tags
+// order.Order carried before (refOrder in the test mirrors them), so items written before
+// and after read the same; TestOrderCodec holds the two codecs to each other field by
+// field, and fails when order.Order gains a field this file does not know.
 
 // marshalOrder returns o as a DynamoDB item.
 func marshalOrder(o *order.Order) (map[string]types.AttributeValue, error) {

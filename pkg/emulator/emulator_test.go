@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/emulator"
 )
 
@@ -150,7 +150,7 @@ func TestSecondStartExecution(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var log syncBuffer
+			var log awstest.SyncBuffer
 			s := start(t, emulator.Options{Env: tt.env, Log: &log})
 			ctx := context.Background()
 			// No retries: the unpatched server's 500s must not cost backoff time.
@@ -290,7 +290,7 @@ func waitSucceeded(t *testing.T, c *sfn.Client, arn string) *sfn.DescribeExecuti
 }
 
 // shimStatus waits for the shim's status line in the server's output.
-func shimStatus(t *testing.T, log *syncBuffer) string {
+func shimStatus(t *testing.T, log *awstest.SyncBuffer) string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -304,22 +304,4 @@ func shimStatus(t *testing.T, log *syncBuffer) string {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's output goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

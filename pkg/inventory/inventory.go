@@ -8,13 +8,20 @@ import (
 	"strings"
 )
 
-// Item is one SKU in the catalog. Price is in minor units of Currency.
+// Item is one SKU in the catalog. Price is in minor units of Currency; Name, for people,
+// is optional.
 type Item struct {
 	SKU      string `json:"sku"`
+	Name     string `json:"name,omitempty"`
 	Price    int64  `json:"price"`
 	Currency string `json:"currency"`
 	Stock    int64  `json:"stock"`
 }
+
+// MaxReserveLines is the most lines one reservation can hold: DynamoDB transactions take
+// 100 items, one of which is the reservation record. Every store keeps to it, so that the
+// fakes refuse what the table refuses.
+const MaxReserveLines = 99
 
 // Line is a quantity of one SKU to reserve or release.
 type Line struct {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/pkg/awstest"
 )
 
 func TestFunctionName(t *testing.T) {
@@ -39,7 +41,7 @@ func TestInvokeAPI(t *testing.T) {
 	}
 	queued := make(chan async, 1)
 	h := newHost(t, Options{OnAsync: func(fn string, payload []byte) { queued <- async{fn, string(payload)} }},
-		testFunction("fn", &syncBuffer{}))
+		testFunction("fn", &awstest.SyncBuffer{}))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

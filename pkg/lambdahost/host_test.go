@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/pkg/awstest"
 )
 
 // bootstrap is testdata/testfn built as a Lambda bootstrap by TestMain.
@@ -37,26 +39,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe to read while processes write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testFunction is the test Lambda with a short timeout and captured output.
-func testFunction(name string, out *syncBuffer) Function {
+func testFunction(name string, out *awstest.SyncBuffer) Function {
 	return Function{Name: name, Path: bootstrap, Timeout: 2 * time.Second, Stdout: out, Stderr: out}
 }
 
@@ -108,7 +92,7 @@ func processGone(pid int) bool {
 }
 
 func TestInvoke(t *testing.T) {
-	out := &syncBuffer{}
+	out := &awstest.SyncBuffer{}
 	h := newHost(t, Options{}, testFunction("fn", out))
 
 	first, r := invoke(t, h, "fn", `{"op":"echo","msg":"hello"}`)
@@ -166,17 +150,17 @@ func TestInvoke(t *testing.T) {
 }
 
 func TestInvokeErrors(t *testing.T) {
-	h := newHost(t, Options{}, testFunction("fn", &syncBuffer{}))
+	h := newHost(t, Options{}, testFunction("fn", &awstest.SyncBuffer{}))
 	if _, err := h.Invoke(context.Background(), "other", []byte(`{}`)); !errors.Is(err, ErrFunctionNotFound) {
 		t.Errorf("unknown function: err = %v, want ErrFunctionNotFound", err)
 	}
-	if err := h.Register(testFunction("fn", &syncBuffer{})); err == nil {
+	if err := h.Register(testFunction("fn", &awstest.SyncBuffer{})); err == nil {
 		t.Errorf("second Register of fn succeeded, want an error")
 	}
 }
 
 func TestEnvironment(t *testing.T) {
-	fn := testFunction("envfn", &syncBuffer{})
+	fn := testFunction("envfn", &awstest.SyncBuffer{})
 	fn.MemoryMB = 256
 	fn.Env = map[string]string{
 		"TABLE": "orders", "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "test",
@@ -225,7 +209,7 @@ func TestFailureReplacesProcess(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fn := testFunction("fn", &syncBuffer{})
+			fn := testFunction("fn", &awstest.SyncBuffer{})
 			fn.Timeout = 300 * time.Millisecond
 			fn.Concurrency = 1
 			h := newHost(t, Options{}, fn)
@@ -254,7 +238,7 @@ func TestFailureReplacesProcess(t *testing.T) {
 }
 
 func TestInitFailure(t *testing.T) {
-	out := &syncBuffer{}
+	out := &awstest.SyncBuffer{}
 	fn := testFunction("broken", out)
 	fn.Env = map[string]string{"TEST_FAIL_INIT": "1"}
 	h := newHost(t, Options{}, fn)
@@ -271,7 +255,7 @@ func TestInitFailure(t *testing.T) {
 }
 
 func TestConcurrentInvokes(t *testing.T) {
-	fn := testFunction("fn", &syncBuffer{})
+	fn := testFunction("fn", &awstest.SyncBuffer{})
 	fn.Concurrency = 2
 	h := newHost(t, Options{}, fn)
 	const n = 8
@@ -306,7 +290,7 @@ func TestConcurrentInvokes(t *testing.T) {
 }
 
 func TestInvokeWaitIsCancellable(t *testing.T) {
-	fn := testFunction("fn", &syncBuffer{})
+	fn := testFunction("fn", &awstest.SyncBuffer{})
 	fn.Concurrency = 1
 	h := newHost(t, Options{}, fn)
 	done := make(chan error, 1)
@@ -355,7 +339,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestClose(t *testing.T) {
-	out := &syncBuffer{}
+	out := &awstest.SyncBuffer{}
 	plain := testFunction("plain", out)
 	term := testFunction("term", out)
 	term.Env = map[string]string{"TEST_SIGTERM": "1"}
@@ -428,7 +412,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestColdStart(t *testing.T) {
-	h := newHost(t, Options{}, testFunction("fn", &syncBuffer{}))
+	h := newHost(t, Options{}, testFunction("fn", &awstest.SyncBuffer{}))
 	tests := []struct {
 		name    string
 		payload string
@@ -463,7 +447,7 @@ func TestAsyncInvoke(t *testing.T) {
 		err error
 	}
 	failures := make(chan failure, 4)
-	out := &syncBuffer{}
+	out := &awstest.SyncBuffer{}
 	h := newHost(t, Options{AsyncRetries: 1, AsyncRetryDelay: 10 * time.Millisecond,
 		OnAsyncFailure: func(fn string, _ []byte, res Result, err error) { failures <- failure{fn, res, err} },
 	}, testFunction("fn", out))
@@ -530,7 +514,7 @@ func TestPrefixWriter(t *testing.T) {
 func BenchmarkColdStart(b *testing.B) {
 	h := New(Options{})
 	defer h.Close()
-	if err := h.Register(Function{Name: "fn", Path: bootstrap, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}); err != nil {
+	if err := h.Register(Function{Name: "fn", Path: bootstrap, Stdout: &awstest.SyncBuffer{}, Stderr: &awstest.SyncBuffer{}}); err != nil {
 		b.Fatal(err)
 	}
 	var total time.Duration
@@ -548,7 +532,7 @@ func BenchmarkColdStart(b *testing.B) {
 func BenchmarkWarmInvoke(b *testing.B) {
 	h := New(Options{})
 	defer h.Close()
-	if err := h.Register(Function{Name: "fn", Path: bootstrap, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}); err != nil {
+	if err := h.Register(Function{Name: "fn", Path: bootstrap, Stdout: &awstest.SyncBuffer{}, Stderr: &awstest.SyncBuffer{}}); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
@@ -561,7 +545,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // With ProcessKeys every process has its own AWS_ACCESS_KEY_ID; Running names the
 // invoke a key's process is running, and KillProcess ends that invoke as a crash.
 func TestProcessKeysAndKill(t *testing.T) {
-	out := &syncBuffer{}
+	out := &awstest.SyncBuffer{}
 	fn := testFunction("fn", out)
 	fn.Env = map[string]string{"AWS_ACCESS_KEY_ID": "function-key"}
 	fn.Concurrency = 2

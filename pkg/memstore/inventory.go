@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
 )
 
@@ -74,8 +73,8 @@ func (s *InventoryStore) Reserve(_ context.Context, orderID string, lines []inve
 	if err := inventory.Validate(lines); err != nil {
 		return fmt.Errorf("reserve order %s: %w", orderID, err)
 	}
-	if len(lines) > dynamo.MaxReserveLines {
-		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), dynamo.MaxReserveLines)
+	if len(lines) > inventory.MaxReserveLines {
+		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), inventory.MaxReserveLines)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // marker is one processed-event marker, with DynamoDB's precision: claimedAt in epoch
@@ -28,9 +28,9 @@ func NewMarkerStore() *MarkerStore { return &MarkerStore{markers: map[string]mar
 
 // Claim takes the marker of id when it is absent, expired at now (ttl rounded up to whole
 // seconds, as in DynamoDB; ttl <= 0 keeps it for ever) or in progress with a lease that ran
-// out (claimed more than lease before now); otherwise it reports dynamo.AlreadyDone or
-// dynamo.InProgress. It fails only when lease is not positive.
-func (s *MarkerStore) Claim(_ context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error) {
+// out (claimed more than lease before now); otherwise it reports event.AlreadyDone or
+// event.InProgress. It fails only when lease is not positive.
+func (s *MarkerStore) Claim(_ context.Context, id string, lease, ttl time.Duration, now time.Time) (event.ClaimResult, error) {
 	if lease <= 0 {
 		return 0, fmt.Errorf("claim %s: lease %s is not positive", id, lease)
 	}
@@ -38,10 +38,10 @@ func (s *MarkerStore) Claim(_ context.Context, id string, lease, ttl time.Durati
 	defer s.mu.Unlock()
 	if m, ok := s.markers[id]; ok && (m.exp == 0 || m.exp > now.Unix()) {
 		if m.done {
-			return dynamo.AlreadyDone, nil
+			return event.AlreadyDone, nil
 		}
 		if m.claimedAt >= now.UnixMilli()-lease.Milliseconds() {
-			return dynamo.InProgress, nil
+			return event.InProgress, nil
 		}
 	}
 	var exp int64
@@ -53,7 +53,7 @@ func (s *MarkerStore) Claim(_ context.Context, id string, lease, ttl time.Durati
 		}
 	}
 	s.markers[id] = marker{claimedAt: now.UnixMilli(), exp: exp}
-	return dynamo.Claimed, nil
+	return event.Claimed, nil
 }
 
 // Done marks the marker of id done; a missing marker stays missing. It never fails.

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -55,11 +54,11 @@ func (s *OrderStore) Get(_ context.Context, id string) (*order.Order, error) {
 
 // Update behaves as dynamo.OrderStore.Update: fn runs on a copy without the
 // lock held (so it may itself use the store), and the copy is stored only if
-// the version did not change meanwhile; after dynamo.UpdateAttempts lost
+// the version did not change meanwhile; after order.UpdateAttempts lost
 // locks it returns order.ErrConflict (wrapped). fn's error is returned as it
 // is. It returns order.ErrNotFound (wrapped) when there is no such order.
 func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order) error) (*order.Order, error) {
-	for range dynamo.UpdateAttempts {
+	for range order.UpdateAttempts {
 		o, err := s.Get(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("update order %s: %w", id, order.ErrNotFound)
@@ -81,7 +80,7 @@ func (s *OrderStore) Update(ctx context.Context, id string, fn func(*order.Order
 		}
 		s.mu.Unlock()
 	}
-	return nil, fmt.Errorf("update order %s: %d attempts: %w", id, dynamo.UpdateAttempts, order.ErrConflict)
+	return nil, fmt.Errorf("update order %s: %d attempts: %w", id, order.UpdateAttempts, order.ErrConflict)
 }
 
 // ListByCustomer returns up to limit orders of a customer, newest first; all

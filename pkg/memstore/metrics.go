@@ -7,24 +7,24 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MetricsStore is an in-memory dynamo.MetricsStore.
 type MetricsStore struct {
 	mu      sync.Mutex
 	events  map[string]bool
-	minutes map[string]map[string]int64
+	minutes map[time.Time]event.MinuteMetrics
 }
 
 // NewMetricsStore returns an empty MetricsStore.
 func NewMetricsStore() *MetricsStore {
-	return &MetricsStore{events: map[string]bool{}, minutes: map[string]map[string]int64{}}
+	return &MetricsStore{events: map[string]bool{}, minutes: map[time.Time]event.MinuteMetrics{}}
 }
 
 // Apply adds d to its minute once per eventID; it returns false when eventID
 // was applied before, and an error when d is invalid.
-func (s *MetricsStore) Apply(_ context.Context, eventID string, d dynamo.MetricDelta) (bool, error) {
+func (s *MetricsStore) Apply(_ context.Context, eventID string, d event.MetricDelta) (bool, error) {
 	if err := d.Validate(); err != nil {
 		return false, fmt.Errorf("apply event %s: %w", eventID, err)
 	}
@@ -34,27 +34,27 @@ func (s *MetricsStore) Apply(_ context.Context, eventID string, d dynamo.MetricD
 		return false, nil
 	}
 	s.events[eventID] = true
-	key := dynamo.MinuteKey(d.Minute)
-	m := s.minutes[key]
-	if m == nil {
-		m = map[string]int64{}
+	key := minuteOf(d.Minute)
+	m, ok := s.minutes[key]
+	if !ok {
+		m = event.NewMinuteMetrics()
 		s.minutes[key] = m
 	}
-	m["count_"+d.Status]++
-	if d.Revenue > 0 {
-		m["revenue_"+d.Currency] += d.Revenue
-	}
+	m.Add(d)
 	return true, nil
 }
 
-// Minute returns a copy of the counters of minute; an empty map when nothing
-// happened in it. It never fails.
-func (s *MetricsStore) Minute(_ context.Context, minute time.Time) (map[string]int64, error) {
+// Minute returns a copy of the counters of minute; empty ones when nothing happened in
+// it. It never fails.
+func (s *MetricsStore) Minute(_ context.Context, minute time.Time) (event.MinuteMetrics, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := maps.Clone(s.minutes[dynamo.MinuteKey(minute)])
-	if m == nil {
-		m = map[string]int64{}
-	}
-	return m, nil
+	out := event.NewMinuteMetrics()
+	m := s.minutes[minuteOf(minute)]
+	maps.Copy(out.Count, m.Count)
+	maps.Copy(out.Revenue, m.Revenue)
+	return out, nil
 }
+
+// minuteOf returns the minute t falls in, in UTC: the key of its counters.
+func minuteOf(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) }

@@ -22,6 +22,16 @@ var (
 	ErrBadPageToken = errors.New("invalid page token")
 )
 
+// UpdateAttempts is how often a store's Update reads and writes an order before it gives
+// up on a lost optimistic lock with ErrConflict.
+const UpdateAttempts = 5
+
+// ErrTokenGone means the order's processing (its Step Functions execution) no longer
+// waits for a callback task token: the task timed out, the execution ended, or the token
+// is not one Step Functions knows. It is permanent: a retry gets the same answer, so a
+// consumer should drop the message, not redeliver it. pkg/tasktoken returns it.
+var ErrTokenGone = errors.New("task token gone")
+
 // IllegalTransitionError is returned when a status change is not a legal transition.
 type IllegalTransitionError struct {
 	OrderID  string

@@ -69,37 +69,37 @@ func CanTransition(from, to Status) bool {
 // Line is one product line of an order. UnitPrice is in minor units and is set from the
 // catalog during validation, never from the client.
 type Line struct {
-	SKU       string `json:"sku" dynamodbav:"sku"`
-	Quantity  int64  `json:"quantity" dynamodbav:"quantity"`
-	UnitPrice int64  `json:"unitPrice,omitempty" dynamodbav:"unit_price,omitempty"`
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unitPrice,omitempty"`
 }
 
 // Order is the order aggregate. Money is integer minor units of Currency.
 // Fields change only through the methods below, which enforce the legal transitions.
 type Order struct {
-	ID            string `json:"orderId" dynamodbav:"order_id"`
-	CustomerID    string `json:"customerId" dynamodbav:"customer_id"`
-	Lines         []Line `json:"lines" dynamodbav:"lines"`
-	Currency      string `json:"currency" dynamodbav:"currency"`
-	Total         int64  `json:"total" dynamodbav:"total"`
-	Status        Status `json:"status" dynamodbav:"status"`
-	FailureReason Reason `json:"failureReason,omitempty" dynamodbav:"failure_reason,omitempty"`
-	CorrelationID string `json:"correlationId,omitempty" dynamodbav:"correlation_id,omitempty"`
+	ID            string `json:"orderId"`
+	CustomerID    string `json:"customerId"`
+	Lines         []Line `json:"lines"`
+	Currency      string `json:"currency"`
+	Total         int64  `json:"total"`
+	Status        Status `json:"status"`
+	FailureReason Reason `json:"failureReason,omitempty"`
+	CorrelationID string `json:"correlationId,omitempty"`
 	// PaymentToken is the client's payment token. It is stored for the payment step but
 	// never serialised to JSON, so it appears in no response, event or log line.
-	PaymentToken string `json:"-" dynamodbav:"payment_token,omitempty"`
+	PaymentToken string `json:"-"`
 	// ExecutionID is the state-machine execution that owns the order: set when the
 	// order is validated (Claim), checked by every later step (CheckOwner), so a second
 	// execution for the same order (EventBridge delivers at least once) changes nothing.
 	// Internal bookkeeping: in no response, event or schema.
-	ExecutionID string `json:"-" dynamodbav:"execution_id,omitempty"`
+	ExecutionID string `json:"-"`
 	// IdempotencyKey is the Idempotency-Key of the request that created the order, empty
 	// when it had none: stored with the order so that an audit can prove that one key
 	// created at most one order. Internal bookkeeping: in no response, event or schema.
-	IdempotencyKey string    `json:"-" dynamodbav:"idempotency_key,omitempty"`
-	CreatedAt      time.Time `json:"createdAt" dynamodbav:"created_at"`
-	UpdatedAt      time.Time `json:"updatedAt" dynamodbav:"updated_at"`
-	Version        int64     `json:"version" dynamodbav:"version"`
+	IdempotencyKey string    `json:"-"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	Version        int64     `json:"version"`
 }
 
 // New returns a PENDING order for a validated request. It returns a *ValidationError when

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -18,61 +17,18 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 
-// drain receives and deletes every message of the queue, returning the bodies.
-func drain(t *testing.T, c *sqs.Client, url string) []string {
+// send puts body on the queue at url with attrs as String message attributes.
+func send(t *testing.T, c *sqs.Client, url, body string, attrs map[string]string) {
 	t.Helper()
-	var bodies []string
-	for {
-		out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"},
-		})
-		if err != nil {
-			t.Fatalf("receive: %v", err)
-		}
-		if len(out.Messages) == 0 {
-			slices.Sort(bodies)
-			return bodies
-		}
-		for _, m := range out.Messages {
-			bodies = append(bodies, aws.ToString(m.Body))
-			if _, err := c.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatalf("delete: %v", err)
-			}
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)}
+	if len(attrs) > 0 {
+		in.MessageAttributes = map[string]types.MessageAttributeValue{}
+		for k, v := range attrs {
+			in.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 		}
 	}
-}
-
-func TestSendAndSendBatchIntegration(t *testing.T) {
-	env := awstest.Env(t)
-	c := sqs.NewFromConfig(env.Config)
-	q := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "q")})
-	s := queue.NewSender(c, q.URL)
-	ctx := context.Background()
-
-	if err := s.Send(ctx, []byte(`{"one":1}`), map[string]string{"command": "reserve"}); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL), MessageAttributeNames: []string{"All"}})
-	if err != nil || len(out.Messages) != 1 {
-		t.Fatalf("receive = %v, %v", out, err)
-	}
-	m := out.Messages[0]
-	if aws.ToString(m.Body) != `{"one":1}` || aws.ToString(m.MessageAttributes["command"].StringValue) != "reserve" {
-		t.Errorf("received %q with attributes %v", aws.ToString(m.Body), m.MessageAttributes)
-	}
-	c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.URL), ReceiptHandle: m.ReceiptHandle})
-
-	bs := bodies(23)
-	if err := s.SendBatch(ctx, bs); err != nil {
-		t.Fatalf("SendBatch: %v", err)
-	}
-	var want []string
-	for _, b := range bs {
-		want = append(want, string(b))
-	}
-	slices.Sort(want)
-	if got := drain(t, c, q.URL); !slices.Equal(got, want) {
-		t.Errorf("queue holds %v, want %v", got, want)
+	if _, err := c.SendMessage(context.Background(), in); err != nil {
+		t.Fatalf("send: %v", err)
 	}
 }
 
@@ -83,9 +39,7 @@ func TestDLQPeekAndRedriveIntegration(t *testing.T) {
 	c := sqs.NewFromConfig(env.Config)
 	q := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "work"), DLQ: true, MaxReceiveCount: 3})
 	ctx := context.Background()
-	if err := queue.NewSender(c, q.URL).Send(ctx, []byte(`{"poison":true}`), map[string]string{"orderId": "o-1"}); err != nil {
-		t.Fatal(err)
-	}
+	send(t, c, q.URL, `{"poison":true}`, map[string]string{"orderId": "o-1"})
 	admin := queue.NewAdmin(c)
 	admin.Wait = 0
 	var peeked []queue.Message
@@ -138,8 +92,8 @@ func TestPeekManyIntegration(t *testing.T) {
 	c := sqs.NewFromConfig(env.Config)
 	q := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "dlq")})
 	ctx := context.Background()
-	if err := queue.NewSender(c, q.URL).SendBatch(ctx, bodies(15)); err != nil {
-		t.Fatal(err)
+	for _, b := range bodies(15) {
+		send(t, c, q.URL, string(b), nil)
 	}
 	admin := queue.NewAdmin(c)
 	cases := []struct {

@@ -1,5 +1,5 @@
-// Package retry holds the backoff the adapters that re-send failed batch entries share
-// (pkg/bus, pkg/queue).
+// Package retry holds the one backoff and the one context-aware sleep of orderflow: the
+// adapters that retry (pkg/bus, pkg/dynamo) and the local stack's tools share them.
 package retry
 
 import (

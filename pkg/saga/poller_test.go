@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // sqsBatchHandler handles one batch as a Lambda SQS event source mapping would deliver it
@@ -54,7 +56,7 @@ func pollQueue(t *testing.T, c *sqs.Client, queueURL, queueARN string, h sqsBatc
 			}
 			if err != nil {
 				report(fmt.Errorf("receive from %s: %w", queueURL, err))
-				if !sleepCtx(ctx, 100*time.Millisecond) {
+				if retry.Sleep(ctx, 100*time.Millisecond) != nil {
 					return
 				}
 				continue
@@ -113,15 +115,4 @@ func sqsEvent(msgs []sqstypes.Message, queueARN string) events.SQSEvent {
 		}
 	}
 	return ev
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
-	}
 }

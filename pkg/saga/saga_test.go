@@ -1,7 +1,6 @@
 package saga_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,7 +75,7 @@ func newStack(t *testing.T) *stack {
 
 	commands := e.CreateQueue(t, awstest.QueueSpec{Name: e.Name(t, "inventory-commands"), DLQ: true, VisibilityTimeout: 5})
 
-	logs := &syncBuffer{}
+	logs := &awstest.SyncBuffer{}
 	log := slog.New(logging.NewHandler(logs, slog.LevelDebug))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -520,22 +518,4 @@ func (s *stack) history(arn string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

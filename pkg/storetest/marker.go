@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MarkerStoreContract checks a processed-event marker store with leases: the first claim
@@ -26,7 +26,7 @@ func MarkerStoreContract(t *testing.T, newStore func(t *testing.T) MarkerStore) 
 		id      string
 		ttl     time.Duration
 		at      time.Duration // after t0: Claim's now, Unclaim's claimedAt
-		want    dynamo.ClaimResult
+		want    event.ClaimResult
 		comment string
 	}
 	const (
@@ -39,65 +39,65 @@ func MarkerStoreContract(t *testing.T, newStore func(t *testing.T) MarkerStore) 
 		ops  []op
 	}{
 		{name: "first claim wins", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
+			{id: "e1", ttl: day, want: event.Claimed},
 		}},
 		{name: "claim while fresh in progress", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
-			{id: "e1", ttl: day, want: dynamo.InProgress, comment: "same instant"},
-			{id: "e1", ttl: day, at: time.Second, want: dynamo.InProgress},
-			{id: "e1", ttl: day, at: lease, want: dynamo.InProgress, comment: "the lease lasts up to claimed_at+lease"},
+			{id: "e1", ttl: day, want: event.Claimed},
+			{id: "e1", ttl: day, want: event.InProgress, comment: "same instant"},
+			{id: "e1", ttl: day, at: time.Second, want: event.InProgress},
+			{id: "e1", ttl: day, at: lease, want: event.InProgress, comment: "the lease lasts up to the claim time + lease"},
 		}},
 		{name: "take-over of a stale lease", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
-			{id: "e1", ttl: day, at: lease + ms, want: dynamo.Claimed, comment: "the first claimer died"},
-			{id: "e1", ttl: day, at: lease + time.Second, want: dynamo.InProgress, comment: "the new lease is fresh"},
+			{id: "e1", ttl: day, want: event.Claimed},
+			{id: "e1", ttl: day, at: lease + ms, want: event.Claimed, comment: "the first claimer died"},
+			{id: "e1", ttl: day, at: lease + time.Second, want: event.InProgress, comment: "the new lease is fresh"},
 			{kind: unclaim, id: "e1", at: 0, comment: "the first claimer's late Unclaim"},
-			{id: "e1", ttl: day, at: lease + 2*time.Second, want: dynamo.InProgress, comment: "did not release the new claim"},
-			{id: "e1", ttl: day, at: 2*lease + 2*ms, want: dynamo.Claimed, comment: "the new lease ran out too"},
+			{id: "e1", ttl: day, at: lease + 2*time.Second, want: event.InProgress, comment: "did not release the new claim"},
+			{id: "e1", ttl: day, at: 2*lease + 2*ms, want: event.Claimed, comment: "the new lease ran out too"},
 		}},
 		{name: "claim after done", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
+			{id: "e1", ttl: day, want: event.Claimed},
 			{kind: done, id: "e1"},
-			{id: "e1", ttl: day, at: time.Second, want: dynamo.AlreadyDone},
-			{id: "e1", ttl: day, at: 100 * lease, want: dynamo.AlreadyDone, comment: "done has no lease"},
+			{id: "e1", ttl: day, at: time.Second, want: event.AlreadyDone},
+			{id: "e1", ttl: day, at: 100 * lease, want: event.AlreadyDone, comment: "done has no lease"},
 			{kind: unclaim, id: "e1", at: 0},
-			{id: "e1", ttl: day, at: 101 * lease, want: dynamo.AlreadyDone, comment: "Unclaim leaves a done marker"},
+			{id: "e1", ttl: day, at: 101 * lease, want: event.AlreadyDone, comment: "Unclaim leaves a done marker"},
 		}},
 		{name: "done after a take-over", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
-			{id: "e1", ttl: day, at: lease + ms, want: dynamo.Claimed},
+			{id: "e1", ttl: day, want: event.Claimed},
+			{id: "e1", ttl: day, at: lease + ms, want: event.Claimed},
 			{kind: done, id: "e1"},
-			{id: "e1", ttl: day, at: lease + 2*ms, want: dynamo.AlreadyDone},
+			{id: "e1", ttl: day, at: lease + 2*ms, want: event.AlreadyDone},
 		}},
 		{name: "ids are independent", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
-			{id: "e2", ttl: day, want: dynamo.Claimed},
+			{id: "e1", ttl: day, want: event.Claimed},
+			{id: "e2", ttl: day, want: event.Claimed},
 			{kind: done, id: "e2"},
-			{id: "e1", ttl: day, want: dynamo.InProgress},
-			{id: "e2", ttl: day, want: dynamo.AlreadyDone},
+			{id: "e1", ttl: day, want: event.InProgress},
+			{id: "e2", ttl: day, want: event.AlreadyDone},
 		}},
 		{name: "unclaim allows a retry at once", ops: []op{
-			{id: "e1", ttl: day, want: dynamo.Claimed},
+			{id: "e1", ttl: day, want: event.Claimed},
 			{kind: unclaim, id: "e1", at: 0},
-			{id: "e1", ttl: day, at: time.Second, want: dynamo.Claimed},
-			{id: "e1", ttl: day, at: 2 * time.Second, want: dynamo.InProgress},
+			{id: "e1", ttl: day, at: time.Second, want: event.Claimed},
+			{id: "e1", ttl: day, at: 2 * time.Second, want: event.InProgress},
 		}},
 		{name: "unclaim and done of an unknown id", ops: []op{
 			{kind: unclaim, id: "e1", at: 0},
 			{kind: done, id: "e1"},
-			{id: "e1", ttl: day, want: dynamo.Claimed, comment: "Done did not create a marker"},
+			{id: "e1", ttl: day, want: event.Claimed, comment: "Done did not create a marker"},
 		}},
 		{name: "expired marker counts as absent", ops: []op{
-			{id: "e1", ttl: time.Hour, want: dynamo.Claimed},
+			{id: "e1", ttl: time.Hour, want: event.Claimed},
 			{kind: done, id: "e1"},
-			{id: "e1", ttl: time.Hour, at: time.Hour - time.Second, want: dynamo.AlreadyDone},
-			{id: "e1", ttl: time.Hour, at: time.Hour, want: dynamo.Claimed},
-			{id: "e1", ttl: time.Hour, at: time.Hour + time.Second, want: dynamo.InProgress},
+			{id: "e1", ttl: time.Hour, at: time.Hour - time.Second, want: event.AlreadyDone},
+			{id: "e1", ttl: time.Hour, at: time.Hour, want: event.Claimed},
+			{id: "e1", ttl: time.Hour, at: time.Hour + time.Second, want: event.InProgress},
 		}},
 		{name: "no ttl keeps the marker", ops: []op{
-			{id: "e1", want: dynamo.Claimed},
+			{id: "e1", want: event.Claimed},
 			{kind: done, id: "e1"},
-			{id: "e1", at: 1000 * day, want: dynamo.AlreadyDone},
+			{id: "e1", at: 1000 * day, want: event.AlreadyDone},
 		}},
 	}
 	for _, tt := range tests {
@@ -148,13 +148,13 @@ func MarkerStoreContract(t *testing.T, newStore func(t *testing.T) MarkerStore) 
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
 			if tt.before {
-				if got, err := s.Claim(ctx, "e1", lease, day, t0); err != nil || got != dynamo.Claimed {
+				if got, err := s.Claim(ctx, "e1", lease, day, t0); err != nil || got != event.Claimed {
 					t.Fatalf("first Claim = %v, %v", got, err)
 				}
 			}
 			const n = 10
 			var mu sync.Mutex
-			results := map[dynamo.ClaimResult]int{}
+			results := map[event.ClaimResult]int{}
 			concurrently(n, func(int) {
 				got, err := s.Claim(ctx, "e1", lease, day, t0.Add(tt.at))
 				if err != nil {
@@ -164,7 +164,7 @@ func MarkerStoreContract(t *testing.T, newStore func(t *testing.T) MarkerStore) 
 				defer mu.Unlock()
 				results[got]++
 			})
-			if results[dynamo.Claimed] != 1 || results[dynamo.InProgress] != n-1 {
+			if results[event.Claimed] != 1 || results[event.InProgress] != n-1 {
 				t.Errorf("%d concurrent claims: %v, want 1 Claimed and %d InProgress", n, results, n-1)
 			}
 		})

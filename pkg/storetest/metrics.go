@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // MetricsStoreContract checks a metrics store: per-minute counts and revenue,
@@ -18,51 +18,51 @@ func MetricsStoreContract(t *testing.T, newStore func(t *testing.T) MetricsStore
 	ctx := context.Background()
 	type apply struct {
 		id      string
-		d       dynamo.MetricDelta
+		d       event.MetricDelta
 		want    bool
 		wantErr bool
 	}
-	confirmed := func(at time.Duration, cur string, rev int64) dynamo.MetricDelta {
-		return dynamo.MetricDelta{Minute: t0.Add(at), Status: "CONFIRMED", Currency: cur, Revenue: rev}
+	confirmed := func(at time.Duration, cur string, rev int64) event.MetricDelta {
+		return event.MetricDelta{Minute: t0.Add(at), Status: "CONFIRMED", Currency: cur, Revenue: rev}
 	}
 	tests := []struct {
 		name    string
 		applies []apply
-		minutes map[time.Duration]map[string]int64 // minute (after t0) → counters
+		minutes map[time.Duration]event.MinuteMetrics // minute (after t0) → counters
 	}{
 		{name: "one event", applies: []apply{{id: "e1", d: confirmed(0, "USD", 1500), want: true}},
-			minutes: map[time.Duration]map[string]int64{0: {"count_CONFIRMED": 1, "revenue_USD": 1500}}},
+			minutes: map[time.Duration]event.MinuteMetrics{0: {Count: map[string]int64{"CONFIRMED": 1}, Revenue: map[string]int64{"USD": 1500}}}},
 		{name: "the same event twice counts once", applies: []apply{
 			{id: "e1", d: confirmed(0, "USD", 1500), want: true},
 			{id: "e1", d: confirmed(0, "USD", 1500), want: false},
-		}, minutes: map[time.Duration]map[string]int64{0: {"count_CONFIRMED": 1, "revenue_USD": 1500}}},
+		}, minutes: map[time.Duration]event.MinuteMetrics{0: {Count: map[string]int64{"CONFIRMED": 1}, Revenue: map[string]int64{"USD": 1500}}}},
 		{name: "events of a minute add up", applies: []apply{
 			{id: "e1", d: confirmed(0, "USD", 1500), want: true},
 			{id: "e2", d: confirmed(30*time.Second, "USD", 500), want: true},
 			{id: "e3", d: confirmed(59*time.Second, "EUR", 700), want: true},
-			{id: "e4", d: dynamo.MetricDelta{Minute: t0.Add(10 * time.Second), Status: "CANCELLED", Currency: "USD"}, want: true},
-		}, minutes: map[time.Duration]map[string]int64{
-			0:                {"count_CONFIRMED": 3, "revenue_USD": 2000, "revenue_EUR": 700, "count_CANCELLED": 1},
-			45 * time.Second: {"count_CONFIRMED": 3, "revenue_USD": 2000, "revenue_EUR": 700, "count_CANCELLED": 1},
+			{id: "e4", d: event.MetricDelta{Minute: t0.Add(10 * time.Second), Status: "CANCELLED", Currency: "USD"}, want: true},
+		}, minutes: map[time.Duration]event.MinuteMetrics{
+			0:                {Count: map[string]int64{"CONFIRMED": 3, "CANCELLED": 1}, Revenue: map[string]int64{"USD": 2000, "EUR": 700}},
+			45 * time.Second: {Count: map[string]int64{"CONFIRMED": 3, "CANCELLED": 1}, Revenue: map[string]int64{"USD": 2000, "EUR": 700}},
 		}},
 		{name: "minutes are separate", applies: []apply{
 			{id: "e1", d: confirmed(59*time.Second, "USD", 100), want: true},
 			{id: "e2", d: confirmed(time.Minute, "USD", 200), want: true},
-		}, minutes: map[time.Duration]map[string]int64{
-			0:                {"count_CONFIRMED": 1, "revenue_USD": 100},
-			time.Minute:      {"count_CONFIRMED": 1, "revenue_USD": 200},
-			2 * time.Minute:  {},
-			-1 * time.Minute: {},
+		}, minutes: map[time.Duration]event.MinuteMetrics{
+			0:                {Count: map[string]int64{"CONFIRMED": 1}, Revenue: map[string]int64{"USD": 100}},
+			time.Minute:      {Count: map[string]int64{"CONFIRMED": 1}, Revenue: map[string]int64{"USD": 200}},
+			2 * time.Minute:  event.NewMinuteMetrics(),
+			-1 * time.Minute: event.NewMinuteMetrics(),
 		}},
 		{name: "minute is taken in UTC", applies: []apply{
-			{id: "e1", d: dynamo.MetricDelta{Minute: t0.In(time.FixedZone("X", 5*3600+30*60)), Status: "PENDING"}, want: true},
-		}, minutes: map[time.Duration]map[string]int64{0: {"count_PENDING": 1}}},
+			{id: "e1", d: event.MetricDelta{Minute: t0.In(time.FixedZone("X", 5*3600+30*60)), Status: "PENDING"}, want: true},
+		}, minutes: map[time.Duration]event.MinuteMetrics{0: {Count: map[string]int64{"PENDING": 1}, Revenue: map[string]int64{}}}},
 		{name: "invalid deltas are rejected and leave no marker", applies: []apply{
-			{id: "e1", d: dynamo.MetricDelta{Minute: t0}, wantErr: true},
+			{id: "e1", d: event.MetricDelta{Minute: t0}, wantErr: true},
 			{id: "e1", d: confirmed(0, "", 100), wantErr: true},
 			{id: "e1", d: confirmed(0, "USD", -1), wantErr: true},
 			{id: "e1", d: confirmed(0, "USD", 100), want: true},
-		}, minutes: map[time.Duration]map[string]int64{0: {"count_CONFIRMED": 1, "revenue_USD": 100}}},
+		}, minutes: map[time.Duration]event.MinuteMetrics{0: {Count: map[string]int64{"CONFIRMED": 1}, Revenue: map[string]int64{"USD": 100}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +111,7 @@ func MetricsStoreContract(t *testing.T, newStore func(t *testing.T) MetricsStore
 		if err != nil {
 			t.Fatalf("Minute: %v", err)
 		}
-		want := map[string]int64{"count_CONFIRMED": events, "revenue_USD": 10 * events}
+		want := event.MinuteMetrics{Count: map[string]int64{"CONFIRMED": events}, Revenue: map[string]int64{"USD": 10 * events}}
 		if applied != events || !reflect.DeepEqual(got, want) {
 			t.Errorf("applied %d, minute %v; want %d, %v", applied, got, events, want)
 		}

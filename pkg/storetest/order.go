@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -250,8 +249,8 @@ func OrderStoreContract(t *testing.T, newStore func(t *testing.T) OrderStore) {
 		if !errors.Is(err, order.ErrConflict) {
 			t.Fatalf("Update = %v, want ErrConflict", err)
 		}
-		if calls != dynamo.UpdateAttempts {
-			t.Errorf("fn called %d times, want %d", calls, dynamo.UpdateAttempts)
+		if calls != order.UpdateAttempts {
+			t.Errorf("fn called %d times, want %d", calls, order.UpdateAttempts)
 		}
 		stored, err := s.Get(ctx, "o-1")
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/idempotency"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -42,15 +42,15 @@ type IntakeStore interface {
 
 // MarkerStore is the processed-event marker store under test.
 type MarkerStore interface {
-	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error)
+	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (event.ClaimResult, error)
 	Done(ctx context.Context, id string) error
 	Unclaim(ctx context.Context, id string, claimedAt time.Time) error
 }
 
 // MetricsStore is the metrics store under test.
 type MetricsStore interface {
-	Apply(ctx context.Context, eventID string, d dynamo.MetricDelta) (bool, error)
-	Minute(ctx context.Context, minute time.Time) (map[string]int64, error)
+	Apply(ctx context.Context, eventID string, d event.MetricDelta) (bool, error)
+	Minute(ctx context.Context, minute time.Time) (event.MinuteMetrics, error)
 }
 
 // t0 is the suites' clock: whole seconds, so that every store keeps it exactly.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/tasktoken"
 )
 
@@ -31,7 +32,7 @@ func TestBogusTokenIsGoneIntegration(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
-			if !errors.Is(err, tasktoken.ErrTokenGone) {
+			if !errors.Is(err, order.ErrTokenGone) {
 				t.Fatalf("err = %v, want ErrTokenGone", err)
 			}
 			t.Logf("emulator answered: %v", err)

@@ -1,5 +1,5 @@
 // Package tasktoken answers Step Functions callback tasks (.waitForTaskToken): success,
-// failure and heartbeat, with the "nobody waits any more" answers folded into ErrTokenGone.
+// failure and heartbeat, with the "nobody waits any more" answers folded into order.ErrTokenGone.
 package tasktoken
 
 import (
@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
+
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
 // API is the part of *sfn.Client a Client uses.
@@ -19,11 +21,6 @@ type API interface {
 	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
 	SendTaskHeartbeat(ctx context.Context, in *sfn.SendTaskHeartbeatInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskHeartbeatOutput, error)
 }
-
-// ErrTokenGone means the execution no longer waits for this token: the task timed out,
-// the execution ended, or the token is not one Step Functions knows. It is permanent: a
-// retry gets the same answer, so a consumer should drop the message, not redeliver it.
-var ErrTokenGone = errors.New("task token gone")
 
 // Limits Step Functions puts on SendTaskFailure.
 const (
@@ -49,7 +46,7 @@ func NewClient(c API) *Client {
 }
 
 // Succeed completes the task with output encoded by encoding/json (a json.RawMessage is
-// sent as it is; nil sends {}). It returns an error wrapping ErrTokenGone when nobody
+// sent as it is; nil sends {}). It returns an error wrapping order.ErrTokenGone when nobody
 // waits for token, an encoding error, or the Step Functions error, wrapped.
 func (c *Client) Succeed(ctx context.Context, token string, output any) error {
 	out := []byte("{}")
@@ -65,7 +62,7 @@ func (c *Client) Succeed(ctx context.Context, token string, output any) error {
 }
 
 // Fail fails the task with errName (what the state machine's Catch matches) and cause,
-// truncated to Step Functions' limits. It returns an error wrapping ErrTokenGone when
+// truncated to Step Functions' limits. It returns an error wrapping order.ErrTokenGone when
 // nobody waits for token, or the Step Functions error, wrapped.
 func (c *Client) Fail(ctx context.Context, token, errName, cause string) error {
 	_, err := c.c.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
@@ -77,7 +74,7 @@ func (c *Client) Fail(ctx context.Context, token, errName, cause string) error {
 }
 
 // Heartbeat tells Step Functions the task is still being worked on. It returns an error
-// wrapping ErrTokenGone when nobody waits for token, or the Step Functions error, wrapped.
+// wrapping order.ErrTokenGone when nobody waits for token, or the Step Functions error, wrapped.
 func (c *Client) Heartbeat(ctx context.Context, token string) error {
 	_, err := c.c.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)})
 	return translate("send task heartbeat", err)
@@ -89,7 +86,7 @@ func translate(op string, err error) error {
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) && goneCodes[ae.ErrorCode()] {
-		return fmt.Errorf("%s: %w: %w", op, ErrTokenGone, err)
+		return fmt.Errorf("%s: %w: %w", op, order.ErrTokenGone, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

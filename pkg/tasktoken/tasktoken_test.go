@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/tasktoken"
 )
 
@@ -69,7 +70,7 @@ func TestErrorTranslation(t *testing.T) {
 		for _, op := range ops {
 			t.Run(tc.name+"/"+op.name, func(t *testing.T) {
 				err := op.call(tasktoken.NewClient(failing(tc.err)))
-				if got := errors.Is(err, tasktoken.ErrTokenGone); got != tc.wantGone {
+				if got := errors.Is(err, order.ErrTokenGone); got != tc.wantGone {
 					t.Errorf("errors.Is(%v, ErrTokenGone) = %v, want %v", err, got, tc.wantGone)
 				}
 				if !errors.Is(err, tc.err) {

@@ -13,6 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/topic"
 )
 
@@ -64,11 +65,11 @@ func TestPublishThroughFilterPolicy(t *testing.T) {
 	}
 
 	p := topic.NewPublisher(sn, arn)
-	if _, err := p.Publish(ctx, topic.Message{Subject: "Order cancelled", Body: `{"orderId":"o-1","status":"CANCELLED"}`,
+	if _, err := p.Publish(ctx, event.Notification{Subject: "Order cancelled", Body: `{"orderId":"o-1","status":"CANCELLED"}`,
 		Attributes: map[string]string{"eventType": "OrderCancelled", "orderId": "o-1"}}); err != nil {
 		t.Fatalf("Publish cancelled: %v", err)
 	}
-	want := topic.Message{Subject: "Order confirmed", Body: `{"orderId":"o-2","status":"CONFIRMED"}`,
+	want := event.Notification{Subject: "Order confirmed", Body: `{"orderId":"o-2","status":"CONFIRMED"}`,
 		Attributes: map[string]string{"eventType": "OrderConfirmed", "orderId": "o-2"}}
 	id, err := p.Publish(ctx, want)
 	if err != nil || id == "" {

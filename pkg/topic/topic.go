@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // API is the part of *sns.Client a Publisher uses.
@@ -19,13 +21,6 @@ type API interface {
 
 // ErrEmptyBody is returned by Publish for a message without a body, which SNS rejects.
 var ErrEmptyBody = errors.New("topic: empty message body")
-
-// Message is one notification. Attributes become String message attributes.
-type Message struct {
-	Subject    string
-	Body       string
-	Attributes map[string]string
-}
 
 // Publisher publishes to one topic.
 type Publisher struct {
@@ -41,7 +36,7 @@ func NewPublisher(c API, topicARN string) *Publisher {
 // Publish publishes m and returns SNS's message id. It returns ErrEmptyBody for an empty
 // body and the SNS error, wrapped, otherwise. SNS retries inside the SDK are the only
 // retries: a caller that needs once-only delivery deduplicates before calling.
-func (p *Publisher) Publish(ctx context.Context, m Message) (string, error) {
+func (p *Publisher) Publish(ctx context.Context, m event.Notification) (string, error) {
 	if m.Body == "" {
 		return "", ErrEmptyBody
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/topic"
 )
 
@@ -24,12 +25,12 @@ const arn = "arn:aws:sns:us-east-1:123456789012:order-notifications"
 func TestPublish(t *testing.T) {
 	cases := []struct {
 		name        string
-		msg         topic.Message
+		msg         event.Notification
 		wantSubject *string
 	}{
-		{"attributes and subject", topic.Message{Subject: "Order confirmed", Body: `{"orderId":"o-1"}`,
+		{"attributes and subject", event.Notification{Subject: "Order confirmed", Body: `{"orderId":"o-1"}`,
 			Attributes: map[string]string{"eventType": "OrderConfirmed", "orderId": "o-1"}}, aws.String("Order confirmed")},
-		{"no subject, no attributes", topic.Message{Body: "hello"}, nil},
+		{"no subject, no attributes", event.Notification{Body: "hello"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,11 +66,11 @@ func TestPublishErrors(t *testing.T) {
 	boom := errors.New("boom")
 	cases := []struct {
 		name string
-		msg  topic.Message
+		msg  event.Notification
 		want error
 	}{
-		{"empty body", topic.Message{Subject: "s"}, topic.ErrEmptyBody},
-		{"sns error", topic.Message{Body: "b"}, boom},
+		{"empty body", event.Notification{Subject: "s"}, topic.ErrEmptyBody},
+		{"sns error", event.Notification{Body: "b"}, boom},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,7 +30,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/metrics"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -45,7 +44,7 @@ type Lake interface {
 // MetricsStore adds one event's delta to its minute, once per eventID: it returns false
 // when eventID was applied before.
 type MetricsStore interface {
-	Apply(ctx context.Context, eventID string, d dynamo.MetricDelta) (bool, error)
+	Apply(ctx context.Context, eventID string, d event.MetricDelta) (bool, error)
 }
 
 // Recorder collects CloudWatch metrics (EMF); *metrics.Recorder satisfies it.
@@ -170,8 +169,8 @@ func known(detailType string) bool {
 
 // Delta returns what r adds to the metrics: one to its status in its minute and, for a
 // confirmed order, its total to the revenue of its currency.
-func (r Record) Delta() dynamo.MetricDelta {
-	d := dynamo.MetricDelta{
+func (r Record) Delta() event.MetricDelta {
+	d := event.MetricDelta{
 		Minute:   r.OccurredAt.Truncate(time.Minute),
 		Status:   string(r.Detail.Data.Status),
 		Currency: r.Detail.Data.Currency,

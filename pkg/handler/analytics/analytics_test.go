@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/metrics"
 	"github.com/orderflow/orderflow/pkg/order"
@@ -46,7 +45,7 @@ func (f *fakeLake) Write(_ context.Context, day time.Time, batchID string, rows 
 
 type applyCall struct {
 	Key   string
-	Delta dynamo.MetricDelta
+	Delta event.MetricDelta
 }
 
 // fakeMetrics applies each key once, like the real store; fail, when set, injects errors.
@@ -56,7 +55,7 @@ type fakeMetrics struct {
 	applied map[string]bool
 }
 
-func (f *fakeMetrics) Apply(_ context.Context, key string, d dynamo.MetricDelta) (bool, error) {
+func (f *fakeMetrics) Apply(_ context.Context, key string, d event.MetricDelta) (bool, error) {
 	c := applyCall{Key: key, Delta: d}
 	f.calls = append(f.calls, c)
 	if f.fail != nil {
@@ -181,8 +180,8 @@ func TestHandleBatch(t *testing.T) {
 	t.Run("metrics per event, revenue only when confirmed", func(t *testing.T) {
 		minute := time.Date(2026, 1, 1, 10, 15, 0, 0, time.UTC)
 		want := []applyCall{
-			{event.ID("o1", order.StatusPending), dynamo.MetricDelta{Minute: minute, Status: "PENDING", Currency: "USD"}},
-			{event.ID("o1", order.StatusConfirmed), dynamo.MetricDelta{Minute: minute, Status: "CONFIRMED", Currency: "USD", Revenue: 2500}},
+			{event.ID("o1", order.StatusPending), event.MetricDelta{Minute: minute, Status: "PENDING", Currency: "USD"}},
+			{event.ID("o1", order.StatusConfirmed), event.MetricDelta{Minute: minute, Status: "CONFIRMED", Currency: "USD", Revenue: 2500}},
 		}
 		if !slices.Equal(store.calls, want) {
 			t.Errorf("Apply calls = %+v, want %+v", store.calls, want)

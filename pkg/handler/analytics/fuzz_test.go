@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 )
 
@@ -30,7 +30,7 @@ func (l *fuzzLake) Write(_ context.Context, day time.Time, batchID string, rows 
 
 type fuzzMetrics struct{ keys []string }
 
-func (m *fuzzMetrics) Apply(_ context.Context, key string, _ dynamo.MetricDelta) (bool, error) {
+func (m *fuzzMetrics) Apply(_ context.Context, key string, _ event.MetricDelta) (bool, error) {
 	m.keys = append(m.keys, key)
 	return true, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/orderflow/orderflow/events/samples"
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/memstore"
 )
 
@@ -31,10 +32,10 @@ func TestSampleBatchWithMemstore(t *testing.T) {
 	}
 	tests := []struct {
 		minute time.Time
-		want   map[string]int64
+		want   event.MinuteMetrics
 	}{
-		{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), map[string]int64{"count_PENDING": 2, "count_CONFIRMED": 1, "revenue_USD": 2500}},
-		{time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC), map[string]int64{"count_CANCELLED": 1}},
+		{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), event.MinuteMetrics{Count: map[string]int64{"PENDING": 2, "CONFIRMED": 1}, Revenue: map[string]int64{"USD": 2500}}},
+		{time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC), event.MinuteMetrics{Count: map[string]int64{"CANCELLED": 1}, Revenue: map[string]int64{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.minute.Format(time.RFC3339), func(t *testing.T) {
@@ -42,7 +43,7 @@ func TestSampleBatchWithMemstore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !maps.Equal(got, tt.want) {
+			if !maps.Equal(got.Count, tt.want.Count) || !maps.Equal(got.Revenue, tt.want.Revenue) {
 				t.Errorf("minute %s = %v, want %v", tt.minute, got, tt.want)
 			}
 		})

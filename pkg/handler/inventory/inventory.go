@@ -22,7 +22,7 @@ import (
 
 	stock "github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/logging"
-	"github.com/orderflow/orderflow/pkg/tasktoken"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
 // Commands an inventory message may carry (docs/CONTRACTS.md, "Inventory command").
@@ -54,7 +54,7 @@ type Store interface {
 }
 
 // Callbacks answers a waiting Step Functions task. Both calls return
-// tasktoken.ErrTokenGone when the execution no longer waits for the token.
+// order.ErrTokenGone when the execution no longer waits for the token.
 type Callbacks interface {
 	Succeed(ctx context.Context, token string, output any) error
 	Fail(ctx context.Context, token, errName, cause string) error
@@ -133,7 +133,7 @@ func (h *Handler) message(ctx context.Context, m events.SQSMessage) bool {
 	ctx = logging.WithOrder(ctx, cmd.OrderID, cmd.CorrelationID) // for the adapters' log lines too
 	log = log.With("orderId", cmd.OrderID, "correlationId", cmd.CorrelationID, "command", cmd.Command)
 	if err := h.run(ctx, cmd); err != nil {
-		if errors.Is(err, tasktoken.ErrTokenGone) {
+		if errors.Is(err, order.ErrTokenGone) {
 			// The execution timed out or was stopped; the store effect is idempotent and the
 			// state machine's own timeout path compensates. Retrying cannot deliver the answer.
 			log.WarnContext(ctx, "task token no longer valid; command done without an answer", "error", err.Error())

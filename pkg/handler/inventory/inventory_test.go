@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	stock "github.com/orderflow/orderflow/pkg/inventory"
-	"github.com/orderflow/orderflow/pkg/tasktoken"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
 func msg(id, body string) events.SQSMessage {
@@ -106,7 +106,7 @@ func TestHandle(t *testing.T) {
 		{
 			name:       "token gone is done",
 			records:    []events.SQSMessage{msg("m1", reserveBody("o1", "t1"))},
-			tokensErr:  func(call) error { return fmt.Errorf("send: %w", tasktoken.ErrTokenGone) },
+			tokensErr:  func(call) error { return fmt.Errorf("send: %w", order.ErrTokenGone) },
 			wantFailed: []string{},
 			wantAnswers: map[string]call{
 				"t1": {Kind: "succeed", Token: "t1", Output: Reserved{OrderID: "o1", Reserved: true}},
@@ -118,7 +118,7 @@ func TestHandle(t *testing.T) {
 			store: fakeStore{reserve: func(_ context.Context, id string, _ []stock.Line) error {
 				return &stock.OutOfStockError{OrderID: id, SKUs: []string{"SKU-1"}}
 			}},
-			tokensErr:  func(call) error { return tasktoken.ErrTokenGone },
+			tokensErr:  func(call) error { return order.ErrTokenGone },
 			wantFailed: []string{},
 			wantAnswers: map[string]call{
 				"t1": {Kind: "fail", Token: "t1", Name: "OutOfStock", Cause: "out of stock: SKU-1"},

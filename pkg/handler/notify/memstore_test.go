@@ -12,7 +12,6 @@ import (
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/memstore"
 	"github.com/orderflow/orderflow/pkg/order"
-	"github.com/orderflow/orderflow/pkg/topic"
 )
 
 // TestWithMemstore runs deliveries over the in-memory marker store (same claim rules as
@@ -20,7 +19,7 @@ import (
 func TestWithMemstore(t *testing.T) {
 	markers := memstore.NewMarkerStore()
 	down := true
-	sns := &fakeTopic{publish: func(topic.Message) error {
+	sns := &fakeTopic{publish: func(event.Notification) error {
 		if down {
 			return errors.New("sns down")
 		}
@@ -102,7 +101,7 @@ func TestLeaseWithMemstore(t *testing.T) {
 			var now time.Time
 			mode := ok
 			sns := &fakeTopic{}
-			sns.publish = func(m topic.Message) error {
+			sns.publish = func(m event.Notification) error {
 				switch mode {
 				case crashBefore:
 					runtime.Goexit()
@@ -149,7 +148,7 @@ func handleOrDie(h *Handler, ev events.EventBridgeEvent) (returned bool, err err
 // first has sent, is skipped.
 func TestDuplicateWhileInProgress(t *testing.T) {
 	publishing, release := make(chan struct{}), make(chan struct{})
-	sns := &fakeTopic{publish: func(topic.Message) error {
+	sns := &fakeTopic{publish: func(event.Notification) error {
 		close(publishing)
 		<-release
 		return nil

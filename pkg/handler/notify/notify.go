@@ -27,17 +27,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/logging"
 	"github.com/orderflow/orderflow/pkg/order"
-	"github.com/orderflow/orderflow/pkg/topic"
 )
 
 // DefaultMarkerTTL is how long a processed-event marker is kept. It outlives every
@@ -65,18 +62,18 @@ const DefaultLease = 10 * time.Second
 var ErrInProgress = errors.New("notification in progress in another delivery")
 
 // Markers claims processed-event markers as leases (dynamo.MarkerStore,
-// memstore.MarkerStore). Claim reports dynamo.Claimed (publish, then Done),
-// dynamo.AlreadyDone (skip) or dynamo.InProgress (retry later); Unclaim releases the
+// memstore.MarkerStore). Claim reports event.Claimed (publish, then Done),
+// event.AlreadyDone (skip) or event.InProgress (retry later); Unclaim releases the
 // claim made at claimedAt so a retry can publish at once.
 type Markers interface {
-	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (dynamo.ClaimResult, error)
+	Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (event.ClaimResult, error)
 	Done(ctx context.Context, id string) error
 	Unclaim(ctx context.Context, id string, claimedAt time.Time) error
 }
 
 // Publisher publishes one message to the notifications topic and returns its message id.
 type Publisher interface {
-	Publish(ctx context.Context, m topic.Message) (string, error)
+	Publish(ctx context.Context, m event.Notification) (string, error)
 }
 
 // Handler sends customer notifications. Markers and Topic are required; Lease defaults
@@ -150,11 +147,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 		return fmt.Errorf("claim notification marker for order %s: %w", d.Data.OrderID, err)
 	}
 	switch res {
-	case dynamo.Claimed:
-	case dynamo.AlreadyDone:
+	case event.Claimed:
+	case event.AlreadyDone:
 		log.InfoContext(ctx, "duplicate event: notification already sent")
 		return nil
-	case dynamo.InProgress:
+	case event.InProgress:
 		log.WarnContext(ctx, "duplicate event: another delivery is sending this notification; retry later", "marker", key)
 		return fmt.Errorf("notify order %s: %w", d.Data.OrderID, ErrInProgress)
 	default:
@@ -239,7 +236,7 @@ func decode(ev events.EventBridgeEvent) (event.Detail, kind, error) {
 
 // Render builds the SNS message for d: a short subject, a one-sentence text, the JSON
 // Notification as body and the eventType and orderId attributes subscribers filter on.
-func Render(d event.Detail, eventType string) (topic.Message, error) {
+func Render(d event.Detail, eventType string) (event.Notification, error) {
 	subject, text := Text(d)
 	body, err := json.Marshal(Notification{
 		EventID:       d.Metadata.EventID,
@@ -251,9 +248,9 @@ func Render(d event.Detail, eventType string) (topic.Message, error) {
 		Text:          text,
 	})
 	if err != nil {
-		return topic.Message{}, fmt.Errorf("encode notification: %w", err)
+		return event.Notification{}, fmt.Errorf("encode notification: %w", err)
 	}
-	return topic.Message{
+	return event.Notification{
 		Subject:    subject,
 		Body:       string(body),
 		Attributes: map[string]string{"eventType": eventType, "orderId": d.Data.OrderID},
@@ -298,33 +295,10 @@ func because(r order.Reason) string {
 	return "we could not process it"
 }
 
-// exponents lists the ISO 4217 currencies whose minor unit is not 1/100.
-var exponents = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
-
-// Money formats an amount in minor units of currency: Money(2500, "USD") is "USD 25.00",
-// Money(2500, "JPY") is "JPY 2500", Money(2500, "KWD") is "KWD 2.500".
+// Money formats an amount in minor units of currency as notifications show it:
+// Money(2500, "USD") is "USD 25.00", Money(2500, "JPY") is "JPY 2500" (order.Amount).
 func Money(minor int64, currency string) string {
-	exp, ok := exponents[currency]
-	if !ok {
-		exp = 2
-	}
-	sign := ""
-	u := uint64(minor)
-	if minor < 0 {
-		sign, u = "-", uint64(-minor) // two's complement: right for MinInt64 too
-	}
-	digits := strconv.FormatUint(u, 10)
-	if exp > 0 {
-		if len(digits) <= exp {
-			digits = strings.Repeat("0", exp-len(digits)+1) + digits
-		}
-		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
-	}
-	return currency + " " + sign + digits
+	return currency + " " + order.Amount(minor, currency)
 }
 
 func (h *Handler) lease() time.Duration {

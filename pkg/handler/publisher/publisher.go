@@ -28,20 +28,28 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/orderflow/orderflow/pkg/bus"
-	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/metrics"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
-// Publisher puts business events on the bus; *bus.Publisher satisfies it. A
-// *bus.PublishError names the events that were not published.
+// Publisher puts business events on the bus; *bus.Publisher satisfies it. An error that
+// has a NotPublished method (*bus.PublishError) names the events that were not published.
 type Publisher interface {
 	Publish(ctx context.Context, evs ...event.Event) error
 }
+
+// notPublished is an error that names, by eventId, the events that were not published.
+type notPublished interface {
+	error
+	NotPublished() []string
+}
+
+// Decoder reads an order from an image of the orders table's stream; the table's layout
+// is pkg/dynamo's, so streamimage.Order is the one to use. It returns an error naming
+// what it could not read.
+type Decoder func(img map[string]events.DynamoDBAttributeValue) (*order.Order, error)
 
 // Recorder collects CloudWatch metrics (EMF); *metrics.Recorder satisfies it.
 type Recorder interface {
@@ -58,10 +66,11 @@ const (
 	MetricRecordsRetried  = "RecordsRetried"
 )
 
-// Handler publishes the events of a batch of the orders table's stream. Events is
-// required; Metrics (EMF) is optional; Log defaults to slog.Default.
+// Handler publishes the events of a batch of the orders table's stream. Events and
+// Decode are required; Metrics (EMF) is optional; Log defaults to slog.Default.
 type Handler struct {
 	Events  Publisher
+	Decode  Decoder
 	Metrics Recorder
 	Log     *slog.Logger
 }
@@ -74,10 +83,10 @@ type PoisonError struct {
 
 func (e *PoisonError) Error() string { return "not an order change: " + e.Reason }
 
-// Announce returns the event announcing the change of record r, and false when the
-// change announces nothing. It returns *PoisonError for a record whose images cannot be
-// read as orders.
-func Announce(r events.DynamoDBEventRecord) (event.Event, bool, error) {
+// Announce returns the event announcing the change of record r, whose images decode
+// reads, and false when the change announces nothing. It returns *PoisonError for a
+// record whose images cannot be read as orders.
+func Announce(r events.DynamoDBEventRecord, decode Decoder) (event.Event, bool, error) {
 	switch r.EventName {
 	case "INSERT", "MODIFY":
 	case "REMOVE":
@@ -85,13 +94,13 @@ func Announce(r events.DynamoDBEventRecord) (event.Event, bool, error) {
 	default:
 		return event.Event{}, false, &PoisonError{Reason: fmt.Sprintf("unknown eventName %q", r.EventName)}
 	}
-	now, err := image(r.Change.NewImage, "NewImage")
+	now, err := image(decode, r.Change.NewImage, "NewImage")
 	if err != nil {
 		return event.Event{}, false, err
 	}
 	var old *order.Order
 	if r.EventName == "MODIFY" {
-		if old, err = image(r.Change.OldImage, "OldImage"); err != nil {
+		if old, err = image(decode, r.Change.OldImage, "OldImage"); err != nil {
 			return event.Event{}, false, err
 		}
 	}
@@ -112,20 +121,16 @@ func Change(old, now *order.Order) (event.Event, bool) {
 }
 
 // image decodes an order image of the stream, or returns *PoisonError.
-func image(img map[string]events.DynamoDBAttributeValue, name string) (*order.Order, error) {
+func image(decode Decoder, img map[string]events.DynamoDBAttributeValue, name string) (*order.Order, error) {
 	if len(img) == 0 {
 		return nil, &PoisonError{Reason: name + " is missing (the stream must be NEW_AND_OLD_IMAGES)"}
 	}
-	item, err := attributes(img)
-	if err != nil {
-		return nil, &PoisonError{Reason: name + ": " + err.Error()}
-	}
-	o, err := dynamo.DecodeOrder(item)
+	o, err := decode(img)
 	if err != nil {
 		return nil, &PoisonError{Reason: name + ": " + err.Error()}
 	}
 	if o.ID == "" || o.Status == "" {
-		return nil, &PoisonError{Reason: name + ": no order_id or status"}
+		return nil, &PoisonError{Reason: name + ": no order id or status"}
 	}
 	return o, nil
 }
@@ -141,7 +146,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		stop   = len(ev.Records)
 	)
 	for i, r := range ev.Records {
-		e, ok, err := Announce(r)
+		e, ok, err := Announce(r, h.Decode)
 		if err != nil {
 			log.ErrorContext(ctx, "poison stream record; reported as failed, it ends in the on-failure destination after the mapping's retries",
 				"sequenceNumber", r.Change.SequenceNumber, "eventName", r.EventName, "eventID", r.EventID, "error", err.Error())
@@ -181,13 +186,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 // firstFailed returns the index of the first record whose event err says was not
 // published; the first record with an event when err does not say which.
 func firstFailed(err error, evs []event.Event, source []int) int {
-	var pe *bus.PublishError
-	if !errors.As(err, &pe) || len(pe.Failed) == 0 {
+	var pe notPublished
+	if !errors.As(err, &pe) || len(pe.NotPublished()) == 0 {
 		return source[0]
 	}
-	failed := make(map[string]bool, len(pe.Failed))
-	for _, f := range pe.Failed {
-		failed[f.EventID] = true
+	failed := make(map[string]bool, len(pe.NotPublished()))
+	for _, id := range pe.NotPublished() {
+		failed[id] = true
 	}
 	for j, e := range evs {
 		if failed[e.Detail.Metadata.EventID] {
@@ -213,57 +218,4 @@ func (h *Handler) logger() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
-}
-
-// attributes converts a stream image (aws-lambda-go's attribute values) into the SDK's
-// attribute values, which the table's codec reads.
-func attributes(img map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
-	out := make(map[string]types.AttributeValue, len(img))
-	for k, v := range img {
-		a, err := attribute(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		out[k] = a
-	}
-	return out, nil
-}
-
-func attribute(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return &types.AttributeValueMemberS{Value: v.String()}, nil
-	case events.DataTypeNumber:
-		return &types.AttributeValueMemberN{Value: v.Number()}, nil
-	case events.DataTypeBinary:
-		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
-	case events.DataTypeBoolean:
-		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
-	case events.DataTypeNull:
-		return &types.AttributeValueMemberNULL{Value: true}, nil
-	case events.DataTypeStringSet:
-		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
-	case events.DataTypeNumberSet:
-		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
-	case events.DataTypeBinarySet:
-		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
-	case events.DataTypeList:
-		l := v.List()
-		out := make([]types.AttributeValue, len(l))
-		for i, e := range l {
-			a, err := attribute(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = a
-		}
-		return &types.AttributeValueMemberL{Value: out}, nil
-	case events.DataTypeMap:
-		m, err := attributes(v.Map())
-		if err != nil {
-			return nil, err
-		}
-		return &types.AttributeValueMemberM{Value: m}, nil
-	}
-	return nil, fmt.Errorf("unsupported attribute type %d", v.DataType())
 }

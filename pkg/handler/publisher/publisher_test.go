@@ -14,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/events/schemas"
 	"github.com/orderflow/orderflow/pkg/bus"
+	"github.com/orderflow/orderflow/pkg/dynamo/streamimage"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/handler/publisher"
 	"github.com/orderflow/orderflow/pkg/logging"
@@ -193,7 +194,7 @@ func TestAnnounce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, ok, err := publisher.Announce(tt.rec(t))
+			ev, ok, err := publisher.Announce(tt.rec(t), streamimage.Order)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,14 +242,14 @@ func TestAnnouncePoison(t *testing.T) {
 		{"time is not a time", func(r *events.DynamoDBEventRecord) {
 			r.Change.NewImage["updated_at"] = events.NewStringAttribute("yesterday")
 		}, "updated_at"},
-		{"no order id", func(r *events.DynamoDBEventRecord) { delete(r.Change.NewImage, "order_id") }, "no order_id"},
+		{"no order id", func(r *events.DynamoDBEventRecord) { delete(r.Change.NewImage, "order_id") }, "no order id"},
 		{"unknown event name", func(r *events.DynamoDBEventRecord) { r.EventName = "TRUNCATE" }, "TRUNCATE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := good(t)
 			tt.mangle(&r)
-			_, _, err := publisher.Announce(r)
+			_, _, err := publisher.Announce(r, streamimage.Order)
 			var pe *publisher.PoisonError
 			if !errors.As(err, &pe) || !strings.Contains(pe.Reason, tt.reason) {
 				t.Fatalf("Announce = %v, want a PoisonError naming %q", err, tt.reason)
@@ -261,7 +262,7 @@ func handler(r *recorder, logs *bytes.Buffer) *publisher.Handler {
 	if logs == nil {
 		logs = &bytes.Buffer{}
 	}
-	return &publisher.Handler{Events: r, Log: slog.New(logging.NewHandler(logs, slog.LevelDebug))}
+	return &publisher.Handler{Events: r, Decode: streamimage.Order, Log: slog.New(logging.NewHandler(logs, slog.LevelDebug))}
 }
 
 func ids(evs []event.Event) []string {

@@ -27,7 +27,9 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
+	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/lake"
+	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
 
@@ -189,7 +191,7 @@ type orderRow struct {
 	executed                     bool   // an execution claimed it
 }
 
-func terminal(s string) bool { return s == "CONFIRMED" || s == "CANCELLED" || s == "REJECTED" }
+func terminal(s string) bool { return order.Status(s).Terminal() }
 
 // Run audits the stack. It returns an error only when the data could not be read.
 func Run(ctx context.Context, c Config) (*Report, error) {
@@ -212,7 +214,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	confirmed := map[string]*orderRow{}
 	for _, o := range orders {
 		r.ByStatus[o.status]++
-		if o.status == "CONFIRMED" {
+		if o.status == string(order.StatusConfirmed) {
 			confirmed[o.id] = o
 			r.Confirmed++
 			r.RevenueByCur[o.currency] += o.total
@@ -256,40 +258,6 @@ func Scan(ctx context.Context, c DynamoAPI, table string, each func(map[string]d
 		}
 		start = out.LastEvaluatedKey
 	}
-}
-
-// Str returns the string attribute k of it, "" when absent or not a string.
-func Str(it map[string]ddbtypes.AttributeValue, k string) string {
-	if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-// Int returns the number attribute k of it, 0 when absent or not an integer.
-func Int(it map[string]ddbtypes.AttributeValue, k string) int64 {
-	if v, ok := it[k].(*ddbtypes.AttributeValueMemberN); ok {
-		x, _ := strconv.ParseInt(v.Value, 10, 64)
-		return x
-	}
-	return 0
-}
-
-// lines reads a list of {sku, quantity} maps.
-func lines(it map[string]ddbtypes.AttributeValue, k string) map[string]int64 {
-	out := map[string]int64{}
-	l, ok := it[k].(*ddbtypes.AttributeValueMemberL)
-	if !ok {
-		return out
-	}
-	for _, e := range l.Value {
-		m, ok := e.(*ddbtypes.AttributeValueMemberM)
-		if !ok {
-			continue
-		}
-		out[Str(m.Value, "sku")] += Int(m.Value, "quantity")
-	}
-	return out
 }
 
 // scanOrders reads the orders table through its codec (pkg/dynamo), the one owner of its
@@ -361,7 +329,7 @@ func (r *Report) checkOrders(ctx context.Context, c Config, orders []*orderRow) 
 		case ok:
 			st.Reason = why
 			r.InDLQ = append(r.InDLQ, st)
-		case o.status == "PENDING" && !o.executed && st.Age > c.PendingBound:
+		case o.status == string(order.StatusPending) && !o.executed && st.Age > c.PendingBound:
 			r.Stranded = append(r.Stranded, st)
 			r.violate("order %s is PENDING with no execution after %s (bound %s) and in no DLQ: accepted, never processed", o.id, st.Age, c.PendingBound)
 		case c.Grace > 0 && st.Age < c.Grace:
@@ -416,16 +384,19 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 	reserved := map[string]int64{}
 	resByOrder := map[string]map[string]int64{}
 	err := Scan(ctx, c.DynamoDB, c.InventoryTable, func(it map[string]ddbtypes.AttributeValue) error {
-		pk := Str(it, "pk")
+		rec, err := dynamo.DecodeInventory(it)
 		switch {
-		case strings.HasPrefix(pk, "SKU#"):
-			stock[strings.TrimPrefix(pk, "SKU#")] = Int(it, "stock")
-		case strings.HasPrefix(pk, "RES#") && Str(it, "state") == "RESERVED":
-			l := lines(it, "lines")
-			resByOrder[strings.TrimPrefix(pk, "RES#")] = l
-			for sku, q := range l {
-				reserved[sku] += q
+		case err != nil:
+			r.violate("unreadable inventory item: %v", err)
+		case rec.Item != nil:
+			stock[rec.Item.SKU] = rec.Item.Stock
+		case rec.Reservation != nil && rec.Reservation.State == inventory.Reserved:
+			l := map[string]int64{}
+			for _, ln := range rec.Reservation.Lines {
+				l[ln.SKU] += ln.Quantity
+				reserved[ln.SKU] += ln.Quantity
 			}
+			resByOrder[rec.Reservation.OrderID] = l
 		}
 		return nil
 	})
@@ -450,7 +421,7 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 	byID := map[string]*orderRow{}
 	for _, o := range orders {
 		byID[o.id] = o
-		if o.status != "CONFIRMED" {
+		if o.status != string(order.StatusConfirmed) {
 			continue
 		}
 		res, ok := resByOrder[o.id]
@@ -473,8 +444,8 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 		o := byID[id]
 		switch {
 		case o == nil:
-			r.violate("reservation RES#%s is RESERVED but no such order exists", id)
-		case o.status == "CANCELLED" || o.status == "REJECTED":
+			r.violate("the reservation of order %s is RESERVED but no such order exists", id)
+		case o.status == string(order.StatusCancelled) || o.status == string(order.StatusRejected):
 			r.violate("order %s is %s but its reservation is still RESERVED (stock leaked)", id, o.status)
 		}
 	}
@@ -560,13 +531,14 @@ func (r *Report) checkMetrics(ctx context.Context, c Config, confirmed map[strin
 		return nil
 	}
 	err := Scan(ctx, c.DynamoDB, c.MetricsTable, func(it map[string]ddbtypes.AttributeValue) error {
-		if !strings.HasPrefix(Str(it, "pk"), "MINUTE#") {
-			return nil
-		}
-		r.MetricsConfirmed += Int(it, "count_CONFIRMED")
-		for k := range it {
-			if cur, ok := strings.CutPrefix(k, "revenue_"); ok {
-				r.MetricsRevenue[cur] += Int(it, k)
+		m, ok, err := dynamo.DecodeMinute(it)
+		switch {
+		case err != nil:
+			r.violate("unreadable metrics item: %v", err)
+		case ok:
+			r.MetricsConfirmed += m.Count[string(order.StatusConfirmed)]
+			for cur, rev := range m.Revenue {
+				r.MetricsRevenue[cur] += rev
 			}
 		}
 		return nil
@@ -783,7 +755,7 @@ func (r *Report) checkCreated(evs []captured, orders []*orderRow) {
 	copies := map[string]int{}
 	byOrder := map[string]map[string]bool{}
 	for _, e := range evs {
-		if e.Status != "PENDING" {
+		if e.Status != string(order.StatusPending) {
 			continue
 		}
 		r.CreatedCopies++

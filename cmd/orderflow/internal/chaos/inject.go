@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
+	"github.com/orderflow/orderflow/pkg/awscall"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/lambdahost"
 )
 
@@ -193,9 +194,10 @@ func (in *Injector) Alias(orderID, identity string) {
 }
 
 var (
-	// reIdempotencyKey finds an Idempotency-Key: the API's idempotency record (pk
-	// api#<key>) or the header in an HTTP API event (names lower case in payload 2.0).
-	reIdempotencyKey = regexp.MustCompile(`api#([^"\\&\s]{1,128})|"idempotency-key":"([^"\\]{1,128})"`)
+	// reIdempotencyKey finds an Idempotency-Key: the API's idempotency record (its pk is
+	// dynamo.IdempotencyKeyPrefix and the key) or the header in an HTTP API event (names
+	// lower case in payload 2.0).
+	reIdempotencyKey = regexp.MustCompile(regexp.QuoteMeta(dynamo.IdempotencyKeyPrefix) + `([^"\\&\s]{1,128})|"idempotency-key":"([^"\\]{1,128})"`)
 	// reReceiptHandle finds the receipt handles of a delete or visibility change.
 	reReceiptHandle = regexp.MustCompile(`"ReceiptHandle":"([^"]{1,1000})"`)
 	// reOrderID finds an order id (a UUIDv7) and the status of an event id after it.
@@ -393,7 +395,7 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string,
 	if in == nil {
 		return "", "", false
 	}
-	key := edge.AccessKeyID(r)
+	key := awscall.AccessKeyID(r)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.procs == nil || len(in.spec.CrashAt) == 0 || !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
@@ -534,7 +536,7 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 	if !spec.Enabled() {
 		return 0, nil
 	}
-	body := peek(r)
+	body := awscall.Peek(r, maxInspect)
 	var rule *ErrorRule
 	for i := range spec.Errors {
 		e := &spec.Errors[i]
@@ -588,20 +590,6 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 	in.stats.Errors[call.String()+":"+code]++
 	in.record(key, attempt, code)
 	return delay, f
-}
-
-// peek returns up to maxInspect bytes of r's body, which stays readable.
-func peek(r *http.Request) []byte {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, maxInspect))
-	rest := r.Body
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), rest), rest}
-	return body
 }
 
 // reResource finds the resource a request names: a table, queue, stream, topic, bus,

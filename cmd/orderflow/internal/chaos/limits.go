@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/orderflow/orderflow/pkg/awscall"
+
 	"encoding/json"
 	"fmt"
 	"math"
@@ -52,7 +54,7 @@ type Limits struct {
 	// ThrottlingException.
 	StepFunctions bool `json:"stepFunctions,omitempty"`
 	// Keys names each table's key attributes (the local stack fills them from the
-	// template's KeySchema). A table not listed is keyed by its items' "pk" and "sk".
+	// template's KeySchema). A put into a table not listed is keyed by the whole item.
 	Keys map[string][]string `json:"keys,omitempty"`
 }
 
@@ -131,11 +133,9 @@ func (l Limits) writes(op string, body []byte) ([]itemWrite, bool) {
 	}
 	one := func(a action, factor float64) itemWrite {
 		key := a.Key
-		if key == nil {
-			names := l.Keys[a.TableName]
-			if len(names) == 0 {
-				names = []string{"pk", "sk"}
-			}
+		if names := l.Keys[a.TableName]; key == nil && len(names) == 0 {
+			key = a.Item // no key schema known: the whole item stands for itself
+		} else if key == nil {
 			key = map[string]json.RawMessage{}
 			for _, n := range names {
 				if v, ok := a.Item[n]; ok {
@@ -220,7 +220,7 @@ func (in *Injector) limit(w http.ResponseWriter, r *http.Request, call edge.Call
 		}
 		return false, done
 	case call.Service == "dynamodb" && (l.ItemWrites || l.TransactionConflicts):
-		items, tx := l.writes(call.Operation, peek(r))
+		items, tx := l.writes(call.Operation, awscall.Peek(r, maxInspect))
 		if len(items) == 0 {
 			return false, done
 		}

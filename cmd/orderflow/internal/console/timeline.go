@@ -102,7 +102,7 @@ func (c *Console) timeline(ctx context.Context, id string) (*Timeline, error) {
 	}
 	if len(events) > 1 && c.roles.Idempotency != "" {
 		outcome := events[len(events)-1]
-		st, ok, err := dynamo.LookupMarker(ctx, c.ddb, c.name(c.roles.Idempotency), "notify#", outcome.id)
+		st, ok, err := dynamo.LookupMarker(ctx, c.ddb, c.name(c.roles.Idempotency), dynamo.NotifyMarkerPrefix, outcome.id)
 		switch {
 		case err != nil:
 			fail("notification", err)

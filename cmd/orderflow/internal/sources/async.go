@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // AsyncConfig mirrors a function's EventInvokeConfig.
@@ -114,7 +116,7 @@ func (a *Async) run(ctx context.Context, function string, payload []byte, accept
 			break
 		}
 		a.logger().Warn("async invoke failed; retrying", "function", function, "attempt", attempts, "response", truncate(out))
-		sleep(ctx, delay)
+		_ = retry.Sleep(ctx, delay)
 		delay *= 2
 	}
 	condition := "RetriesExhausted"

@@ -179,7 +179,7 @@ func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.D
 				if err != nil && ctx.Err() == nil {
 					c.logger().Warn("shard poller restarts from its checkpoint", "stream", src.name(), "shard", sh.id,
 						"checkpoint", checkpoint, "error", err)
-					sleep(ctx, time.Second)
+					_ = retry.Sleep(ctx, time.Second)
 				}
 			}
 		}()
@@ -200,10 +200,10 @@ func (c *StreamConfig) run(ctx context.Context, src streamSource, refresh time.D
 			break
 		}
 		c.logger().Warn("stream mapping cannot list shards; retrying", "stream", src.name(), "error", err)
-		sleep(ctx, retry.Backoff(n, 100*time.Millisecond, 5*time.Second))
+		_ = retry.Sleep(ctx, retry.Backoff(n, 100*time.Millisecond, 5*time.Second))
 	}
 	for err == nil && refresh > 0 && ctx.Err() == nil {
-		sleep(ctx, refresh)
+		_ = retry.Sleep(ctx, refresh)
 		if ctx.Err() == nil {
 			if lerr := list(); lerr != nil {
 				c.logger().Warn("listing shards failed; retrying", "stream", src.name(), "error", lerr)
@@ -285,7 +285,7 @@ func (c *StreamConfig) runShard(ctx context.Context, src streamSource, shardID, 
 			continue
 		}
 		if iter != nil {
-			sleep(ctx, idle)
+			_ = retry.Sleep(ctx, idle)
 		}
 	}
 	return false, nil
@@ -329,7 +329,7 @@ func (c *StreamConfig) deliver(ctx context.Context, src streamSource, shardID st
 		if delay <= 0 {
 			delay = 100 * time.Millisecond
 		}
-		sleep(ctx, delay)
+		_ = retry.Sleep(ctx, delay)
 	}
 }
 

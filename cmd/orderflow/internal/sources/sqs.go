@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // Invoker runs a function synchronously; functionError is non-empty when it failed.
@@ -76,7 +78,7 @@ func (m *SQSMapping) Run(ctx context.Context) {
 			for ctx.Err() == nil {
 				if err := m.Poll(ctx); err != nil && ctx.Err() == nil {
 					m.logger().Warn("sqs poll failed", "queue", m.QueueURL, "error", err)
-					sleep(ctx, time.Second)
+					_ = retry.Sleep(ctx, time.Second)
 				}
 			}
 		}()
@@ -257,13 +259,4 @@ func truncate(b []byte) string {
 		return string(b[:300]) + "…"
 	}
 	return string(b)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -18,6 +18,8 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // TargetKind is the kind of a rule target the emulator cannot deliver to itself.
@@ -132,7 +134,7 @@ func (d *Delivery) Run(ctx context.Context, t Target) {
 		if err != nil {
 			if ctx.Err() == nil {
 				d.logger().Warn("rule target queue unreachable", "rule", t.Rule, "target", t.ID, "error", err)
-				sleep(ctx, time.Second)
+				_ = retry.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -187,7 +189,7 @@ func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte, handle *str
 			_, _ = d.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(t.QueueURL),
 				ReceiptHandle: handle, VisibilityTimeout: int32(wait/time.Second) + 30})
 		}
-		sleep(ctx, wait)
+		_ = retry.Sleep(ctx, wait)
 	}
 	d.logger().Error("rule target delivery failed for good", "rule", t.Rule, "target", t.ID, "error", err)
 	if t.DLQURL == "" {

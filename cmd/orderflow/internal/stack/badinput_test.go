@@ -26,7 +26,7 @@ import (
 
 // badInputUp starts a stack as up does, but keeps every log it writes (the functions',
 // the stack's own and moto's) in logs, so a test can search all of it.
-func badInputUp(t *testing.T, logs *syncWriter) *Stack {
+func badInputUp(t *testing.T, logs *awstest.SyncBuffer) *Stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts moto and the functions")
@@ -45,7 +45,7 @@ func badInputUp(t *testing.T, logs *syncWriter) *Stack {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("stack and function output:\n%s", logs.w.(*bytes.Buffer).String())
+			t.Logf("stack and function output:\n%s", logs.String())
 		}
 	})
 	return s
@@ -121,8 +121,7 @@ func biLines(n int, sku func(i int) string) []any {
 // function, and its payment token appears in no answer, no log line of any function, of
 // the stack or of moto, and no Step Functions execution history.
 func TestBadInputOverHTTP(t *testing.T) {
-	var buf bytes.Buffer
-	logs := &syncWriter{w: &buf}
+	logs := &awstest.SyncBuffer{}
 	s := badInputUp(t, logs)
 	defer s.Close()
 	c := &http.Client{Timeout: 60 * time.Second}
@@ -321,14 +320,14 @@ func TestBadInputOverHTTP(t *testing.T) {
 		})
 		history := executionHistories(t, s)
 		for what, tok := range tokens {
-			for where, text := range map[string][]byte{"an HTTP answer": answers.Bytes(), "a log": logs.snapshot(),
+			for where, text := range map[string][]byte{"an HTTP answer": answers.Bytes(), "a log": logs.Bytes(),
 				"a Step Functions execution history": history} {
 				if bytes.Contains(text, tok) {
 					t.Errorf("the %s order's payment token is in %s", what, where)
 				}
 			}
 		}
-		if !bytes.Contains(logs.snapshot(), []byte("order accepted")) {
+		if !bytes.Contains(logs.Bytes(), []byte("order accepted")) {
 			t.Errorf("the function log was not captured: no ingest line in it")
 		}
 	})
@@ -365,11 +364,4 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// snapshot copies what was written so far.
-func (s *syncWriter) snapshot() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.w.(*bytes.Buffer).Bytes())
 }

@@ -12,10 +12,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/buscapture"
 )
 
 // capture is an SQS queue the test reads everything from: the messages it received,
@@ -72,20 +73,13 @@ func (c *capture) drain(ctx context.Context) error {
 // captureBus puts a rule on the stack's bus that sends every event of source to a new queue.
 func captureBus(t *testing.T, s *Stack, source string) *capture {
 	t.Helper()
-	q := newCapture(t, s, "e2e-bus-capture")
-	eb := eventbridge.NewFromConfig(s.Config)
-	ctx := context.Background()
+	c := sqs.NewFromConfig(s.Config)
 	pattern, _ := json.Marshal(map[string][]string{"source": {source}})
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("e2e-capture-all"),
-		EventBusName: aws.String(s.Bus), EventPattern: aws.String(string(pattern))}); err != nil {
-		t.Fatalf("put rule on %s: %v", s.Bus, err)
+	bc, err := buscapture.New(context.Background(), c, eventbridge.NewFromConfig(s.Config), s.Bus, "e2e-bus-capture", string(pattern), buscapture.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	out, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("e2e-capture-all"), EventBusName: aws.String(s.Bus),
-		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(q.arn)}}})
-	if err != nil || out.FailedEntryCount > 0 {
-		t.Fatalf("put target: %v %+v", err, out)
-	}
-	return q
+	return &capture{sqs: c, url: bc.QueueURL, arn: bc.QueueARN, bodies: map[string]string{}}
 }
 
 // captureTopic subscribes a new queue to the stack's topic with the SNS envelope (raw

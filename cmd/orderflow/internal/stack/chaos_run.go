@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
+	"github.com/orderflow/orderflow/cmd/orderflow/internal/buscapture"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // ChaosOptions configure RunChaos.
@@ -135,13 +138,9 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	}
 	inv := s.Tables["InventoryTable"]
 	scarce := int64(max(5, o.Orders/20))
+	catalog := dynamo.NewInventoryStore(ddb, inv)
 	put := func(sku string, price, stock int64) error {
-		_, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(inv), Item: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}, "sku": &ddbtypes.AttributeValueMemberS{Value: sku},
-			"price":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(price, 10)},
-			"currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
-			"stock":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(stock, 10)}}})
-		return err
+		return catalog.Put(ctx, inventory.Item{SKU: sku, Price: price, Currency: "USD", Stock: stock})
 	}
 	for _, it := range chaosSKUs {
 		if err := put(it.sku, it.price, 1_000_000); err != nil {
@@ -351,26 +350,21 @@ func postWithRetry(ctx context.Context, c *http.Client, url, key string, body []
 			}
 		}
 		retries++
-		sleep(ctx, delay)
+		_ = retry.Sleep(ctx, delay)
 		delay = min(2*delay, 2*time.Second)
 	}
 	return status, "", retries
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
 func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
-		if sku, ok := strings.CutPrefix(audit.Str(it, "pk"), "SKU#"); ok {
-			out[sku] = audit.Int(it, "stock")
+		rec, err := dynamo.DecodeInventory(it)
+		if err != nil {
+			return err
+		}
+		if rec.Item != nil {
+			out[rec.Item.SKU] = rec.Item.Stock
 		}
 		return nil
 	})
@@ -380,8 +374,8 @@ func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string
 // terminalOrders counts the orders in a terminal status.
 func terminalOrders(ctx context.Context, c *dynamodb.Client, table string) (done int, err error) {
 	err = audit.Scan(ctx, c, table, func(it map[string]ddbtypes.AttributeValue) error {
-		switch audit.Str(it, "status") {
-		case "CONFIRMED", "CANCELLED", "REJECTED":
+		// An item that is not an order (written by hand, or by a bug) is not terminal.
+		if o, err := dynamo.DecodeOrder(it); err == nil && o.Status.Terminal() {
 			done++
 		}
 		return nil
@@ -393,36 +387,22 @@ func terminalOrders(ctx context.Context, c *dynamodb.Client, table string) (done
 // the topic (raw delivery), for the audit's exactly-once checks.
 func (s *Stack) chaosCaptures(ctx context.Context) (events, notifications string, err error) {
 	sq := sqs.NewFromConfig(s.Config)
-	mk := func(name string) (string, string, error) {
-		out, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-		if err != nil {
-			return "", "", fmt.Errorf("capture queue %s: %w", name, err)
-		}
-		return aws.ToString(out.QueueUrl), "arn:aws:sqs:" + Region + ":" + AccountID + ":" + name, nil
-	}
-	evURL, evARN, err := mk("chaos-bus-capture")
+	const nName = "chaos-notification-capture"
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(nName)})
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("capture queue %s: %w", nName, err)
 	}
-	nURL, nARN, err := mk("chaos-notification-capture")
+	nURL, nARN := aws.ToString(q.QueueUrl), "arn:aws:sqs:"+Region+":"+AccountID+":"+nName
+	ev, err := buscapture.New(ctx, sq, eventbridge.NewFromConfig(s.Config), s.Bus, "chaos-bus-capture", `{"source":["myapp.orders"]}`, buscapture.Options{})
 	if err != nil {
-		return "", "", err
-	}
-	eb := eventbridge.NewFromConfig(s.Config)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("chaos-capture"), EventBusName: aws.String(s.Bus),
-		EventPattern: aws.String(`{"source":["myapp.orders"]}`)}); err != nil {
-		return "", "", fmt.Errorf("capture rule: %w", err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("chaos-capture"), EventBusName: aws.String(s.Bus),
-		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(evARN)}}}); err != nil {
-		return "", "", fmt.Errorf("capture target: %w", err)
+		return "", "", fmt.Errorf("capture: %w", err)
 	}
 	if _, err := sns.NewFromConfig(s.Config).Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(s.Topic),
 		Protocol: aws.String("sqs"), Endpoint: aws.String(nARN),
 		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
 		return "", "", fmt.Errorf("capture subscription: %w", err)
 	}
-	return evURL, nURL, nil
+	return ev.QueueURL, nURL, nil
 }
 
 // failedExecutions counts the state machine's failed executions by error and cause.

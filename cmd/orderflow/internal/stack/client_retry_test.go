@@ -12,6 +12,8 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // TestCarefulClientAgainstCrashingIngest is the experiment from outside: ingest
@@ -58,9 +60,7 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 		orders, stranded = 0, 0
 		if err := audit.Scan(ctx, ddb, s.Tables["OrdersTable"], func(it map[string]ddbtypes.AttributeValue) error {
 			orders++
-			switch audit.Str(it, "status") {
-			case "CONFIRMED", "CANCELLED", "REJECTED":
-			default:
+			if o, err := dynamo.DecodeOrder(it); err != nil || !o.Status.Terminal() {
 				stranded++
 			}
 			return nil
@@ -70,7 +70,7 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 		if stranded == 0 || time.Now().After(deadline) {
 			break
 		}
-		sleep(ctx, time.Second)
+		_ = retry.Sleep(ctx, time.Second)
 	}
 	t.Logf("%d requests (%d never answered 202), %d client retries, %d ingest processes killed: %d orders, %d distinct answered, %d not answered to any request (twins), %d not terminal after 2 minutes",
 		n, unanswered, retries, crashes, orders, len(answered), orders-len(answered), stranded)

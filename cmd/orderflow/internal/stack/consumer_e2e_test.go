@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"net/http"
 	"path"
 	"path/filepath"
@@ -18,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/events/orderevents"
 	"github.com/orderflow/orderflow/examples/loyalty"
@@ -40,11 +40,18 @@ func consumerStack(t *testing.T) *pathsStack {
 func loyaltyBalances(t *testing.T, p *pathsStack) (points map[string]int64, markers int) {
 	t.Helper()
 	points = map[string]int64{}
-	for _, it := range scan(t, p.Stack, p.Tables["loyalty/LoyaltyTable"]) {
-		pk := audit.Str(it, "pk")
+	for _, raw := range scan(t, p.Stack, p.Tables["loyalty/LoyaltyTable"]) {
+		var it struct { // the example's own table, not orderflow's (pkg/dynamo)
+			PK     string `dynamodbav:"pk"`
+			Points int64  `dynamodbav:"points"`
+		}
+		if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+			t.Fatalf("loyalty item %v: %v", raw, err)
+		}
+		pk := it.PK
 		switch {
 		case strings.HasPrefix(pk, loyalty.CustomerKey("")):
-			points[strings.TrimPrefix(pk, loyalty.CustomerKey(""))] = audit.Int(it, "points")
+			points[strings.TrimPrefix(pk, loyalty.CustomerKey(""))] = it.Points
 		case strings.HasPrefix(pk, loyalty.EventKey("")):
 			markers++
 		}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,7 +17,9 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // crashCase is one deterministic crash point and the order it is exercised with.
@@ -57,10 +58,8 @@ func TestCrashPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["InventoryTable"]), Item: map[string]ddbtypes.AttributeValue{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#CRASH-A"}, "sku": &ddbtypes.AttributeValueMemberS{Value: "CRASH-A"},
-		"price": &ddbtypes.AttributeValueMemberN{Value: "1200"}, "currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
-		"stock": &ddbtypes.AttributeValueMemberN{Value: "1000"}}}); err != nil {
+	crashA := inventory.Item{SKU: "CRASH-A", Price: 1200, Currency: "USD", Stock: 1000}
+	if err := dynamo.NewInventoryStore(ddb, s.Tables["InventoryTable"]).Put(ctx, crashA); err != nil {
 		t.Fatal(err)
 	}
 	initial, err := skuStock(ctx, ddb, s.Tables["InventoryTable"])
@@ -94,7 +93,7 @@ func TestCrashPoints(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("order %s not terminal after 2 minutes: %v %v", id, o, err)
 			}
-			sleep(ctx, 200*time.Millisecond)
+			_ = retry.Sleep(ctx, 200*time.Millisecond)
 		}
 		if final.Status != c.want {
 			t.Errorf("order %s is %s %s, want %s", id, final.Status, final.FailureReason, c.want)
@@ -121,7 +120,7 @@ func TestCrashPoints(t *testing.T) {
 		// publisher announcing it, notify) may fire a little later: wait for it.
 		fired := s.Faults.Stats().CrashPoints[c.point.String()] > before
 		for wait := time.Now().Add(30 * time.Second); !fired && c.point.Function != "ingest" && time.Now().Before(wait); {
-			sleep(ctx, 100*time.Millisecond)
+			_ = retry.Sleep(ctx, 100*time.Millisecond)
 			fired = s.Faults.Stats().CrashPoints[c.point.String()] > before
 		}
 		t.Logf("%s: order %s %s after %d client retries; crash point %q fired: %v", c.name, id, final.Status, retries, c.point, fired)

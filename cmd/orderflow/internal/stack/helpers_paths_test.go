@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,18 +22,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
+	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/order"
 )
 
 // pathsVisibility is the queues' visibility timeout in the paths tests: a failed SQS
@@ -43,7 +45,7 @@ const pathsVisibility = 2 * time.Second
 // and the captured logs they read.
 type pathsStack struct {
 	*Stack
-	logs *syncWriter
+	logs *awstest.SyncBuffer
 	ddb  *dynamodb.Client
 	sqs  *sqs.Client
 	kin  *kinesis.Client
@@ -62,8 +64,7 @@ func pathsUp(t *testing.T) *pathsStack {
 		t.Skip("starts moto and the functions")
 	}
 	root := repoRoot(t)
-	var buf bytes.Buffer
-	logs := &syncWriter{w: &buf}
+	logs := &awstest.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Up(ctx, Options{Template: filepath.Join(root, "template.yaml"), Dir: root, Build: true,
@@ -82,7 +83,7 @@ func pathsUp(t *testing.T) *pathsStack {
 			t.Errorf("close: %v", err)
 		}
 		if t.Failed() || os.Getenv("PATHS_DUMP") != "" {
-			t.Logf("stack and function output:\n%s", logs.snapshot())
+			t.Logf("stack and function output:\n%s", logs.Bytes())
 		}
 	})
 	return &pathsStack{Stack: s, logs: logs, ddb: dynamodb.NewFromConfig(s.Config), sqs: sqs.NewFromConfig(s.Config),
@@ -94,7 +95,7 @@ func pathsUp(t *testing.T) *pathsStack {
 // function's name in the captured output) that satisfy match.
 func (p *pathsStack) logLines(match func(map[string]any) bool) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(p.logs.snapshot()))
+	sc := bufio.NewScanner(bytes.NewReader(p.logs.Bytes()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -118,11 +119,8 @@ func (p *pathsStack) logLines(match func(map[string]any) bool) []map[string]any 
 // not disturbed by the other tests.
 func (p *pathsStack) putSKU(t *testing.T, sku string, stockLevel int) {
 	t.Helper()
-	if _, err := p.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(p.Tables["InventoryTable"]),
-		Item: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}, "sku": &ddbtypes.AttributeValueMemberS{Value: sku},
-			"price": &ddbtypes.AttributeValueMemberN{Value: "250"}, "currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
-			"stock": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(stockLevel)}}}); err != nil {
+	it := inventory.Item{SKU: sku, Price: 250, Currency: "USD", Stock: int64(stockLevel)}
+	if err := dynamo.NewInventoryStore(p.ddb, p.Tables["InventoryTable"]).Put(context.Background(), it); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -156,12 +154,14 @@ func (p *pathsStack) placeOrders(t *testing.T, name, sku string, qty, n int) []s
 // orderStatus reads an order's status and failure reason from the orders table.
 func (p *pathsStack) orderStatus(t *testing.T, id string) (string, string) {
 	t.Helper()
-	out, err := p.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(p.Tables["OrdersTable"]),
-		ConsistentRead: aws.Bool(true), Key: map[string]ddbtypes.AttributeValue{"order_id": &ddbtypes.AttributeValueMemberS{Value: id}}})
+	o, err := dynamo.NewOrderStore(p.ddb, p.Tables["OrdersTable"]).Get(context.Background(), id)
+	if errors.Is(err, order.ErrNotFound) {
+		return "", ""
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return audit.Str(out.Item, "status"), audit.Str(out.Item, "failure_reason")
+	return string(o.Status), string(o.FailureReason)
 }
 
 // waitStatus waits until every order has status.
@@ -177,35 +177,18 @@ func (p *pathsStack) waitStatus(t *testing.T, ids []string, status string, withi
 	})
 }
 
-// item reads one item of a table by its pk.
-func (p *pathsStack) item(t *testing.T, table, pk string) map[string]ddbtypes.AttributeValue {
-	t.Helper()
-	out, err := p.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.Item
-}
-
 // checkReservedOnce checks that each order holds one reservation, RESERVED, of qty units
 // of sku, and that the stock of sku went down by exactly qty per order.
 func (p *pathsStack) checkReservedOnce(t *testing.T, ids []string, sku string, qty, before int) {
 	t.Helper()
 	for _, id := range ids {
-		res := p.item(t, p.Tables["InventoryTable"], "RES#"+id)
-		if got := audit.Str(res, "state"); got != "RESERVED" {
-			t.Errorf("reservation of order %s: state %q, want RESERVED (item %v)", id, got, res)
+		state, lines, err := dynamo.NewInventoryStore(p.ddb, p.Tables["InventoryTable"]).Reservation(context.Background(), id)
+		if err != nil || state != inventory.Reserved {
+			t.Errorf("reservation of order %s: state %q, %v; want RESERVED", id, state, err)
 			continue
 		}
-		lines, _ := res["lines"].(*ddbtypes.AttributeValueMemberL)
-		if lines == nil || len(lines.Value) != 1 {
-			t.Errorf("reservation of order %s: lines %v, want one", id, res["lines"])
-			continue
-		}
-		l, _ := lines.Value[0].(*ddbtypes.AttributeValueMemberM)
-		if l == nil || audit.Str(l.Value, "sku") != sku || audit.Int(l.Value, "quantity") != int64(qty) {
-			t.Errorf("reservation of order %s: line %v, want %d of %s", id, lines.Value[0], qty, sku)
+		if want := []inventory.Line{{SKU: sku, Quantity: int64(qty)}}; !slices.Equal(lines, want) {
+			t.Errorf("reservation of order %s: lines %v, want %v", id, lines, want)
 		}
 	}
 	if got, want := stock(t, p.Stack, sku), before-qty*len(ids); got != want {

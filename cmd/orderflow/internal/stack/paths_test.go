@@ -24,6 +24,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 )
 
 // The issue "Reliability and security": the poison and crash paths, each on the running
@@ -377,7 +378,11 @@ func pathsPoisonRecord(t *testing.T, p *pathsStack, run string) {
 		for _, id := range same {
 			for _, status := range []string{"PENDING", "CONFIRMED"} {
 				eventID := id + ":" + status
-				if len(p.item(t, p.Tables["MetricsTable"], "EVENT#"+eventID)) == 0 {
+				applied, err := dynamo.NewMetricsStore(p.ddb, p.Tables["MetricsTable"]).Applied(context.Background(), eventID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !applied {
 					return false, "no metrics marker for " + eventID
 				}
 				if !lake[eventID] {

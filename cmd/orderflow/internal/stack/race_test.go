@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
+	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // TestRaceOnOneSKU: 50 concurrent orders of one unit on a SKU with stock 10 end with
@@ -45,10 +47,8 @@ func raceOnOneSKU(t *testing.T, faults *chaos.Spec) {
 	defer cancel()
 	ddb := dynamodb.NewFromConfig(s.Config)
 	const sku, stockLevel, n = "RACE-1", 10, 50
-	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Tables["InventoryTable"]), Item: map[string]ddbtypes.AttributeValue{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}, "sku": &ddbtypes.AttributeValueMemberS{Value: sku},
-		"price": &ddbtypes.AttributeValueMemberN{Value: "500"}, "currency": &ddbtypes.AttributeValueMemberS{Value: "USD"},
-		"stock": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(stockLevel)}}}); err != nil {
+	it := inventory.Item{SKU: sku, Price: 500, Currency: "USD", Stock: stockLevel}
+	if err := dynamo.NewInventoryStore(ddb, s.Tables["InventoryTable"]).Put(ctx, it); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte(`{"customerId":"race","currency":"USD","lines":[{"sku":"` + sku + `","quantity":1}],"paymentToken":"tok_visa"}`)
@@ -74,7 +74,11 @@ func raceOnOneSKU(t *testing.T, faults *chaos.Spec) {
 	for ctx.Err() == nil {
 		counts = map[string]int{}
 		err := audit.Scan(ctx, ddb, s.Tables["OrdersTable"], func(it map[string]ddbtypes.AttributeValue) error {
-			counts[audit.Str(it, "status")+"/"+audit.Str(it, "failure_reason")]++
+			o, err := dynamo.DecodeOrder(it)
+			if err != nil {
+				return err
+			}
+			counts[string(o.Status)+"/"+string(o.FailureReason)]++
 			return nil
 		})
 		if err != nil {
@@ -83,7 +87,7 @@ func raceOnOneSKU(t *testing.T, faults *chaos.Spec) {
 		if counts["CONFIRMED/"]+counts["CANCELLED/OUT_OF_STOCK"] == n {
 			break
 		}
-		sleep(ctx, time.Second)
+		_ = retry.Sleep(ctx, time.Second)
 	}
 	if counts["CONFIRMED/"] != stockLevel || counts["CANCELLED/OUT_OF_STOCK"] != n-stockLevel {
 		t.Errorf("outcomes %v, want %d CONFIRMED and %d CANCELLED/OUT_OF_STOCK", counts, stockLevel, n-stockLevel)

@@ -31,13 +31,10 @@ type runnerOptions struct {
 	Faults *chaos.Injector
 }
 
-// startRunner is the constructor Up uses; a variable so tests can swap the function host.
-var startRunner = startHostRunner
-
-// startHostRunner runs every function as the `bootstrap` binary SAM deploys (built for
+// startRunner runs every function as the `bootstrap` binary SAM deploys (built for
 // this machine) under pkg/lambdahost, our Lambda Runtime API host: up to PoolSize
 // processes per function, started on first use, the template's timeout enforced.
-func startHostRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOptions) (Runner, error) {
+func startRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOptions) (Runner, error) {
 	if opts.Build {
 		if err := buildFunctions(ctx, specs, opts); err != nil {
 			return nil, err

@@ -26,8 +26,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
@@ -35,7 +33,9 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/template"
 )
 
@@ -626,36 +626,22 @@ func (s *Stack) collect(provs []*provisioner) {
 	s.Notes = append(s.Notes, *p.notes...)
 }
 
-// CatalogItem is one SKU of the demo catalog (local/catalog.json).
-type CatalogItem struct {
-	SKU      string `json:"sku"`
-	Name     string `json:"name"`
-	Price    int64  `json:"price"` // minor units
-	Currency string `json:"currency"`
-	Stock    int64  `json:"stock"`
-}
-
-// Catalog is the demo catalog file.
+// Catalog is the demo catalog file (local/catalog.json).
 type Catalog struct {
-	Items []CatalogItem `json:"items"`
+	Items []inventory.Item `json:"items"`
 }
 
-// ReadCatalog reads a catalog file.
+// ReadCatalog reads a catalog file (inventory.ParseCatalog).
 func ReadCatalog(path string) (Catalog, error) {
-	var c Catalog
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("catalog: %w", err)
+		return Catalog{}, fmt.Errorf("catalog: %w", err)
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("catalog %s: %w", path, err)
+	items, err := inventory.ParseCatalog(b)
+	if err != nil {
+		return Catalog{}, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	for _, it := range c.Items {
-		if it.SKU == "" || it.Price < 0 || it.Stock < 0 || len(it.Currency) != 3 {
-			return c, fmt.Errorf("catalog %s: invalid item %+v", path, it)
-		}
-	}
-	return c, nil
+	return Catalog{Items: items}, nil
 }
 
 // loadCatalog puts the demo catalog into the table the functions know as INVENTORY_TABLE.
@@ -677,18 +663,9 @@ func (s *Stack) loadCatalog(ctx context.Context, c *clients, p *provisioner, pat
 	if err != nil {
 		return err
 	}
+	store := dynamo.NewInventoryStore(c.ddb, table)
 	for _, it := range cat.Items {
-		item := map[string]ddbtypes.AttributeValue{
-			"pk":       &ddbtypes.AttributeValueMemberS{Value: "SKU#" + it.SKU},
-			"sku":      &ddbtypes.AttributeValueMemberS{Value: it.SKU},
-			"price":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(it.Price, 10)},
-			"currency": &ddbtypes.AttributeValueMemberS{Value: it.Currency},
-			"stock":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(it.Stock, 10)},
-		}
-		if it.Name != "" {
-			item["name"] = &ddbtypes.AttributeValueMemberS{Value: it.Name}
-		}
-		if _, err := c.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		if err := store.Put(ctx, it); err != nil {
 			return fmt.Errorf("load catalog into %s: %w", table, err)
 		}
 	}

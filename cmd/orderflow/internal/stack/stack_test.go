@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,18 +12,18 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/inventory"
 )
 
 // repoRoot is the module root, where template.yaml is.
@@ -47,8 +46,8 @@ func up(t *testing.T, opts Options) *Stack {
 	if opts.BuildDir == "" {
 		opts.BuildDir = t.TempDir()
 	}
-	var logs bytes.Buffer
-	opts.FunctionLog = &syncWriter{w: &logs}
+	logs := &awstest.SyncBuffer{}
+	opts.FunctionLog = logs
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Up(ctx, opts)
@@ -241,19 +240,14 @@ func TestOrdersEndToEnd(t *testing.T) {
 // stock reads a SKU's stock from the inventory table.
 func stock(t *testing.T, s *Stack, sku string) int {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(s.Config).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(s.Tables["InventoryTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "SKU#" + sku}},
-	})
+	it, err := dynamo.NewInventoryStore(dynamodb.NewFromConfig(s.Config), s.Tables["InventoryTable"]).Get(context.Background(), sku)
+	if errors.Is(err, inventory.ErrUnknownSKU) {
+		return 0
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, ok := out.Item["stock"].(*ddbtypes.AttributeValueMemberN)
-	if !ok {
-		return 0
-	}
-	v, _ := strconv.Atoi(n.Value)
-	return v
+	return int(it.Stock)
 }
 
 // childPIDs lists the test process's children (Linux /proc).
@@ -276,15 +270,4 @@ func childPIDs(t *testing.T) []int {
 		t.Fatal("no child processes found in /proc")
 	}
 	return pids
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
