@@ -413,29 +413,11 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		for _, m := range kinMaps {
 			m.Client, m.Invoker, m.Log = ic.kinesis, inv, opts.Log
-			m.Duplicate = s.duplicate("kinesis")
-			m.Progress = s.Calls.Writes
-			m.OnFailure = onAWSBehalf(m.OnFailure, ic)
-			s.streams = append(s.streams, &m.StreamConfig)
-			s.sources = append(s.sources, m)
-			s.goRun(func() {
-				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
-					opts.Log.Error("kinesis mapping stopped", "stream", m.Stream, "error", err)
-				}
-			})
+			s.runStream(runCtx, m, &m.StreamConfig, "kinesis", m.Stream, ic, opts.Log)
 		}
 		for _, m := range ddbMaps {
 			m.Client, m.Invoker, m.Log, m.ReadGate = ic.streams, inv, opts.Log, gate.Reader()
-			m.Duplicate = s.duplicate("dynamodb")
-			m.Progress = s.Calls.Writes
-			m.OnFailure = onAWSBehalf(m.OnFailure, ic)
-			s.streams = append(s.streams, &m.StreamConfig)
-			s.sources = append(s.sources, m)
-			s.goRun(func() {
-				if err := m.Run(runCtx); err != nil && runCtx.Err() == nil {
-					opts.Log.Error("dynamodb stream mapping stopped", "stream", m.StreamARN, "error", err)
-				}
-			})
+			s.runStream(runCtx, m, &m.StreamConfig, "dynamodb", m.StreamARN, ic, opts.Log)
 		}
 		d := &sources.Delivery{Queue: ic.sqs, Lambda: lambda.NewFromConfig(s.InternalConfig), Async: s.async,
 			States: ic.sfn, Kinesis: ic.kinesis, Log: opts.Log, Duplicate: s.duplicate("eventbridge")}
@@ -464,6 +446,25 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // onAWSBehalf returns the on-failure destination d writing through the internal clients
+
+// runStream runs a stream mapping (Kinesis, DynamoDB Streams) of kind with the stack's
+// fault rules for kind, its on-failure destination on AWS's behalf, and settling.
+func (s *Stack) runStream(ctx context.Context, m interface {
+	busySource
+	Run(context.Context) error
+}, cfg *sources.StreamConfig, kind, stream string, ic *clients, log *slog.Logger) {
+	cfg.Duplicate = s.duplicate(kind)
+	cfg.Progress = s.Calls.Writes
+	cfg.OnFailure = onAWSBehalf(cfg.OnFailure, ic)
+	s.streams = append(s.streams, cfg)
+	s.sources = append(s.sources, m)
+	s.goRun(func() {
+		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("stream mapping stopped", "kind", kind, "stream", stream, "error", err)
+		}
+	})
+}
+
 // ic: AWS writes a mapping's on-failure records, not the function.
 func onAWSBehalf(d sources.FailureDestination, ic *clients) sources.FailureDestination {
 	switch d := d.(type) {
