@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func TestBoundedState(t *testing.T) {
 	t.Run("stepfunctions", func(t *testing.T) { t.Parallel(); checkExecutionsBounded(t, s, cfg) })
 	t.Run("task token", func(t *testing.T) { t.Parallel(); checkTaskToken(t, s, cfg) })
 	t.Run("kinesis", func(t *testing.T) { t.Parallel(); checkKinesisTrimmed(t, s, cfg) })
+	t.Run("kinesis concurrent puts", func(t *testing.T) { t.Parallel(); checkKinesisConcurrentPuts(t, cfg) })
 	t.Run("sqs", func(t *testing.T) { t.Parallel(); checkReceiptHandles(t, s, cfg) })
 	t.Run("dynamodb stream", func(t *testing.T) { t.Parallel(); checkTableStreamTrimmed(t, s, cfg) })
 	t.Run("archive and topic", func(t *testing.T) { t.Parallel(); checkArchiveAndTopic(t, s, cfg) })
@@ -320,6 +322,45 @@ func checkKinesisTrimmed(t *testing.T, s *emulator.Server, cfg aws.Config) {
 	}
 	if got := readStats(t, s).Kinesis["trimmed"]["shardId-000000000000"]; got != 5 {
 		t.Errorf("shard holds %d records, want 5", got)
+	}
+}
+
+// Concurrent PutRecords on one shard each get their own sequence number: moto serves
+// requests on threads, and a put that drew the number another was given overwrote that
+// record (a record lost without an error).
+func checkKinesisConcurrentPuts(t *testing.T, cfg aws.Config) {
+	ctx := context.Background()
+	c := kinesis.NewFromConfig(cfg)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("concurrent"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 40
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				out, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("concurrent"), PartitionKey: aws.String("k"),
+					Data: []byte(fmt.Sprintf("%d-%d", w, i))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[aws.ToString(out.SequenceNumber)]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for seq, n := range seen {
+		if n > 1 {
+			t.Errorf("sequence number %s given to %d puts: all but one record lost", seq, n)
+		}
+	}
+	if len(seen) != writers*each {
+		t.Errorf("%d distinct sequence numbers for %d puts", len(seen), writers*each)
 	}
 }
 

@@ -81,7 +81,9 @@ ones. local/README.md says what the local stack keeps and for how long.
    Fix: the shard keeps the last MOTO_SHIM_KINESIS_MAX_RECORDS records (AWS:
    the stream's retention, 24 h), put_record counts on from a stored next
    sequence number and get_records indexes by sequence number: O(1) and
-   O(limit).
+   O(limit). Puts and reads of a shard take one lock: moto serves requests on
+   threads, and two concurrent PutRecords could draw the same sequence number,
+   the second overwriting the first (a record lost without an error).
 6. SQS (moto/sqs/models.py Queue.delete_message, Message.mark_received):
    every receipt handle of every deleted message is kept in
    queue.deleted_messages forever, and each delete scans every message's
@@ -650,18 +652,27 @@ def _bound_kinesis():
     from moto.kinesis.models import Record, Shard
 
     cap = _bound("MOTO_SHIM_KINESIS_MAX_RECORDS")
+    # moto serves requests on threads: two PutRecords on one shard must not draw the
+    # same sequence number (the second would overwrite the first record: a lost record),
+    # and a read must not see the shard's dict in mid-change.
+    lock = threading.RLock()
 
     def put_record(self, partition_key, data, explicit_hash_key):
-        seq = getattr(self, "_shim_next", None)
-        if seq is None:
-            seq = next(reversed(self.records)) + 1 if self.records else 1
-        self.records[seq] = Record(partition_key, data, seq, explicit_hash_key)
-        self._shim_next = seq + 1
-        while len(self.records) > cap:
-            self.records.popitem(last=False)
-        return str(seq)
+        with lock:
+            seq = getattr(self, "_shim_next", None)
+            if seq is None:
+                seq = next(reversed(self.records)) + 1 if self.records else 1
+            self.records[seq] = Record(partition_key, data, seq, explicit_hash_key)
+            self._shim_next = seq + 1
+            while len(self.records) > cap:
+                self.records.popitem(last=False)
+            return str(seq)
 
     def get_records(self, last_sequence_id, limit):
+        with lock:
+            return _get_records(self, last_sequence_id, limit)
+
+    def _get_records(self, last_sequence_id, limit):
         last = int(last_sequence_id)
         if not self.records:
             return [], last, 0
@@ -676,9 +687,16 @@ def _bound_kinesis():
 
     Shard.put_record = put_record
     Shard.get_records = get_records
-    Shard.get_min_sequence_number = lambda self: next(iter(self.records)) if self.records else 0
-    Shard.get_max_sequence_number = lambda self: next(reversed(self.records)) if self.records else 0
-    return f"kinesis keeps {cap} records per shard"
+    def under_lock(f):
+        def locked(self):
+            with lock:
+                return f(self)
+
+        return locked
+
+    Shard.get_min_sequence_number = under_lock(lambda self: next(iter(self.records)) if self.records else 0)
+    Shard.get_max_sequence_number = under_lock(lambda self: next(reversed(self.records)) if self.records else 0)
+    return f"kinesis keeps {cap} records per shard, one put or read at a time"
 
 
 def _bound_sqs():
