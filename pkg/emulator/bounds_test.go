@@ -75,6 +75,9 @@ var boundedEnv = []string{
 	"MOTO_SHIM_DDB_STREAM_MAX_ITERATORS=3",
 	"MOTO_SHIM_EVENTS_ARCHIVE_MAX=3",
 	"MOTO_SHIM_SNS_SENT_MAX=3",
+	// Threads switch every microsecond instead of every 5 ms, so that a missing lock
+	// loses a record in a run (the concurrent puts below) rather than once in a while.
+	"MOTO_SHIM_SWITCH_INTERVAL=0.000001",
 }
 
 // TestBoundedState checks the shim's fixes 4-10: past its bound each store keeps only
