@@ -3,6 +3,7 @@ package dynamo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -104,5 +105,42 @@ func TestIntakeStoreLegacyLock(t *testing.T) {
 	}
 	if got, err := s.Accept(context.Background(), o, hash, idempotency.Response{StatusCode: 202}, now.Add(time.Hour)); err != nil || got != nil {
 		t.Fatalf("Accept after expiry = %+v, %v, want the order stored", got, err)
+	}
+}
+
+func TestCountOrders(t *testing.T) {
+	c, name := ordersTable(t)
+	s := dynamo.NewOrderStore(c, name)
+	ctx := context.Background()
+	now := time.Now()
+	// 3 pending, 2 rejected: the count reads the status the store wrote.
+	for i := range 5 {
+		o, err := order.New(fmt.Sprintf("o-%d", i), order.Request{CustomerID: "c", Currency: "USD", Lines: []order.Line{{SKU: "A", Quantity: 1}}, PaymentToken: "tok_visa"}, "", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= 3 {
+			if err := o.Reject(order.ReasonUnknownSKU, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		statuses []order.Status
+		want     int
+	}{
+		{order.TerminalStatuses(), 2},
+		{[]order.Status{order.StatusPending}, 3},
+		{[]order.Status{order.StatusPending, order.StatusRejected}, 5},
+		{nil, 5},
+		{[]order.Status{order.StatusConfirmed}, 0},
+	} {
+		got, err := dynamo.CountOrders(ctx, c, name, tc.statuses...)
+		if err != nil || got != tc.want {
+			t.Errorf("CountOrders(%v) = %d, %v; want %d", tc.statuses, got, err, tc.want)
+		}
 	}
 }

@@ -22,6 +22,9 @@ const (
 	StatusCancelled Status = "CANCELLED"
 )
 
+// TerminalStatuses are the statuses no transition leaves.
+func TerminalStatuses() []Status { return []Status{StatusConfirmed, StatusRejected, StatusCancelled} }
+
 // Terminal reports whether no transition leaves s.
 func (s Status) Terminal() bool {
 	return s == StatusConfirmed || s == StatusRejected || s == StatusCancelled

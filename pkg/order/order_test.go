@@ -309,3 +309,17 @@ func TestDecodeRequestAs(t *testing.T) {
 		t.Error("ValidCustomerID disagrees with Normalize")
 	}
 }
+
+func TestTerminalStatuses(t *testing.T) {
+	all := []order.Status{order.StatusPending, order.StatusValidated, order.StatusReserved, order.StatusPaid,
+		order.StatusConfirmed, order.StatusRejected, order.StatusCancelled}
+	terminal := map[order.Status]bool{}
+	for _, s := range order.TerminalStatuses() {
+		terminal[s] = true
+	}
+	for _, s := range all {
+		if s.Terminal() != terminal[s] {
+			t.Errorf("%s: Terminal() = %v, in TerminalStatuses: %v", s, s.Terminal(), terminal[s])
+		}
+	}
+}

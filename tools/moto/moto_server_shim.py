@@ -139,6 +139,53 @@ ones. local/README.md says what the local stack keeps and for how long.
    ClientError from Invoke is reported as "Lambda." + its error code, in the task's
    error and its LambdaFunctionFailed history event; function errors and timeouts
    are left as they are.
+13. Step Functions parses the definition again for every execution
+   (moto/stepfunctions/parser/backend/execution_worker.py
+   _get_evaluation_entrypoint -> AmazonStateLanguageParser.parse): the ANTLR
+   parse of our 500-line definition costs about 90 ms of CPU, the largest
+   single share of moto's one core under load (measured with
+   MOTO_SHIM_PROFILE=1, below). Fix: the parse tree is kept per definition
+   text (it is only read afterwards) and each execution still gets its own
+   evaluation components from the preprocessor, so no state is shared
+   between executions.
+14. Every task of an execution builds a new boto3 client
+   (moto/stepfunctions/parser/asl/utils/boto_client.py boto_client_for): a
+   service-model lookup and an SSL context, 5-8 ms of CPU per Lambda invoke or
+   SQS send. Fix: one client per (region, service), built once; boto3 clients
+   are safe to share between threads, and their configuration (no retries,
+   the timeouts) is upstream's.
+15. Diagnosis: with MOTO_SHIM_PROFILE=1, GET /moto-api/orderflow/stats also
+   answers each operation's count, wall time and CPU time, the process's CPU
+   time, and samples of what the running threads do (`orderflow local
+   stats`-style inspection; bench/REPORT.md "Where the time goes" uses it).
+16. Every request looks its backend up under one server-wide lock
+   (moto/moto_server/werkzeug_app.py get_application -> get_backend_for_host),
+   and the lookup asks `host in backends.list_of_moto_modules()`, which lists
+   moto's package directory and stats each of its ~180 entries: for an AWS host
+   name the answer is always no, after 180 system calls, with every other
+   request waiting on the lock (the profile showed most request threads waiting
+   there). Fix: the list is read once; the package does not change while the
+   server runs.
+17. werkzeug logs each request through colorama under the logging lock (9% of
+   the samples). Fix: the request log is off unless MOTO_SHIM_REQUEST_LOG=1;
+   warnings and errors are still printed.
+18. SQS receive is quadratic in the queue's length
+   (moto/sqs/models.py receive_message -> is_message_valid_based_on_retention_period
+   -> get_queue_attributes): for every message it hands out, moto builds all of
+   the queue's attributes three times over, and three of them count the queue's
+   messages, each asking the clock for every message. Draining a capture queue
+   of 3,000 events took minutes, and each received work message cost a scan of
+   its queue. And each receive builds the list of all visible messages (the
+   clock read for every one) to take the first ten. Fix: the retention check
+   reads the queue's retention period, GetQueueAttributes builds the attributes
+   once per call, and a receive looks at the messages only until it has its
+   ten. Every SendMessage also builds all the attributes (to read
+   ContentBasedDeduplication), so a send costs a count of the queue: a capture
+   queue of n events cost O(n^2). Fix: the retention check reads the queue's
+   retention period; Queue.attributes is a mapping that computes a value when it
+   is read (the three counts only then, with one clock read each);
+   GetQueueAttributes builds them once per call; a receive looks at the
+   messages only until it has its ten. The values and the errors are upstream's.
 
 When to delete it
 -----------------
@@ -216,6 +263,182 @@ def _cache_jsonpath_parse():
     jsonpath_ng.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.parse)
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
     return "cached jsonpath_ng parse"
+
+
+def _cache_asl_parse():
+    """Keeps the ASL parse tree per definition (fix 13); returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "asl parse cache off (MOTO_SHIM_DISABLE=1)"
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parse = asl_parser.AmazonStateLanguageParser.parse
+    trees = {}
+    lock = threading.Lock()
+
+    def cached(definition):
+        with lock:
+            tree = trees.get(definition)
+        if tree is None:
+            _, tree = parse(definition)  # raises ASLParserException as upstream does
+            with lock:
+                if len(trees) >= 64:
+                    trees.pop(next(iter(trees)))
+                trees[definition] = tree
+        return Preprocessor().visit(tree), tree
+
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(cached)
+    return "cached asl parse trees"
+
+
+def _reuse_boto_clients():
+    """One boto3 client per (region, service) for Step Functions tasks (fix 14)."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "boto clients per task (MOTO_SHIM_DISABLE=1)"
+    import importlib
+    import pkgutil
+
+    from moto.stepfunctions.parser.asl import component
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    build = boto_client.boto_client_for
+    clients = {}
+    lock = threading.Lock()
+
+    def reused(region, service, state_credentials=None):
+        key = (region, service)
+        with lock:
+            c = clients.get(key)
+            if c is None:
+                c = clients[key] = build(region, service, state_credentials)
+        return c
+
+    boto_client.boto_client_for = reused
+    patched = 0
+    for mod in pkgutil.walk_packages(component.__path__, component.__name__ + "."):
+        m = importlib.import_module(mod.name)
+        if getattr(m, "boto_client_for", None) is build:
+            m.boto_client_for = reused
+            patched += 1
+    return f"reused boto clients ({patched} modules)"
+
+
+def _cache_module_list():
+    """Reads moto's list of service modules once (fix 16); returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "module list read per request (MOTO_SHIM_DISABLE=1)"
+    from moto import backends
+
+    modules = frozenset(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    return f"module list read once ({len(modules)})"
+
+
+def _quiet_request_log():
+    """Turns werkzeug's per-request log off (fix 17); returns a status line."""
+    if os.environ.get("MOTO_SHIM_REQUEST_LOG") == "1" or os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "request log on"
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return "request log off (MOTO_SHIM_REQUEST_LOG=1 turns it on)"
+
+
+def _cheap_sqs_attributes():
+    """Keeps SQS attribute reads linear (fix 18); returns a status line."""
+    if os.environ.get("MOTO_SHIM_DISABLE") == "1":
+        return "sqs attributes per message (MOTO_SHIM_DISABLE=1)"
+    from moto.core.utils import unix_time
+    from moto.sqs import models as sqs_models
+
+    import collections.abc
+    import json as _json
+
+    from moto.core.utils import camelcase_to_underscores, unix_time_millis
+
+    backend = sqs_models.SQSBackend
+    queue_cls = sqs_models.Queue
+    get_attributes = backend.get_queue_attributes
+
+    def counts(queue, which):
+        now = unix_time_millis()
+        ms = list(queue._messages)
+        if which == "delayed":
+            return sum(1 for m in ms if now < m.delayed_until)
+        if which == "not visible":
+            return sum(1 for m in ms if not now > m.visible_at)
+        return sum(1 for m in ms if now > m.visible_at and not now < m.delayed_until)
+
+    class Attributes(collections.abc.Mapping):
+        """Queue.attributes (upstream's names and values), each computed when read."""
+
+        def __init__(self, queue):
+            self._q = queue
+            keys = list(queue.BASE_ATTRIBUTES)
+            if queue.fifo_queue:
+                keys += queue.FIFO_ATTRIBUTES
+            if queue.kms_master_key_id:
+                keys += queue.KMS_ATTRIBUTES
+            self._keys = list(dict.fromkeys(keys))
+
+        def __getitem__(self, key):
+            if key not in self._keys:
+                raise KeyError(key)
+            q = self._q
+            if key == "RedrivePolicy":
+                v = q.redrive_policy
+                v = _json.dumps(v) if v else v
+            elif key == "Policy":
+                v = q.policy
+            else:
+                v = getattr(q, camelcase_to_underscores(key))
+            return str(v).lower() if isinstance(v, bool) else v
+
+        def __iter__(self):
+            return iter(self._keys)
+
+        def __len__(self):
+            return len(self._keys)
+
+    def valid(self, queue_name, message):
+        queue = self.get_queue(queue_name)
+        return int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
+
+    def attributes(self, queue_name, attribute_names):
+        if not attribute_names or "All" in attribute_names:
+            out = get_attributes(self, queue_name, attribute_names)
+            return dict(out) if isinstance(out, Attributes) else out
+        queue = self.get_queue(queue_name)
+        valid_names = ["All"] + queue.BASE_ATTRIBUTES + queue.FIFO_ATTRIBUTES + queue.KMS_ATTRIBUTES
+        if next((n for n in attribute_names if n not in valid_names), None) is not None:
+            return get_attributes(self, queue_name, attribute_names)  # upstream's error
+        every = queue.attributes
+        return {n: every[n] for n in attribute_names if n in every and every[n] is not None}
+
+    class Visible:
+        """Queue.messages, computed only as far as it is read."""
+
+        def __init__(self, queue):
+            self._all = list(queue._messages)  # a snapshot: sends and deletes go on
+
+        def __iter__(self):
+            now = unix_time_millis()
+            return (m for m in self._all if now > m.visible_at and not now < m.delayed_until)
+
+        def __len__(self):
+            return sum(1 for _ in self)
+
+        def __bool__(self):
+            return next(iter(self), None) is not None
+
+    backend.is_message_valid_based_on_retention_period = valid
+    backend.get_queue_attributes = attributes
+    queue_cls.attributes = property(Attributes)
+    queue_cls.messages = property(Visible)
+    queue_cls.approximate_number_of_messages = property(lambda q: counts(q, "visible"))
+    queue_cls.approximate_number_of_messages_not_visible = property(lambda q: counts(q, "not visible"))
+    queue_cls.approximate_number_of_messages_delayed = property(lambda q: counts(q, "delayed"))
+    return "sqs attributes built once per call"
 
 
 def _serialize_dynamodb_writes():
@@ -877,6 +1100,114 @@ def _backends(backend_dict):
             yield backend
 
 
+# Diagnosis only (MOTO_SHIM_PROFILE=1): where moto's one core goes. Each request's
+# operation (X-Amz-Target, Action, or method and path) is counted with the wall time
+# and the CPU time of the thread that served it; GET /moto-api/orderflow/stats shows
+# them next to the process's whole CPU time, the rest being moto's own threads (Step
+# Functions executions above all).
+_PROFILE = {}
+_PROFILE_LOCK = threading.Lock()
+
+
+def _profile_requests():
+    if os.environ.get("MOTO_SHIM_PROFILE") != "1":
+        return None
+    import time
+    from urllib.parse import parse_qs
+
+    from moto.moto_server import werkzeug_app
+
+    call = werkzeug_app.DomainDispatcherApplication.__call__
+
+    def operation(environ):
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return target.rsplit(".", 1)[-1] + " " + environ.get("HTTP_HOST", "").split(".")[0]
+        qs = parse_qs(environ.get("QUERY_STRING", ""))
+        if "Action" in qs:
+            return qs["Action"][0]
+        if environ.get("REQUEST_METHOD") == "POST" and "form" in environ.get("CONTENT_TYPE", ""):
+            try:
+                n = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(n)
+                import io
+
+                environ["wsgi.input"] = io.BytesIO(body)
+                a = parse_qs(body.decode("utf-8", "replace")).get("Action")
+                if a:
+                    return a[0]
+            except Exception:  # diagnosis only
+                pass
+        path = environ.get("PATH_INFO", "")
+        return environ.get("REQUEST_METHOD", "") + " " + "/".join(path.split("/")[:3])
+
+    def timed(self, environ, start_response):
+        op = operation(environ)
+        w0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            return call(self, environ, start_response)
+        finally:
+            dw, dc = time.perf_counter() - w0, time.thread_time() - c0
+            with _PROFILE_LOCK:
+                e = _PROFILE.setdefault(op, [0, 0.0, 0.0])
+                e[0] += 1
+                e[1] += dw
+                e[2] += dc
+
+    werkzeug_app.DomainDispatcherApplication.__call__ = timed
+    _sample_threads()
+    return "profiling requests"
+
+
+
+def _sample_threads():
+    """Diagnosis only (MOTO_SHIM_PROFILE=1): every 5 ms, the stack of each thread that is
+    not waiting (on a lock, a condition, a socket or select) is counted; stats shows the
+    most frequent. With one interpreter lock, the counts are moto's CPU shares."""
+    import time
+    import traceback
+
+    idle = ("threading.py", "selectors.py", "socket.py", "socketserver.py", "queue.py", "ssl.py")
+
+    def loop():
+        me = threading.get_ident()
+        while True:
+            time.sleep(0.005)
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                stack = traceback.extract_stack(frame)
+                if not stack or os.path.basename(stack[-1].filename) in idle:
+                    continue
+                if stack[-1].name in ("wait", "sleep", "_wait_for_tstate_lock", "readinto", "accept"):
+                    continue
+                key = " <- ".join(f"{os.path.basename(fr.filename)}:{fr.lineno}:{fr.name}" for fr in reversed(stack[-16:]))
+                with _PROFILE_LOCK:
+                    _SAMPLES[key] = _SAMPLES.get(key, 0) + 1
+                    for fr in {(os.path.basename(fr.filename), fr.name) for fr in stack}:
+                        k = "(incl) " + fr[0] + ":" + fr[1]
+                        _SAMPLES[k] = _SAMPLES.get(k, 0) + 1
+                    _SAMPLES["(total)"] = _SAMPLES.get("(total)", 0) + 1
+
+    threading.Thread(target=loop, daemon=True, name="shim-sampler").start()
+
+
+_SAMPLES = {}
+
+
+def profile():
+    import time
+
+    with _PROFILE_LOCK:
+        ops = sorted(_PROFILE.items(), key=lambda kv: -kv[1][2])
+    return {
+        "processCPU": time.process_time(),
+        "requestCPU": sum(v[2] for _, v in ops),
+        "samples": sorted(_SAMPLES.items(), key=lambda kv: -kv[1])[:150],
+        "ops": [{"op": k, "count": v[0], "wallS": round(v[1], 3), "cpuS": round(v[2], 3)} for k, v in ops],
+    }
+
+
 def stats():
     """The sizes the shim bounds (fix 9), for GET /moto-api/orderflow/stats."""
     from moto.dynamodb.models import dynamodb_backends
@@ -926,6 +1257,8 @@ def stats():
         for arn, t in b.topics.items():
             out["topics"][arn] = len(t.sent_notifications)
     out["threads"] = threading.active_count()
+    if _PROFILE or os.environ.get("MOTO_SHIM_PROFILE") == "1":
+        out["profile"] = profile()
     import tracemalloc
 
     if tracemalloc.is_tracing():  # MOTO_SHIM_TRACEMALLOC=1: where the memory is
@@ -1050,9 +1383,16 @@ def main():
         _bound_dynamodb_streams(),
         _bound_archives_and_topics(),
         _name_lambda_invoke_errors(),
+        _cache_asl_parse(),
+        _reuse_boto_clients(),
+        _cache_module_list(),
+        _cheap_sqs_attributes(),
+        _quiet_request_log(),
         _replay_window_and_rules(),
     ]
     _serve_stats()
+    if _profile_requests():
+        statuses.append("profiling requests")
     print(f"{PREFIX} moto {moto.__version__}: " + "; ".join(statuses), file=sys.stderr, flush=True)
     if os.environ.get("MOTO_SHIM_TRACEMALLOC") == "1":  # diagnosis only: slows moto down
         import tracemalloc
