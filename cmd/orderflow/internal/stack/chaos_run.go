@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,12 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/buscapture"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
-	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // ChaosOptions configure RunChaos.
@@ -159,45 +157,38 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	bodies := planChaos(o.Orders, o.Seed)
 	var mu sync.Mutex
 	accepted := map[string]bool{}
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 30 * time.Second}
-	for range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) || ctx.Err() != nil {
-					return
-				}
-				b := bodies[i]
-				status, id, retries := postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("chaos-%d-%d", o.Seed, i), b.body)
-				mu.Lock()
-				res.Sent++
-				res.ClientRetries += int64(retries)
-				switch {
-				case status == http.StatusAccepted && !b.invalid:
-					res.Accepted++
-					accepted[id] = true
-				case status == http.StatusAccepted:
-					res.Accepted++
-					accepted[id] = true
-					res.Errors = append(res.Errors, fmt.Sprintf("invalid order %d accepted as %s", i, id))
-				case status >= 400 && status < 500 && b.invalid:
-					res.Refused4xx++
-				case status >= 400 && status < 500:
-					res.Errors = append(res.Errors, fmt.Sprintf("valid order %d refused with %d", i, status))
-				default:
-					res.Unanswered++
-				}
-				if res.Sent%500 == 0 {
-					fmt.Fprintf(progress, "chaos: sent %d/%d orders (%s)\n", res.Sent, len(bodies), time.Since(began).Round(time.Second))
-				}
-				mu.Unlock()
+	poster := &loadgen.Poster{Client: &http.Client{Timeout: 30 * time.Second}, API: s.HTTPURL, Rule: loadgen.Patient}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		loadgen.Run(ctx, len(bodies), o.Concurrency, func(i int) {
+			b := bodies[i]
+			r := poster.Post(ctx, fmt.Sprintf("chaos-%d-%d", o.Seed, i), b.body)
+			status, id := r.Status, r.OrderID
+			mu.Lock()
+			defer mu.Unlock()
+			res.Sent++
+			res.ClientRetries += int64(r.Retries)
+			switch {
+			case status == http.StatusAccepted && !b.invalid:
+				res.Accepted++
+				accepted[id] = true
+			case status == http.StatusAccepted:
+				res.Accepted++
+				accepted[id] = true
+				res.Errors = append(res.Errors, fmt.Sprintf("invalid order %d accepted as %s", i, id))
+			case status >= 400 && status < 500 && b.invalid:
+				res.Refused4xx++
+			case status >= 400 && status < 500:
+				res.Errors = append(res.Errors, fmt.Sprintf("valid order %d refused with %d", i, status))
+			default:
+				res.Unanswered++
 			}
-		}()
-	}
+			if res.Sent%500 == 0 {
+				fmt.Fprintf(progress, "chaos: sent %d/%d orders (%s)\n", res.Sent, len(bodies), time.Since(began).Round(time.Second))
+			}
+		})
+	}()
 	// Poison inputs, while the orders flow.
 	poison := max(2, o.Orders/100)
 	for i := range poison {
@@ -220,7 +211,7 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 		}
 		res.PoisonEvents++
 	}
-	wg.Wait()
+	<-sent
 	fmt.Fprintf(progress, "chaos: %d orders sent, %d accepted (%s); waiting for them to settle\n", res.Sent, res.Accepted, time.Since(began).Round(time.Second))
 
 	// Settle: wait until the stack holds no work in progress (the orders that can end
@@ -323,37 +314,6 @@ func planChaos(n int, seed uint64) []chaosBody {
 		out[i].body, _ = json.Marshal(req)
 	}
 	return out
-}
-
-// postWithRetry posts an order, retrying 5xx answers and transport errors with the same
-// Idempotency-Key as a client should; it returns the final status and the order id.
-func postWithRetry(ctx context.Context, c *http.Client, url, key string, body []byte) (status int, id string, retries int) {
-	delay := 100 * time.Millisecond
-	// REQUEST_IN_PROGRESS lasts up to idempotency.LockTimeout (30 s) after a crashed request.
-	giveUp := time.Now().Add(45 * time.Second)
-	for time.Now().Before(giveUp) && ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := c.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			status = resp.StatusCode
-			inProgress := status == http.StatusConflict && bytes.Contains(b, []byte("REQUEST_IN_PROGRESS"))
-			if status < 500 && !inProgress {
-				var o struct {
-					OrderID string `json:"orderId"`
-				}
-				_ = json.Unmarshal(b, &o)
-				return status, o.OrderID, retries
-			}
-		}
-		retries++
-		_ = retry.Sleep(ctx, delay)
-		delay = min(2*delay, 2*time.Second)
-	}
-	return status, "", retries
 }
 
 func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -136,8 +138,9 @@ func (p *pathsStack) placeOrders(t *testing.T, name, sku string, qty, n int) []s
 	for i := range n {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			statuses[i], ids[i], _ = postWithRetry(context.Background(), p.http, p.HTTPURL+"/orders",
-				fmt.Sprintf("paths-%s-%d-%d", name, time.Now().UnixNano(), i), body)
+			poster := &loadgen.Poster{Client: p.http, API: p.HTTPURL, Rule: loadgen.Patient}
+			r := poster.Post(context.Background(), fmt.Sprintf("paths-%s-%d-%d", name, time.Now().UnixNano(), i), body)
+			statuses[i], ids[i] = r.Status, r.OrderID
 		}()
 	}
 	for range n {
