@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/lambdahost"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/lambdahost"
 )
 
 // coldOrderID is the order the stub's GetItem returns, already VALIDATED.

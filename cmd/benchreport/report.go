@@ -415,12 +415,12 @@ func (r *Report) writeSizes(b *strings.Builder) {
 
 func (r *Report) writeCold(b *strings.Builder) {
 	c := r.Cold
-	b.WriteString("## 2. Cold start (process start → first successful response, pkg/lambdahost)\n\n")
+	b.WriteString("## 2. Cold start (process start → first successful response, tools/lambdahost)\n\n")
 	if c.Skip != "" {
 		notMeasured(b, c.Skip)
 		return
 	}
-	fmt.Fprintf(b, "Host-arch builds (`%s`), each start a fresh process under pkg/lambdahost's Runtime API (`Host.ColdStart`), "+
+	fmt.Fprintf(b, "Host-arch builds (`%s`), each start a fresh process under tools/lambdahost's Runtime API (`Host.ColdStart`), "+
 		"interleaved function, hello, next function, hello, …; median per function and of the hello starts taken between them. "+
 		"AWS_ENDPOINT_URL points at a stub on 127.0.0.1 owned by the benchmark. Goal: ratio ≤ %.2f.\n\n", c.Build, GoalColdRatio)
 	b.WriteString("| function | starts | median | hello median | ratio | goal | package init | init allocs | first request |\n|---|---:|---:|---:|---:|---|---:|---:|---|\n")

@@ -30,8 +30,8 @@ import (
 	"github.com/orderflow/orderflow/cmd/internal/loadgen"
 	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // stackResult is what the local-stack run measured for sections 4, 5 and 6.

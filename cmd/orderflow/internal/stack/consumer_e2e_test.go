@@ -23,7 +23,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/events/orderevents"
 	"github.com/orderflow/orderflow/examples/loyalty"
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // consumerStack runs the stack with the example consumer (examples/loyalty) beside it.

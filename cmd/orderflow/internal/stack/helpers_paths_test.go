@@ -31,12 +31,12 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // pathsVisibility is the queues' visibility timeout in the paths tests: a failed SQS

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // Pseudo-parameter values of the local stack (moto's default account).

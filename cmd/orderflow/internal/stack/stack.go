@@ -34,9 +34,9 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/inventory"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/emulator"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // Options configure Up. The zero value runs template.yaml in the current directory on

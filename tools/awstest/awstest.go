@@ -36,8 +36,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/retry"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // EndpointEnv names the variable that points the tests at an emulator that is
