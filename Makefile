@@ -67,9 +67,9 @@ test-integration: tools-py tools-browser lake-tools ## tests over the wire again
 
 # The packages that run goroutines against each other: the Lambda host, the event
 # sources, the edge and fault injection, the local stack (its end-to-end and chaos
-# tests), the handlers and the stores.
-RACE_PACKAGES := ./pkg/lambdahost/... ./cmd/orderflow/internal/sources/... ./cmd/orderflow/internal/edge/... \
-	./cmd/orderflow/internal/chaos/... ./cmd/orderflow/internal/stack/... ./pkg/handler/... \
+# tests), the load generator, the handlers and the stores.
+RACE_PACKAGES := ./tools/lambdahost/... ./cmd/orderflow/internal/sources/... ./cmd/orderflow/internal/edge/... \
+	./cmd/orderflow/internal/chaos/... ./cmd/orderflow/internal/stack/... ./cmd/internal/loadgen/... ./pkg/handler/... \
 	./pkg/dynamo/... ./pkg/memstore/...
 
 .PHONY: test-race

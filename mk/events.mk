@@ -14,8 +14,8 @@ validate: validate-events
 .PHONY: validate-events events-generate events-release
 validate-events: $(ASYNCAPI_PARSER) ## AsyncAPI parser on events/asyncapi.yaml (+ a fixture it must reject); it, the registry schemas and events/schemas/ agree; the breaking-change gate
 	NODE_PATH=$(ASYNCAPI_NODE_PATH) node tools/validate/asyncapi.cjs events/asyncapi.yaml
-	NODE_PATH=$(ASYNCAPI_NODE_PATH) node tools/validate/asyncapi.cjs --expect-invalid pkg/eventcontract/testdata/asyncapi-invalid.yaml
-	$(GO) test -count=1 ./pkg/eventcontract/ ./events/...
+	NODE_PATH=$(ASYNCAPI_NODE_PATH) node tools/validate/asyncapi.cjs --expect-invalid tools/eventcontract/testdata/asyncapi-invalid.yaml
+	$(GO) test -count=1 ./tools/eventcontract/ ./events/...
 
 events-generate: ## write events/asyncapi.yaml and infra/event-schemas.yaml from events/schemas/ (commit the result)
 	$(GO) run ./cmd/eventcontract

@@ -1,6 +1,6 @@
 # security — known-vulnerability scan of the module with govulncheck (pinned). The
 # repo-wide security tests (no secrets, API auth by default, no token in logs) are Go
-# tests in pkg/security and run with `go test ./...`.
+# tests in tools/security and run with `go test ./...`.
 
 GOVULNCHECK_VERSION := v1.9.0
 GOVULNCHECK         := .tools/bin/govulncheck-$(GOVULNCHECK_VERSION)

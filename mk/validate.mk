@@ -25,8 +25,8 @@ validate-sam: ## transform template.yaml offline into build/template.transformed
 validate-asl: $(ASL_VALIDATOR) ## asl-validator on every state machine definition
 	@for f in $(ASL_FILES); do $(ASL_VALIDATOR) --json-path $$f || exit 1; done
 
-validate-go: ## structural checks of the template (pkg/template)
-	$(GO) test -count=1 ./pkg/template/...
+validate-go: ## structural checks of the template (tools/template)
+	$(GO) test -count=1 ./tools/template/...
 
 .PHONY: deploy deploy-prod
 deploy: validate ## sam build + sam deploy (STAGE=dev|prod; the samconfig.toml environment of that name)

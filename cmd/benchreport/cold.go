@@ -1,21 +1,25 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/lambdahost"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/lambdahost"
 )
 
 // coldOrderID is the order the stub's GetItem returns, already VALIDATED.
@@ -186,8 +190,60 @@ func measureCold(ctx context.Context, dir string, n int) ColdSection {
 		return ColdSection{Skip: fmt.Sprintf("%d unexpected AWS calls reached the stub; the first requests are not the cheap ones documented", u)}
 	}
 	for _, name := range Functions {
+		it, err := initTrace(ctx, hostBin(dir, name), initRuns)
+		if err != nil {
+			return ColdSection{Skip: err.Error()}
+		}
 		c.Rows = append(c.Rows, ColdRow{Name: name, N: len(fn[name]), Median: median(fn[name]), HelloMedian: median(hello[name]),
-			Payload: strings.ReplaceAll(coldCases[name].why, "|", "/")})
+			Payload: strings.ReplaceAll(coldCases[name].why, "|", "/"), Init: it})
+	}
+	if c.HelloInit, err = initTrace(ctx, hostBin(dir, "hello"), initRuns); err != nil {
+		return ColdSection{Skip: err.Error()}
 	}
 	return c
+}
+
+// initRuns is how many starts initTrace takes the fastest of.
+const initRuns = 21
+
+// initTrace starts the binary at path n times with GODEBUG=inittrace=1 and no Lambda
+// Runtime API (it exits once main finds none) and returns its package initialization.
+// It returns an error when a start prints no trace.
+func initTrace(ctx context.Context, path string, n int) (InitTrace, error) {
+	var best InitTrace
+	for i := range n {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cmd := exec.CommandContext(cctx, path)
+		cmd.Env = []string{"GODEBUG=inittrace=1", "AWS_REGION=us-east-1", "TZ=:UTC"}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run() // it fails without a Runtime API; the trace is printed before main
+		cancel()
+		t, ok := ParseInitTrace(stderr.String())
+		if !ok {
+			return InitTrace{}, fmt.Errorf("init trace of %s: no trace in %q", path, lastLines(stderr.String(), 3))
+		}
+		if i == 0 || t.Clock < best.Clock {
+			best = t
+		}
+	}
+	return best, nil
+}
+
+// initLine is one line of GODEBUG=inittrace=1:
+// "init <package> @<start> ms, <clock> ms clock, <bytes> bytes, <allocs> allocs".
+var initLine = regexp.MustCompile(`(?m)^init \S+ @\S+ ms, ([0-9.]+) ms clock, (\d+) bytes, (\d+) allocs$`)
+
+// ParseInitTrace sums the GODEBUG=inittrace=1 lines of out; ok is false when there are none.
+func ParseInitTrace(out string) (t InitTrace, ok bool) {
+	for _, m := range initLine.FindAllStringSubmatch(out, -1) {
+		clock, _ := strconv.ParseFloat(m[1], 64)
+		b, _ := strconv.ParseInt(m[2], 10, 64)
+		a, _ := strconv.ParseInt(m[3], 10, 64)
+		t.Clock += time.Duration(clock * float64(time.Millisecond))
+		t.Bytes += b
+		t.Allocs += a
+		ok = true
+	}
+	return t, ok
 }

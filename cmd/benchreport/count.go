@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/awscall"
+	"github.com/orderflow/orderflow/tools/awscall"
 )
 
 // The local stack's own call counter (edge.Counter) lives in cmd/orderflow/internal and

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/internal/capacity"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // options are benchreport's flags.

@@ -53,6 +53,8 @@ type ColdRow struct {
 	HelloMedian time.Duration
 	// Payload says what the first request was and why it answers without real AWS.
 	Payload string
+	// Init is the binary's package initialization (zero when not traced).
+	Init InitTrace
 }
 
 // ColdSection is section 2.
@@ -60,6 +62,18 @@ type ColdSection struct {
 	Skip  string
 	Build string
 	Rows  []ColdRow
+	// HelloInit is hello-world's package initialization, for comparison.
+	HelloInit InitTrace
+}
+
+// InitTrace is what GODEBUG=inittrace=1 reports of a binary's package initialization:
+// the summed clock time of every package's init (the fastest of several starts: the
+// machine's load only adds to it) and the memory those inits allocate (the same at
+// every start, so it shows a dependency's cost on a loaded machine too).
+type InitTrace struct {
+	Clock  time.Duration
+	Bytes  int64
+	Allocs int64
 }
 
 // BenchStat is one Go benchmark's median over its -count runs.
@@ -401,21 +415,26 @@ func (r *Report) writeSizes(b *strings.Builder) {
 
 func (r *Report) writeCold(b *strings.Builder) {
 	c := r.Cold
-	b.WriteString("## 2. Cold start (process start → first successful response, pkg/lambdahost)\n\n")
+	b.WriteString("## 2. Cold start (process start → first successful response, tools/lambdahost)\n\n")
 	if c.Skip != "" {
 		notMeasured(b, c.Skip)
 		return
 	}
-	fmt.Fprintf(b, "Host-arch builds (`%s`), each start a fresh process under pkg/lambdahost's Runtime API (`Host.ColdStart`), "+
+	fmt.Fprintf(b, "Host-arch builds (`%s`), each start a fresh process under tools/lambdahost's Runtime API (`Host.ColdStart`), "+
 		"interleaved function, hello, next function, hello, …; median per function and of the hello starts taken between them. "+
 		"AWS_ENDPOINT_URL points at a stub on 127.0.0.1 owned by the benchmark. Goal: ratio ≤ %.2f.\n\n", c.Build, GoalColdRatio)
-	b.WriteString("| function | starts | median | hello median | ratio | goal | first request |\n|---|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("| function | starts | median | hello median | ratio | goal | package init | init allocs | first request |\n|---|---:|---:|---:|---:|---|---:|---:|---|\n")
 	for _, row := range c.Rows {
 		q := ratio(row.Median, row.HelloMedian)
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %.2f× | %s | %s |\n", row.Name, row.N, ms(row.Median), ms(row.HelloMedian), q, met(q <= GoalColdRatio), row.Payload)
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %.2f× | %s | %s | %s | %s |\n", row.Name, row.N, ms(row.Median), ms(row.HelloMedian), q, met(q <= GoalColdRatio),
+			ms(row.Init.Clock), row.Init.kb(), row.Payload)
 	}
-	b.WriteString("\n")
+	fmt.Fprintf(b, "\nPackage init: `GODEBUG=inittrace=1`, the sum over the binary's packages, fastest of %d starts; init allocs: KB the inits allocate "+
+		"(the same at every start, so comparable across loaded machines). hello-world: %s, %s. The AWS SDK service modules pinned in go.mod are chosen by these two columns.\n\n",
+		initRuns, ms(c.HelloInit.Clock), c.HelloInit.kb())
 }
+
+func (t InitTrace) kb() string { return fmt.Sprintf("%.0f KB", float64(t.Bytes)/1024) }
 
 func (r *Report) writeHot(b *strings.Builder) {
 	h := r.Hot

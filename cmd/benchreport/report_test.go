@@ -19,7 +19,9 @@ func fullReport() *Report {
 		Elapsed: 90 * time.Second,
 		Sizes:   SizeSection{Command: "go build", Hello: 5 << 20, Rows: []SizeRow{{"ingest", 7 << 20}, {"process", 6 << 20}}},
 		Cold: ColdSection{Build: "go build", Rows: []ColdRow{
-			{Name: "ingest", N: 21, Median: 3 * time.Millisecond, HelloMedian: 2500 * time.Microsecond, Payload: "GET 404"}}},
+			{Name: "ingest", N: 21, Median: 3 * time.Millisecond, HelloMedian: 2500 * time.Microsecond, Payload: "GET 404",
+				Init: InitTrace{Clock: 1500 * time.Microsecond, Bytes: 160 << 10, Allocs: 1000}}},
+			HelloInit: InitTrace{Clock: 500 * time.Microsecond, Bytes: 20 << 10}},
 		Hot: HotSection{Command: "go test -bench", Rows: []HotRow{
 			{Name: "notify", Input: "event", Hot: BenchStat{NsPerOp: 4000, BytesPerOp: 100, AllocsPerOp: 10}, Decode: BenchStat{NsPerOp: 1000, BytesPerOp: 50, AllocsPerOp: 5}}}},
 		Calls: CallSection{Orders: 20,
@@ -54,7 +56,7 @@ func TestWriteMarkdown(t *testing.T) {
 			"## 7. Soak", "soak: 10000 orders; moto 0.4 GB at the end",
 			"2026-01-02 03:04 UTC", "2 CPUs (nproc), Test CPU, go1.26.0", "at the start: 0.1 0.2 0.3; at the end: 1.0 0.5 0.3",
 			"| ingest | 7340032 | 7.00 MiB | 1.40× | met |",
-			"| ingest | 21 | 3.00 ms | 2.50 ms | 1.20× | met | GET 404 |",
+			"| ingest | 21 | 3.00 ms | 2.50 ms | 1.20× | met | 1.50 ms | 160 KB | GET 404 |", "hello-world: 0.50 ms, 20 KB.",
 			"| notify | event | 4000 | 100 | 10 | 1000 | 50 | 5 | 4.00× | NOT met |",
 			"| **total** | **5.00** | **5.00** | |",
 			"sqs:ReceiveMessage (local stack plumbing) | 4.50",
@@ -224,5 +226,21 @@ func TestIdentify(t *testing.T) {
 				t.Errorf("Identify = %s, %s; want %s, %s", service, op, tt.service, tt.op)
 			}
 		})
+	}
+}
+
+func TestParseInitTrace(t *testing.T) {
+	out := "init internal/bytealg @0 ms, 0 ms clock, 0 bytes, 0 allocs\n" +
+		"init runtime @0.31 ms, 0.16 ms clock, 0 bytes, 0 allocs\n" +
+		"some log line\n" +
+		"init github.com/aws/aws-sdk-go-v2/service/dynamodb/internal/endpoints @5.1 ms, 0.947 ms clock, 82752 bytes, 610 allocs\n" +
+		"init main @6 ms, 0.004 ms clock, 16 bytes, 1 allocs\n"
+	got, ok := ParseInitTrace(out)
+	want := InitTrace{Clock: 1111 * time.Microsecond, Bytes: 82768, Allocs: 611}
+	if !ok || got != want {
+		t.Fatalf("ParseInitTrace = %+v, %v; want %+v, true", got, ok, want)
+	}
+	if _, ok := ParseInitTrace("expected AWS Lambda environment variables\n"); ok {
+		t.Fatal("ParseInitTrace of output without a trace = ok")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -28,10 +27,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/internal/capacity"
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
 	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // stackResult is what the local-stack run measured for sections 4, 5 and 6.
@@ -254,37 +254,22 @@ func countCalls(ctx context.Context, api string, direct aws.Config, table string
 	c.Reset()
 	ids := make([]string, n)
 	var postNs atomic.Int64
-	var wg sync.WaitGroup
 	errs := make([]error, n)
-	sem := make(chan struct{}, 4)
-	client := &http.Client{Timeout: 30 * time.Second}
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, api+"/orders", strings.NewReader(benchOrder))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i))
-			began := time.Now()
-			resp, err := client.Do(req)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			postNs.Add(int64(time.Since(began)))
-			loc := resp.Header.Get("Location")
-			if resp.StatusCode != http.StatusAccepted || loc == "" {
-				errs[i] = fmt.Errorf("POST /orders: %d %s", resp.StatusCode, body)
-				return
-			}
-			ids[i] = loc[strings.LastIndexByte(loc, '/')+1:]
-		}()
-	}
-	wg.Wait()
+	poster := &loadgen.Poster{API: api, Rule: loadgen.Brief}
+	loadgen.Run(ctx, n, 4, func(i int) {
+		r := poster.Post(ctx, fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i), []byte(benchOrder))
+		if r.Err != nil {
+			errs[i] = r.Err
+			return
+		}
+		postNs.Add(int64(r.Latency))
+		loc := r.Header.Get("Location")
+		if r.Status != http.StatusAccepted || loc == "" {
+			errs[i] = fmt.Errorf("POST /orders: %d %s", r.Status, r.Body)
+			return
+		}
+		ids[i] = loc[strings.LastIndexByte(loc, '/')+1:]
+	})
 	if err := errors.Join(errs...); err != nil {
 		return sec, nil, 0, err
 	}

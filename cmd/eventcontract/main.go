@@ -5,14 +5,14 @@
 //	go run ./cmd/eventcontract release    # the schemas become the released baseline
 //
 // `make validate` checks that the written files are up to date and that the schemas do
-// not break what was released (pkg/eventcontract).
+// not break what was released (tools/eventcontract).
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/orderflow/orderflow/pkg/eventcontract"
+	"github.com/orderflow/orderflow/tools/eventcontract"
 )
 
 func main() {

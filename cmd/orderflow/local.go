@@ -17,7 +17,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/console"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 const localUsage = `usage: orderflow local up [flags]

@@ -14,7 +14,7 @@ import (
 	"github.com/orderflow/orderflow/events/samples"
 	"github.com/orderflow/orderflow/events/schemas"
 	"github.com/orderflow/orderflow/pkg/event"
-	"github.com/orderflow/orderflow/pkg/eventcontract"
+	"github.com/orderflow/orderflow/tools/eventcontract"
 )
 
 func examples(t *testing.T) []eventcontract.Example {

@@ -20,7 +20,7 @@ var files embed.FS
 
 // File returns the schema file name for a detail-type: "Order Created" → "order-created.json".
 // That is the file of major 1; a later major N lives beside it as "order-created.vN.json"
-// (the breaking-change gate in pkg/eventcontract holds the files to these names).
+// (the breaking-change gate in tools/eventcontract holds the files to these names).
 func File(detailType string) string {
 	return strings.ToLower(strings.ReplaceAll(detailType, " ", "-")) + ".json"
 }

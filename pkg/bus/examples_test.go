@@ -9,13 +9,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/event"
-	"github.com/orderflow/orderflow/pkg/eventcontract"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/eventcontract"
 )
 
-// The examples of the AsyncAPI document (pkg/eventcontract) are what a rule target
+// The examples of the AsyncAPI document (tools/eventcontract) are what a rule target
 // receives: the example published through the Publisher arrives over a real rule with
 // the same envelope members, the same detail-type and source and, byte for byte once
 // decoded, the same detail.

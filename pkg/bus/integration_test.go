@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/events/schemas"
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/bus"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

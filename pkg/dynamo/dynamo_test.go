@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/idempotency"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/storetest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

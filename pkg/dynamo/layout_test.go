@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/idempotency"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // dynamoSDK are the import paths whose users handle DynamoDB items by hand.

@@ -67,43 +67,34 @@ func TestHandlersAndFakesHaveNoAdapterDependency(t *testing.T) {
 	}
 }
 
-// product lists the deployed product's packages below pkg/ (with functions/...): the
-// domain, the handlers, the adapters and what the functions' main packages need. Every
-// other package (cmd/..., the local stack's host and emulator, the test harness, the
-// template checks, the contract tooling) is developer tooling.
-var product = []string{
-	"order", "inventory", "payment", "event", "idempotency",
-	"handler/...",
-	"dynamo/...", "bus", "queue", "topic", "lake", "s3put", "tasktoken",
-	"awsconfig", "logging", "metrics", "retry",
-}
-
-// Tooling may import the product, never the reverse: what the functions and the product's
-// packages import is the product (or outside this module).
+// The repository has two halves (pkg/README.md, tools/README.md). The product:
+// functions/ and pkg/ (what `sam build` ships, with the product's own test doubles) and
+// events/ (the contract it publishes). The tooling: cmd/ and tools/ (the local stack, the
+// CLI, chaos, audit, bench, the Lambda host, the emulator harness, the template and
+// contract checks) and bench/. Tooling may import the product, never the reverse:
+// nothing the product's packages import, directly or not, lies in the tooling half.
 func TestProductImportsNoTooling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
 	const mod = "github.com/orderflow/orderflow/"
-	args := []string{"list", mod + "functions/..."}
-	for _, p := range product {
-		args = append(args, mod+"pkg/"+p)
-	}
-	out, err := exec.Command("go", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	isProduct := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		isProduct[p] = true
-	}
-	out, err = exec.Command("go", append([]string{"list", "-deps"}, args[1:]...)...).CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", mod+"functions/...", mod+"pkg/...", mod+"events/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, mod) && !isProduct[dep] {
-			t.Errorf("the product depends on %s, which is tooling", dep)
+	deps := strings.Fields(string(out))
+	product := 0
+	for _, dep := range deps {
+		for _, tooling := range []string{"cmd/", "tools/", "bench/"} {
+			if strings.HasPrefix(dep, mod+tooling) {
+				t.Errorf("the product depends on %s, which is tooling", dep)
+			}
 		}
+		if strings.HasPrefix(dep, mod+"pkg/") {
+			product++
+		}
+	}
+	if product < 20 {
+		t.Fatalf("go list found %d packages under pkg/, want the whole product: %v", product, deps)
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/queue"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

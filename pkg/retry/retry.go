@@ -1,5 +1,6 @@
-// Package retry holds the one backoff and the one context-aware sleep of orderflow: the
-// adapters that retry (pkg/bus, pkg/dynamo) and the local stack's tools share them.
+// Package retry holds the one backoff schedule and the one context-aware sleep of
+// orderflow: the adapters that retry (pkg/bus, pkg/dynamo), the local stack's emulated
+// services and pollers, and the load generator share them.
 package retry
 
 import (
@@ -8,14 +9,22 @@ import (
 	"time"
 )
 
-// Backoff returns the wait before retry n (1-based): a random duration in [c/2, c] with
-// c = min(maxDelay, base·2^(n-1)), so concurrent senders do not retry in lockstep.
-func Backoff(n int, base, maxDelay time.Duration) time.Duration {
+// Delay returns the deterministic wait before retry n (1-based): min(maxDelay,
+// base·2^(n-1)). It is the schedule of the emulated services' own retries (Lambda's
+// asynchronous retries, EventBridge's target retries), which a replayed run must repeat,
+// and of pollers; senders that compete use Backoff.
+func Delay(n int, base, maxDelay time.Duration) time.Duration {
 	c := base
 	for i := 1; i < n && c < maxDelay; i++ {
 		c *= 2
 	}
-	c = min(c, maxDelay)
+	return max(0, min(c, maxDelay))
+}
+
+// Backoff returns the wait before retry n (1-based): a random duration in [c/2, c] with
+// c = Delay(n, base, maxDelay), so concurrent senders do not retry in lockstep.
+func Backoff(n int, base, maxDelay time.Duration) time.Duration {
+	c := Delay(n, base, maxDelay)
 	if c <= 0 {
 		return 0
 	}

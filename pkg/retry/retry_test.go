@@ -22,6 +22,19 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+func TestDelayDoublesUpToTheCap(t *testing.T) {
+	base, maxDelay := 50*time.Millisecond, time.Second
+	for n, want := range map[int]time.Duration{1: 50 * time.Millisecond, 2: 100 * time.Millisecond, 5: 800 * time.Millisecond,
+		6: time.Second, 64: time.Second} {
+		if d := Delay(n, base, maxDelay); d != want {
+			t.Errorf("Delay(%d) = %v, want %v", n, d, want)
+		}
+	}
+	if d := Delay(0, base, maxDelay); d != base {
+		t.Errorf("Delay(0) = %v, want the base %v", d, base)
+	}
+}
+
 func TestSleepStopsWithTheContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

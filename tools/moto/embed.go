@@ -1,4 +1,4 @@
-// Package moto ships the Python shim that pkg/emulator runs in place of
+// Package moto ships the Python shim that tools/emulator runs in place of
 // moto_server. The shim lives here, next to the other tooling, and is embedded
 // so that the emulator works from any working directory.
 package moto

@@ -1,6 +1,6 @@
 """moto_server with orderflow's fixes for known moto bugs; same CLI as moto_server.
 
-Usage (what pkg/emulator runs):
+Usage (what tools/emulator runs):
 
     python3 moto_server_shim.py -H 127.0.0.1 -p 5000
 
@@ -83,7 +83,7 @@ ones. local/README.md says what the local stack keeps and for how long.
    sequence number and get_records indexes by sequence number: O(1) and
    O(limit). Puts and reads of a shard take one lock: moto serves requests on
    threads, and two concurrent PutRecords drew the same sequence number, the
-   second overwriting the first: a record lost without an error (pkg/emulator's
+   second overwriting the first: a record lost without an error (tools/emulator's
    concurrent-puts test, with MOTO_SHIM_SWITCH_INTERVAL making threads switch
    often, loses records in every run without the lock).
 6. SQS (moto/sqs/models.py Queue.delete_message, Message.mark_received):
@@ -193,7 +193,7 @@ When the pinned moto (Makefile / docs: moto[server]==5.2.1) is raised to a
 release that contains getmoto/moto#10093, the shim prints "not needed" for it;
 the JSONPath cache can go when moto or jsonpath_ng caches parsed paths itself,
 the Lambda error names when moto reports Lambda.<code> (the shim then says "not needed").
-With neither fix needed, pkg/emulator can run moto_server directly and this
+With neither fix needed, tools/emulator can run moto_server directly and this
 file can go.
 """
 
@@ -206,7 +206,7 @@ import sys
 import threading
 import weakref
 
-# Exit status when moto (or its server extras) is not installed; pkg/emulator
+# Exit status when moto (or its server extras) is not installed; tools/emulator
 # turns it into emulator.ErrNotInstalled with an install hint.
 EXIT_MOTO_MISSING = 3
 

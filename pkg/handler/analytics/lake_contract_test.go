@@ -11,7 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/events/samples"
 	"github.com/orderflow/orderflow/pkg/lake"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // orderEvents returns the data lake's Glue table, order_events, from infra/data-lake.yaml.

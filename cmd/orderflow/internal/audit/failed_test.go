@@ -10,7 +10,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

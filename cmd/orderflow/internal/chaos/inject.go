@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
-	"github.com/orderflow/orderflow/pkg/awscall"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/lambdahost"
+	"github.com/orderflow/orderflow/tools/awscall"
+	"github.com/orderflow/orderflow/tools/lambdahost"
 )
 
 // maxInspect bounds how much of a request body is read to match ErrorRule.Resource and

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
-	"github.com/orderflow/orderflow/pkg/lambdahost"
+	"github.com/orderflow/orderflow/tools/lambdahost"
 )
 
 func signed(r *http.Request, service string) *http.Request {

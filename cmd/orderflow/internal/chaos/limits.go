@@ -1,7 +1,7 @@
 package chaos
 
 import (
-	"github.com/orderflow/orderflow/pkg/awscall"
+	"github.com/orderflow/orderflow/tools/awscall"
 
 	"encoding/json"
 	"fmt"

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
 	"github.com/orderflow/orderflow/pkg/order"
 )
 
@@ -221,35 +221,17 @@ func (l *loader) Run(ctx context.Context) (*LoadReport, error) {
 		bar.Start()
 	}
 	outcomes := make([]outcome, len(plan))
-	next := make(chan int)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range min(l.Opts.Concurrency, len(plan)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				key := fmt.Sprintf("load-%s-%d-%d", runID, l.Opts.Seed, i)
-				outcomes[i] = l.one(ctx, plan[i], key)
-				if l.OnOutcome != nil {
-					l.OnOutcome(outcomes[i])
-				}
-				if bar != nil {
-					bar.Add(1)
-				}
-			}
-		}()
-	}
-feed:
-	for i := range plan {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	loadgen.Run(ctx, len(plan), l.Opts.Concurrency, func(i int) {
+		key := fmt.Sprintf("load-%s-%d-%d", runID, l.Opts.Seed, i)
+		outcomes[i] = l.one(ctx, plan[i], key)
+		if l.OnOutcome != nil {
+			l.OnOutcome(outcomes[i])
 		}
-	}
-	close(next)
-	wg.Wait()
+		if bar != nil {
+			bar.Add(1)
+		}
+	})
 	elapsed := time.Since(start)
 	if bar != nil {
 		bar.Stop()
@@ -278,27 +260,15 @@ feed:
 	return rep, nil
 }
 
-// postAttempts bounds the POSTs of one order: transport errors, 429 and 503 are retried
-// with the same idempotency key, so a retry never makes a second order.
-const postAttempts = 5
-
-// one sends one order and waits for its end.
+// one sends one order and waits for its end. The POST is retried under loadgen.Brief.
 func (l *loader) one(ctx context.Context, p plannedOrder, key string) outcome {
 	out := outcome{Kind: p.Kind}
 	start := time.Now()
-	var resp apiResponse
-	var err error
-	for attempt := 1; ; attempt++ {
-		resp, err = l.API.createOrder(ctx, p.Body, key)
-		retry := err != nil || resp.Status == 429 || resp.Status == 503
-		if !retry || attempt == postAttempts || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-		}
-	}
+	post := loadgen.Brief.Do(ctx, func(ctx context.Context) (loadgen.Answer, error) {
+		r, err := l.API.createOrder(ctx, p.Body, key)
+		return loadgen.Answer{Status: r.Status, Body: r.Body}, err
+	})
+	resp, err := apiResponse{Status: post.Status, Body: post.Body}, post.Err
 	switch {
 	case err != nil:
 		out.Result, out.Err = "ERROR", err

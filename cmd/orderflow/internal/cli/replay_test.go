@@ -14,7 +14,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // replayed reads (and deletes) every message of a queue and returns the eventIds, sorted,

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/queue"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func noEnv(string) string { return "" }

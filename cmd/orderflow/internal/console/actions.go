@@ -11,7 +11,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/logging"
-	tpl "github.com/orderflow/orderflow/pkg/template"
+	tpl "github.com/orderflow/orderflow/tools/template"
 )
 
 // dlqView is one DLQ as the page shows it.

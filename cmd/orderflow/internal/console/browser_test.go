@@ -21,8 +21,8 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
-	"github.com/orderflow/orderflow/pkg/emulator"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/emulator"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 func repoRoot() string {

@@ -33,7 +33,7 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/queue"
-	tpl "github.com/orderflow/orderflow/pkg/template"
+	tpl "github.com/orderflow/orderflow/tools/template"
 )
 
 //go:embed web

@@ -17,7 +17,7 @@ import (
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/order"
-	tpl "github.com/orderflow/orderflow/pkg/template"
+	tpl "github.com/orderflow/orderflow/tools/template"
 )
 
 // roles are the logical IDs of the resources the console reads, found through the

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // Node kinds of the flow picture.

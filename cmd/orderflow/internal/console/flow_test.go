@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 func loadTemplate(t *testing.T) *template.Template {

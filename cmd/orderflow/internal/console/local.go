@@ -2,7 +2,7 @@ package console
 
 import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/stack"
-	tpl "github.com/orderflow/orderflow/pkg/template"
+	tpl "github.com/orderflow/orderflow/tools/template"
 )
 
 // ForLocalStack returns the options of a console for the running local stack s of

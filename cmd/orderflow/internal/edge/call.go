@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/orderflow/orderflow/pkg/awscall"
+	"github.com/orderflow/orderflow/tools/awscall"
 )
 
 // Call is what the edge knows of an AWS API call: the service signing name (dynamodb,

@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // repoRoot is the module root (template.yaml, .tools/duckdb).

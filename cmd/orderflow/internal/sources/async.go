@@ -116,8 +116,7 @@ func (a *Async) run(ctx context.Context, function string, payload []byte, accept
 			break
 		}
 		a.logger().Warn("async invoke failed; retrying", "function", function, "attempt", attempts, "response", truncate(out))
-		_ = retry.Sleep(ctx, delay)
-		delay *= 2
+		_ = retry.Sleep(ctx, retry.Delay(attempts, delay, maxAge))
 	}
 	condition := "RetriesExhausted"
 	if time.Since(accepted) > maxAge {

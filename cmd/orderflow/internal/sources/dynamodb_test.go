@@ -20,7 +20,7 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // streamFixture is a table with a NEW_AND_OLD_IMAGES stream and a bucket for the

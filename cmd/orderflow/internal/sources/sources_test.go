@@ -23,7 +23,7 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

@@ -184,7 +184,7 @@ func (d *Delivery) deliver(ctx context.Context, t Target, ev []byte, handle *str
 		if attempt >= t.Retries || (t.MaxAge > 0 && time.Since(start) > t.MaxAge) {
 			break
 		}
-		wait := base << min(attempt, 6)
+		wait := retry.Delay(attempt+1, base, 64*base)
 		if handle != nil {
 			_, _ = d.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(t.QueueURL),
 				ReceiptHandle: handle, VisibilityTimeout: int32(wait/time.Second) + 30})

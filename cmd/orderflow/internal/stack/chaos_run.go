@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,13 +22,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/audit"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/buscapture"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
-	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // ChaosOptions configure RunChaos.
@@ -116,6 +114,30 @@ const chaosScarce = "CHAOS-SCARCE"
 // inputs, waits for the system to settle and audits it. Capture queues for the bus events
 // and the notifications are created first.
 func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, error) {
+	o.setDefaults()
+	r := &chaosRun{s: s, o: o, began: time.Now(), res: &ChaosResult{Seed: o.Seed, Orders: o.Orders},
+		accepted: map[string]bool{}, ddb: dynamodb.NewFromConfig(s.Config), sq: sqs.NewFromConfig(s.Config)}
+	evCapture, nCapture, err := s.chaosCaptures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	initial, err := r.stockCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sent := r.sendOrders(ctx, planChaos(o.Orders, o.Seed))
+	if err := r.sendPoison(ctx); err != nil { // while the orders flow
+		return nil, err
+	}
+	<-sent
+	r.logf("chaos: %d orders sent, %d accepted (%s); waiting for them to settle", r.res.Sent, r.res.Accepted, r.elapsed())
+	if err := r.settle(ctx); err != nil {
+		return nil, err
+	}
+	return r.audit(ctx, initial, evCapture, nCapture)
+}
+
+func (o *ChaosOptions) setDefaults() {
 	if o.Orders <= 0 {
 		o.Orders = 300
 	}
@@ -125,21 +147,33 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	if o.Timeout <= 0 {
 		o.Timeout = 2*time.Minute + time.Duration(o.Orders)*100*time.Millisecond
 	}
-	progress := o.Progress
-	if progress == nil {
-		progress = io.Discard
+	if o.Progress == nil {
+		o.Progress = io.Discard
 	}
-	began := time.Now()
-	res := &ChaosResult{Seed: o.Seed, Orders: o.Orders}
-	ddb := dynamodb.NewFromConfig(s.Config)
-	sq := sqs.NewFromConfig(s.Config)
-	evCapture, nCapture, err := s.chaosCaptures(ctx)
-	if err != nil {
-		return nil, err
-	}
-	inv := s.Tables["InventoryTable"]
-	scarce := int64(max(5, o.Orders/20))
-	catalog := dynamo.NewInventoryStore(ddb, inv)
+}
+
+// chaosRun is the state of one RunChaos.
+type chaosRun struct {
+	s     *Stack
+	o     ChaosOptions
+	began time.Time
+	ddb   *dynamodb.Client
+	sq    *sqs.Client
+
+	mu       sync.Mutex // guards res and accepted while the orders are sent
+	res      *ChaosResult
+	accepted map[string]bool
+}
+
+func (r *chaosRun) logf(format string, args ...any) { fmt.Fprintf(r.o.Progress, format+"\n", args...) }
+
+func (r *chaosRun) elapsed() time.Duration { return time.Since(r.began).Round(time.Second) }
+
+// stockCatalog puts the chaos SKUs in the inventory table (the scarce one with a stock
+// for 1 order in 20) and returns every SKU's stock before the run.
+func (r *chaosRun) stockCatalog(ctx context.Context) (map[string]int64, error) {
+	inv := r.s.Tables["InventoryTable"]
+	catalog := dynamo.NewInventoryStore(r.ddb, inv)
 	put := func(sku string, price, stock int64) error {
 		return catalog.Put(ctx, inventory.Item{SKU: sku, Price: price, Currency: "USD", Stock: stock})
 	}
@@ -148,87 +182,94 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 			return nil, err
 		}
 	}
-	if err := put(chaosScarce, 700, scarce); err != nil {
+	if err := put(chaosScarce, 700, int64(max(5, r.o.Orders/20))); err != nil {
 		return nil, err
 	}
-	initial, err := skuStock(ctx, ddb, inv)
-	if err != nil {
-		return nil, err
-	}
+	return skuStock(ctx, r.ddb, inv)
+}
 
-	// Orders.
-	bodies := planChaos(o.Orders, o.Seed)
-	var mu sync.Mutex
-	accepted := map[string]bool{}
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 30 * time.Second}
-	for range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) || ctx.Err() != nil {
-					return
-				}
-				b := bodies[i]
-				status, id, retries := postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("chaos-%d-%d", o.Seed, i), b.body)
-				mu.Lock()
-				res.Sent++
-				res.ClientRetries += int64(retries)
-				switch {
-				case status == http.StatusAccepted && !b.invalid:
-					res.Accepted++
-					accepted[id] = true
-				case status == http.StatusAccepted:
-					res.Accepted++
-					accepted[id] = true
-					res.Errors = append(res.Errors, fmt.Sprintf("invalid order %d accepted as %s", i, id))
-				case status >= 400 && status < 500 && b.invalid:
-					res.Refused4xx++
-				case status >= 400 && status < 500:
-					res.Errors = append(res.Errors, fmt.Sprintf("valid order %d refused with %d", i, status))
-				default:
-					res.Unanswered++
-				}
-				if res.Sent%500 == 0 {
-					fmt.Fprintf(progress, "chaos: sent %d/%d orders (%s)\n", res.Sent, len(bodies), time.Since(began).Round(time.Second))
-				}
-				mu.Unlock()
-			}
-		}()
+// sendOrders posts bodies in the background, o.Concurrency at once, and closes the
+// returned channel when every order has its final answer.
+func (r *chaosRun) sendOrders(ctx context.Context, bodies []chaosBody) <-chan struct{} {
+	poster := &loadgen.Poster{Client: &http.Client{Timeout: 30 * time.Second}, API: r.s.HTTPURL, Rule: loadgen.Patient}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		loadgen.Run(ctx, len(bodies), r.o.Concurrency, func(i int) {
+			r.record(i, bodies[i], poster.Post(ctx, fmt.Sprintf("chaos-%d-%d", r.o.Seed, i), bodies[i].body), len(bodies))
+		})
+	}()
+	return sent
+}
+
+// record counts order i's answer against what was planned for it.
+func (r *chaosRun) record(i int, b chaosBody, post loadgen.Result, total int) {
+	status, id := post.Status, post.OrderID
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := r.res
+	res.Sent++
+	res.ClientRetries += int64(post.Retries)
+	switch {
+	case status == http.StatusAccepted && !b.invalid:
+		res.Accepted++
+		r.accepted[id] = true
+	case status == http.StatusAccepted:
+		res.Accepted++
+		r.accepted[id] = true
+		res.Errors = append(res.Errors, fmt.Sprintf("invalid order %d accepted as %s", i, id))
+	case status >= 400 && status < 500 && b.invalid:
+		res.Refused4xx++
+	case status >= 400 && status < 500:
+		res.Errors = append(res.Errors, fmt.Sprintf("valid order %d refused with %d", i, status))
+	default:
+		res.Unanswered++
 	}
-	// Poison inputs, while the orders flow.
-	poison := max(2, o.Orders/100)
+	if res.Sent%500 == 0 {
+		r.logf("chaos: sent %d/%d orders (%s)", res.Sent, total, r.elapsed())
+	}
+}
+
+// sendPoison puts malformed inventory commands on the queue and malformed events on the
+// bus, one per 100 orders (at least 2 of each).
+func (r *chaosRun) sendPoison(ctx context.Context) error {
+	poison := max(2, r.o.Orders/100)
 	for i := range poison {
 		body := `{"command":"reserve","orderId":` // truncated JSON
 		if i%2 == 1 {
 			body = `{"command":"explode","orderId":"chaos-poison-` + strconv.Itoa(i) + `","lines":[]}`
 		}
-		if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.Queues["InventoryCommandQueue"]), MessageBody: aws.String(body)}); err != nil {
-			return nil, fmt.Errorf("poison command: %w", err)
+		if _, err := r.sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(r.s.Queues["InventoryCommandQueue"]), MessageBody: aws.String(body)}); err != nil {
+			return fmt.Errorf("poison command: %w", err)
 		}
-		res.PoisonCommands++
+		r.mu.Lock()
+		r.res.PoisonCommands++
+		r.mu.Unlock()
 	}
-	eb := eventbridge.NewFromConfig(s.Config)
+	eb := eventbridge.NewFromConfig(r.s.Config)
 	for i := range poison {
 		detail := `{"metadata":{"eventId":"chaos-poison-` + strconv.Itoa(i) + `"},"data":{"status":"CONFIRMED","total":"lots"}}`
 		if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-			EventBusName: aws.String(s.Bus), Source: aws.String("myapp.orders"), DetailType: aws.String("Order Confirmed"),
+			EventBusName: aws.String(r.s.Bus), Source: aws.String("myapp.orders"), DetailType: aws.String("Order Confirmed"),
 			Detail: aws.String(detail)}}}); err != nil {
-			return nil, fmt.Errorf("poison event: %w", err)
+			return fmt.Errorf("poison event: %w", err)
 		}
-		res.PoisonEvents++
+		r.mu.Lock()
+		r.res.PoisonEvents++
+		r.mu.Unlock()
 	}
-	wg.Wait()
-	fmt.Fprintf(progress, "chaos: %d orders sent, %d accepted (%s); waiting for them to settle\n", res.Sent, res.Accepted, time.Since(began).Round(time.Second))
+	return nil
+}
 
-	// Settle: wait until the stack holds no work in progress (the orders that can end
-	// have ended, the deliveries, retries and duplicates are done), then audit.
-	settleCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+// settle waits until the stack holds no work in progress (the orders that can end have
+// ended, the deliveries, retries and duplicates are done), reporting progress. Past
+// o.Timeout it records what was not settled and returns nil: the audit runs on what is
+// there. It returns an error only when ctx ends.
+func (r *chaosRun) settle(ctx context.Context) error {
+	settleCtx, cancel := context.WithTimeout(ctx, r.o.Timeout)
+	defer cancel()
 	lastDone, lastScan, scanTook := -1, time.Time{}, time.Duration(0)
-	err = s.WaitSettled(settleCtx, func(ctx context.Context) (bool, string, error) {
+	err := r.s.WaitSettled(settleCtx, func(ctx context.Context) (bool, string, error) {
 		// Progress only. A count scans every order, so it waits 20 times as long as the
 		// last one took (at least 5 s): the emulator spends under 5% of its time on it at
 		// any size of run.
@@ -236,24 +277,30 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 			return true, "", nil
 		}
 		lastScan = time.Now()
-		done, err := terminalOrders(ctx, ddb, s.Tables["OrdersTable"])
+		done, err := terminalOrders(ctx, r.ddb, r.s.Tables["OrdersTable"])
 		scanTook = time.Since(lastScan)
 		if err == nil && done != lastDone {
 			lastDone = done
-			fmt.Fprintf(progress, "chaos: %d/%d orders terminal (%s)\n", done, len(accepted), time.Since(began).Round(time.Second))
+			r.logf("chaos: %d/%d orders terminal (%s)", done, len(r.accepted), r.elapsed())
 		}
 		return true, "", err
 	})
-	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, err
+			return err
 		}
-		res.NotSettled = err.Error()
-		fmt.Fprintf(progress, "chaos: %v; auditing what is there\n", err)
+		r.res.NotSettled = err.Error()
+		r.logf("chaos: %v; auditing what is there", err)
 	} else {
-		fmt.Fprintf(progress, "chaos: settled (%s); auditing\n", time.Since(began).Round(time.Second))
+		r.logf("chaos: settled (%s); auditing", r.elapsed())
 	}
+	return nil
+}
+
+// audit runs the audit over the tables, the DLQs, the failure buckets and the captures,
+// and checks that every accepted order is in the orders table.
+func (r *chaosRun) audit(ctx context.Context, initial map[string]int64, evCapture, nCapture string) (*ChaosResult, error) {
+	s, res := r.s, r.res
 	var dlqs []string
 	for id, url := range s.Queues {
 		if isDLQ(id) {
@@ -262,18 +309,17 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	}
 	res.Faults = s.Faults.Stats()
 	res.FailedExecutions = failedExecutions(ctx, s)
-	res.Audit, err = audit.Run(ctx, audit.Config{DynamoDB: ddb, SQS: sq,
+	var err error
+	res.Audit, err = audit.Run(ctx, audit.Config{DynamoDB: r.ddb, SQS: r.sq,
 		S3:          s3.NewFromConfig(s.Config, func(o *s3.Options) { o.UsePathStyle = true }),
-		OrdersTable: s.Tables["OrdersTable"], InventoryTable: inv, MetricsTable: s.Tables["MetricsTable"], Bucket: s.Bucket,
+		OrdersTable: s.Tables["OrdersTable"], InventoryTable: s.Tables["InventoryTable"], MetricsTable: s.Tables["MetricsTable"], Bucket: s.Bucket,
 		DLQs: dlqs, FailureBuckets: s.failureBuckets(), EventCapture: evCapture, NotificationCapture: nCapture, Initial: initial})
-	res.Duration = time.Since(began)
+	res.Duration = time.Since(r.began)
 	if err != nil {
 		return res, err
 	}
-	// Every accepted order must be in the table.
-	seen := res.Audit.Orders
-	if seen < len(accepted) {
-		res.Errors = append(res.Errors, fmt.Sprintf("%d orders accepted, %d in the orders table", len(accepted), seen))
+	if seen := res.Audit.Orders; seen < len(r.accepted) {
+		res.Errors = append(res.Errors, fmt.Sprintf("%d orders accepted, %d in the orders table", len(r.accepted), seen))
 	}
 	return res, nil
 }
@@ -330,37 +376,6 @@ func planChaos(n int, seed uint64) []chaosBody {
 		out[i].body, _ = json.Marshal(req)
 	}
 	return out
-}
-
-// postWithRetry posts an order, retrying 5xx answers and transport errors with the same
-// Idempotency-Key as a client should; it returns the final status and the order id.
-func postWithRetry(ctx context.Context, c *http.Client, url, key string, body []byte) (status int, id string, retries int) {
-	delay := 100 * time.Millisecond
-	// REQUEST_IN_PROGRESS lasts up to idempotency.LockTimeout (30 s) after a crashed request.
-	giveUp := time.Now().Add(45 * time.Second)
-	for time.Now().Before(giveUp) && ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := c.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			status = resp.StatusCode
-			inProgress := status == http.StatusConflict && bytes.Contains(b, []byte("REQUEST_IN_PROGRESS"))
-			if status < 500 && !inProgress {
-				var o struct {
-					OrderID string `json:"orderId"`
-				}
-				_ = json.Unmarshal(b, &o)
-				return status, o.OrderID, retries
-			}
-		}
-		retries++
-		_ = retry.Sleep(ctx, delay)
-		delay = min(2*delay, 2*time.Second)
-	}
-	return status, "", retries
 }
 
 func skuStock(ctx context.Context, c *dynamodb.Client, table string) (map[string]int64, error) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -29,19 +31,19 @@ func TestCarefulClientAgainstCrashingIngest(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	client := &http.Client{Timeout: 30 * time.Second}
+	poster := &loadgen.Poster{Client: &http.Client{Timeout: 30 * time.Second}, API: s.HTTPURL, Rule: loadgen.Patient}
 	const n = 60
 	answered := map[string]bool{}
 	retries, unanswered := 0, 0
 	for i := range n {
 		body := []byte(fmt.Sprintf(`{"customerId":"careful-%d","currency":"USD","lines":[{"sku":"SKU-MUG-001","quantity":1}],"paymentToken":"tok_visa"}`, i))
-		// Until a 202, however long it takes (postWithRetry gives up after 45 s).
+		// Until a 202, however long it takes (loadgen.Patient gives up after 45 s).
 		var status int
 		var id string
 		for giveUp := time.Now().Add(3 * time.Minute); status != http.StatusAccepted && time.Now().Before(giveUp) && ctx.Err() == nil; {
-			var r int
-			status, id, r = postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("careful-%d", i), body)
-			retries += r
+			r := poster.Post(ctx, fmt.Sprintf("careful-%d", i), body)
+			status, id = r.Status, r.OrderID
+			retries += r.Retries
 		}
 		if status != http.StatusAccepted || id == "" {
 			t.Errorf("request %d: no 202 within 3 minutes (last status %d)", i, status)

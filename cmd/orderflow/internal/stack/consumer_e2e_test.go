@@ -6,23 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"net/http"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/events/orderevents"
 	"github.com/orderflow/orderflow/examples/loyalty"
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // consumerStack runs the stack with the example consumer (examples/loyalty) beside it.
@@ -104,8 +105,11 @@ func TestExampleConsumerCreditsOncePerEvent(t *testing.T) {
 	}
 
 	// What the consumer must credit, from the events on the bus (not from the consumer).
+	// The wait is also for the cancelled order's Order Cancelled: every event of the plan
+	// is then on the capture queue, so none arrives late among the replayed ones below.
 	bodies := map[string]string{} // Order Confirmed by dedupe key
 	want := map[string]int64{}
+	cancelled := map[string]bool{}
 	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
 		if err := busQ.drain(context.Background()); err != nil {
 			return false, err.Error()
@@ -119,8 +123,12 @@ func TestExampleConsumerCreditsOncePerEvent(t *testing.T) {
 				bodies[ev.DedupeKey()] = body
 				want[ev.Data.CustomerID] += loyalty.Points(ev.Data.Total)
 			}
+			if ev.DetailType == orderevents.OrderCancelled && slices.Contains(ids["CANCELLED"], ev.Data.OrderID) {
+				cancelled[ev.Data.OrderID] = true
+			}
 		}
-		return len(bodies) == len(confirmed), fmt.Sprintf("%d Order Confirmed on the bus, want %d", len(bodies), len(confirmed))
+		return len(bodies) == len(confirmed) && len(cancelled) == len(ids["CANCELLED"]),
+			fmt.Sprintf("%d Order Confirmed and %d Order Cancelled on the bus, want %d and %d", len(bodies), len(cancelled), len(confirmed), len(ids["CANCELLED"]))
 	})
 	if want[a] == 0 || want[b] == 0 {
 		t.Fatalf("orders of a and b earn %v: the plan must earn points", want)

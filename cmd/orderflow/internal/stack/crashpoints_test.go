@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -66,7 +68,7 @@ func TestCrashPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	poster := &loadgen.Poster{Client: &http.Client{Timeout: 30 * time.Second}, API: s.HTTPURL, Rule: loadgen.Patient}
 
 	// place runs one case: the crash point armed, one order posted and retried to a
 	// 202, the order followed to its terminal status. It returns the order id and whether
@@ -78,7 +80,8 @@ func TestCrashPoints(t *testing.T) {
 		defer s.Faults.Set(chaos.Spec{})
 		key := "crash-" + strings.ReplaceAll(c.name, " ", "-")
 		body := []byte(fmt.Sprintf(`{"customerId":"crash","currency":"USD","lines":[{"sku":%q,"quantity":2}],"paymentToken":%q}`, c.sku, c.token))
-		status, id, retries := postWithRetry(ctx, client, s.HTTPURL+"/orders", key, body)
+		r := poster.Post(ctx, key, body)
+		status, id, retries := r.Status, r.OrderID, r.Retries
 		if status != http.StatusAccepted || id == "" {
 			t.Fatalf("POST with key %s: %d after %d retries", key, status, retries)
 		}
@@ -113,7 +116,7 @@ func TestCrashPoints(t *testing.T) {
 		if len(made) != 1 || made[0] != id {
 			t.Errorf("key %s made orders %v, the client was answered with %s", key, made, id)
 		}
-		if _, again, _ := postWithRetry(ctx, client, s.HTTPURL+"/orders", key, body); again != id {
+		if again := poster.Post(ctx, key, body).OrderID; again != id {
 			t.Errorf("replay of key %s answered order %s, want %s", key, again, id)
 		}
 		// A crash point of a function that runs after the order is terminal (the

@@ -26,8 +26,8 @@ import (
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/events/schemas"
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // e2eSource is the template's default EventSource parameter, which the test keeps.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // nested provisions a nested stack lazily: its resources are created when one of its

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -29,12 +31,12 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/handler/analytics"
 	"github.com/orderflow/orderflow/pkg/inventory"
 	"github.com/orderflow/orderflow/pkg/order"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // pathsVisibility is the queues' visibility timeout in the paths tests: a failed SQS
@@ -136,8 +138,9 @@ func (p *pathsStack) placeOrders(t *testing.T, name, sku string, qty, n int) []s
 	for i := range n {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			statuses[i], ids[i], _ = postWithRetry(context.Background(), p.http, p.HTTPURL+"/orders",
-				fmt.Sprintf("paths-%s-%d-%d", name, time.Now().UnixNano(), i), body)
+			poster := &loadgen.Poster{Client: p.http, API: p.HTTPURL, Rule: loadgen.Patient}
+			r := poster.Post(context.Background(), fmt.Sprintf("paths-%s-%d-%d", name, time.Now().UnixNano(), i), body)
+			statuses[i], ids[i] = r.Status, r.OrderID
 		}()
 	}
 	for range n {

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // DefaultJWTAudience is the audience of the local issuer's tokens when ApiAuth=JWT is

@@ -13,7 +13,7 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
-	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // With simulated limits on, the stack keys items by the template's KeySchema, and the

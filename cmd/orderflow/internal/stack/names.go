@@ -3,7 +3,7 @@ package stack
 import (
 	"fmt"
 
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // nameProperties is the property that names a resource, by type.

@@ -23,8 +23,8 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/failures"
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // The issue "Reliability and security": the poison and crash paths, each on the running

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -54,12 +56,13 @@ func raceOnOneSKU(t *testing.T, faults *chaos.Spec) {
 	body := []byte(`{"customerId":"race","currency":"USD","lines":[{"sku":"` + sku + `","quantity":1}],"paymentToken":"tok_visa"}`)
 	ids := make([]string, n)
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 30 * time.Second}
+	poster := &loadgen.Poster{Client: &http.Client{Timeout: 30 * time.Second}, API: s.HTTPURL, Rule: loadgen.Patient}
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, id, _ := postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("race-%d", i), body)
+			r := poster.Post(ctx, fmt.Sprintf("race-%d", i), body)
+			status, id := r.Status, r.OrderID
 			if status != http.StatusAccepted {
 				t.Errorf("order %d: status %d", i, status)
 			}

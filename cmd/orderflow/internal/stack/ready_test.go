@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/cli"
-	"github.com/orderflow/orderflow/pkg/awstest"
-	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // Nothing answers before the stack is ready: the edge and the HTTP API refuse with 503

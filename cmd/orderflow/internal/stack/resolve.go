@@ -2,13 +2,12 @@ package stack
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // Pseudo-parameter values of the local stack (moto's default account).
@@ -210,154 +209,205 @@ func (r *resolver) getAtt(id, attr string) (string, error) {
 	return v, nil
 }
 
+// intrinsic evaluates the intrinsic function fn with its (unresolved) argument arg; it
+// returns an error for a malformed argument or a function the local stack cannot evaluate.
 func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 	switch fn {
 	case "Ref":
-		name, ok := arg.(string)
-		if !ok {
-			return nil, fmt.Errorf("Ref of %T", arg)
-		}
-		return r.ref(name)
+		return r.fnRef(arg)
 	case "Condition":
-		name, ok := arg.(string)
-		if !ok {
-			return nil, fmt.Errorf("Condition of %T", arg)
-		}
-		return r.condition(name)
+		return r.fnCondition(arg)
 	case "Fn::GetAtt":
-		var parts []string
-		switch a := arg.(type) {
-		case string:
-			id, attr, _ := strings.Cut(a, ".")
-			parts = []string{id, attr}
-		case []any:
-			for _, e := range a {
-				s, err := r.String(e)
-				if err != nil {
-					return nil, err
-				}
-				parts = append(parts, s)
-			}
-		}
-		if len(parts) != 2 {
-			return nil, fmt.Errorf("Fn::GetAtt %v: want [resource, attribute]", arg)
-		}
-		return r.getAtt(parts[0], parts[1])
+		return r.fnGetAtt(arg)
 	case "Fn::Sub":
 		return r.sub(arg)
 	case "Fn::If":
-		a, ok := arg.([]any)
-		if !ok || len(a) != 3 {
-			return nil, fmt.Errorf("Fn::If wants [condition, then, else]")
-		}
-		name, _ := a[0].(string)
-		c, err := r.condition(name)
-		if err != nil {
-			return nil, err
-		}
-		if c {
-			return r.resolve(a[1])
-		}
-		return r.resolve(a[2])
+		return r.fnIf(arg)
 	case "Fn::Equals":
-		a, err := r.args(fn, arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		return fmt.Sprint(a[0]) == fmt.Sprint(a[1]) || reflect.DeepEqual(a[0], a[1]), nil
+		return r.fnEquals(arg)
 	case "Fn::Not":
-		a, err := r.args(fn, arg, 1)
-		if err != nil {
-			return nil, err
-		}
-		b, ok := a[0].(bool)
-		if !ok {
-			return nil, fmt.Errorf("Fn::Not of %T", a[0])
-		}
-		return !b, nil
+		return r.fnNot(arg)
 	case "Fn::And", "Fn::Or":
-		a, err := r.args(fn, arg, -1)
-		if err != nil {
-			return nil, err
-		}
-		res := fn == "Fn::And"
-		for _, e := range a {
-			b, ok := e.(bool)
-			if !ok {
-				return nil, fmt.Errorf("%s of %T", fn, e)
-			}
-			if fn == "Fn::And" {
-				res = res && b
-			} else {
-				res = res || b
-			}
-		}
-		return res, nil
+		return r.fnAndOr(fn, arg)
 	case "Fn::Join":
-		a, err := r.args(fn, arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, _ := a[0].(string)
-		list, ok := a[1].([]any)
-		if !ok {
-			return nil, fmt.Errorf("Fn::Join: second argument is %T", a[1])
-		}
-		parts := make([]string, 0, len(list))
-		for _, e := range list {
-			s, err := scalarString(e)
+		return r.fnJoin(arg)
+	case "Fn::Select":
+		return r.fnSelect(arg)
+	case "Fn::Split":
+		return r.fnSplit(arg)
+	case "Fn::FindInMap":
+		return r.fnFindInMap(arg)
+	case "Fn::ToJsonString":
+		return r.fnToJSONString(arg)
+	}
+	return nil, fmt.Errorf("%s is not supported locally", fn)
+}
+
+func (r *resolver) fnRef(arg any) (any, error) {
+	name, ok := arg.(string)
+	if !ok {
+		return nil, fmt.Errorf("Ref of %T", arg)
+	}
+	return r.ref(name)
+}
+
+func (r *resolver) fnCondition(arg any) (any, error) {
+	name, ok := arg.(string)
+	if !ok {
+		return nil, fmt.Errorf("Condition of %T", arg)
+	}
+	return r.condition(name)
+}
+
+// fnGetAtt takes "Resource.Attribute" or [resource, attribute].
+func (r *resolver) fnGetAtt(arg any) (any, error) {
+	var parts []string
+	switch a := arg.(type) {
+	case string:
+		id, attr, _ := strings.Cut(a, ".")
+		parts = []string{id, attr}
+	case []any:
+		for _, e := range a {
+			s, err := r.String(e)
 			if err != nil {
-				return nil, fmt.Errorf("Fn::Join: %w", err)
+				return nil, err
 			}
 			parts = append(parts, s)
 		}
-		return strings.Join(parts, sep), nil
-	case "Fn::Select":
-		a, err := r.args(fn, arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		i, err := strconv.Atoi(fmt.Sprint(a[0]))
-		list, ok := a[1].([]any)
-		if err != nil || !ok || i < 0 || i >= len(list) {
-			return nil, fmt.Errorf("Fn::Select %v out of range", a[0])
-		}
-		return list[i], nil
-	case "Fn::Split":
-		a, err := r.args(fn, arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, _ := a[0].(string)
-		s, _ := a[1].(string)
-		var out []any
-		for _, p := range strings.Split(s, sep) {
-			out = append(out, p)
-		}
-		return out, nil
-	case "Fn::FindInMap":
-		a, err := r.args(fn, arg, 3)
-		if err != nil {
-			return nil, err
-		}
-		m, _ := r.t.Mappings[fmt.Sprint(a[0])].(map[string]any)
-		second, _ := m[fmt.Sprint(a[1])].(map[string]any)
-		v, ok := second[fmt.Sprint(a[2])]
-		if !ok {
-			return nil, fmt.Errorf("Fn::FindInMap %v: not found", a)
-		}
-		return r.resolve(v)
-	case "Fn::ToJsonString":
-		v, err := r.resolve(arg)
-		if err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(v)
-		return string(b), err
-	case "Fn::Base64":
-		return nil, errors.New("Fn::Base64 is not supported locally")
 	}
-	return nil, fmt.Errorf("%s is not supported locally", fn)
+	if len(parts) != 2 {
+		return nil, fmt.Errorf("Fn::GetAtt %v: want [resource, attribute]", arg)
+	}
+	return r.getAtt(parts[0], parts[1])
+}
+
+// fnIf resolves only the branch the condition picks.
+func (r *resolver) fnIf(arg any) (any, error) {
+	a, ok := arg.([]any)
+	if !ok || len(a) != 3 {
+		return nil, fmt.Errorf("Fn::If wants [condition, then, else]")
+	}
+	name, _ := a[0].(string)
+	c, err := r.condition(name)
+	if err != nil {
+		return nil, err
+	}
+	if c {
+		return r.resolve(a[1])
+	}
+	return r.resolve(a[2])
+}
+
+func (r *resolver) fnEquals(arg any) (any, error) {
+	a, err := r.args("Fn::Equals", arg, 2)
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Sprint(a[0]) == fmt.Sprint(a[1]) || reflect.DeepEqual(a[0], a[1]), nil
+}
+
+func (r *resolver) fnNot(arg any) (any, error) {
+	a, err := r.args("Fn::Not", arg, 1)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := a[0].(bool)
+	if !ok {
+		return nil, fmt.Errorf("Fn::Not of %T", a[0])
+	}
+	return !b, nil
+}
+
+// fnAndOr is Fn::And or Fn::Or (fn) over any number of booleans.
+func (r *resolver) fnAndOr(fn string, arg any) (any, error) {
+	a, err := r.args(fn, arg, -1)
+	if err != nil {
+		return nil, err
+	}
+	res := fn == "Fn::And"
+	for _, e := range a {
+		b, ok := e.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%s of %T", fn, e)
+		}
+		if fn == "Fn::And" {
+			res = res && b
+		} else {
+			res = res || b
+		}
+	}
+	return res, nil
+}
+
+func (r *resolver) fnJoin(arg any) (any, error) {
+	a, err := r.args("Fn::Join", arg, 2)
+	if err != nil {
+		return nil, err
+	}
+	sep, _ := a[0].(string)
+	list, ok := a[1].([]any)
+	if !ok {
+		return nil, fmt.Errorf("Fn::Join: second argument is %T", a[1])
+	}
+	parts := make([]string, 0, len(list))
+	for _, e := range list {
+		s, err := scalarString(e)
+		if err != nil {
+			return nil, fmt.Errorf("Fn::Join: %w", err)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func (r *resolver) fnSelect(arg any) (any, error) {
+	a, err := r.args("Fn::Select", arg, 2)
+	if err != nil {
+		return nil, err
+	}
+	i, err := strconv.Atoi(fmt.Sprint(a[0]))
+	list, ok := a[1].([]any)
+	if err != nil || !ok || i < 0 || i >= len(list) {
+		return nil, fmt.Errorf("Fn::Select %v out of range", a[0])
+	}
+	return list[i], nil
+}
+
+func (r *resolver) fnSplit(arg any) (any, error) {
+	a, err := r.args("Fn::Split", arg, 2)
+	if err != nil {
+		return nil, err
+	}
+	sep, _ := a[0].(string)
+	s, _ := a[1].(string)
+	var out []any
+	for _, p := range strings.Split(s, sep) {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (r *resolver) fnFindInMap(arg any) (any, error) {
+	a, err := r.args("Fn::FindInMap", arg, 3)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := r.t.Mappings[fmt.Sprint(a[0])].(map[string]any)
+	second, _ := m[fmt.Sprint(a[1])].(map[string]any)
+	v, ok := second[fmt.Sprint(a[2])]
+	if !ok {
+		return nil, fmt.Errorf("Fn::FindInMap %v: not found", a)
+	}
+	return r.resolve(v)
+}
+
+func (r *resolver) fnToJSONString(arg any) (any, error) {
+	v, err := r.resolve(arg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
 }
 
 // args resolves the argument list of fn and checks its length (-1: any).

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 const resolveTemplate = `

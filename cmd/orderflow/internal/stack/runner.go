@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/chaos"
-	"github.com/orderflow/orderflow/pkg/lambdahost"
+	"github.com/orderflow/orderflow/tools/lambdahost"
 )
 
 // Runner runs the stack's functions: InvokeSync is the Invoker the event sources, the
@@ -32,7 +32,7 @@ type runnerOptions struct {
 }
 
 // startRunner runs every function as the `bootstrap` binary SAM deploys (built for
-// this machine) under pkg/lambdahost, our Lambda Runtime API host: up to PoolSize
+// this machine) under tools/lambdahost, our Lambda Runtime API host: up to PoolSize
 // processes per function, started on first use, the template's timeout enforced.
 func startRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOptions) (Runner, error) {
 	if opts.Build {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/lambdahost"
+	"github.com/orderflow/orderflow/tools/lambdahost"
 )
 
 // samEnv is the environment `sam local invoke <LogicalID> --env-vars file` gives a

@@ -34,9 +34,9 @@ import (
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/jwtauth"
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/sources"
 	"github.com/orderflow/orderflow/pkg/dynamo"
-	"github.com/orderflow/orderflow/pkg/emulator"
 	"github.com/orderflow/orderflow/pkg/inventory"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/emulator"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // Options configure Up. The zero value runs template.yaml in the current directory on
@@ -275,14 +275,77 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.takeLock(opts.LockDir); err != nil {
 		return nil, err
 	}
+	ep, err := s.openEndpoints(opts)
+	if err != nil {
+		return nil, err
+	}
+	upstream, err := s.connectEmulator(ctx, opts, ep)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	lambdaAPI, gate := s.serveEdge(upstream, opts, ep)
+	provs, err := s.provision(ctx, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.startFunctions(ctx, opts, provs)
+	if err != nil {
+		return nil, err
+	}
+	// What the stack does on AWS's behalf goes through the edge as AWS-internal calls.
+	ic := newClients(s.InternalConfig)
+	s.startAsync(runCtx, opts, inv, ic, lambdaAPI)
+	if !opts.SkipFunctions {
+		s.startSources(runCtx, opts, provs, inv, ic, gate)
+	}
+	if err := s.serveAPI(t, provs[0], inv, ep); err != nil {
+		return nil, err
+	}
+	if opts.beforeReady != nil {
+		opts.beforeReady(s)
+	}
+	s.ready.SetReady()
+	return s, nil
+}
+
+// endpoints are the stack's two listeners while Up runs: the edge (AWS endpoint) is
+// served once the emulator is there, the HTTP API at once, answering 503 with notReady
+// until Up ends — nothing a client does can reach resources that do not exist yet.
+type endpoints struct {
+	edgeL    net.Listener
+	edgeSrv  *http.Server
+	edgePort int
+
+	mu  sync.RWMutex
+	api http.Handler // what the HTTP API serves once ready
+}
+
+func (e *endpoints) setAPI(h http.Handler) {
+	e.mu.Lock()
+	e.api = h
+	e.mu.Unlock()
+}
+
+func (e *endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mu.RLock()
+	h := e.api
+	e.mu.RUnlock()
+	h.ServeHTTP(w, r)
+}
+
+// openEndpoints listens on the edge and HTTP API ports (setting EdgeURL and HTTPURL) and
+// starts serving the HTTP API.
+func (s *Stack) openEndpoints(opts Options) (*endpoints, error) {
 	edgeL, err := listen("edge endpoint", opts.EdgePort)
 	if err != nil {
 		return nil, err
 	}
-	edgeSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
-	s.servers = append(s.servers, edgeSrv)
-	edgePort := edgeL.Addr().(*net.TCPAddr).Port
-	s.EdgeURL = "http://127.0.0.1:" + strconv.Itoa(edgePort)
+	ep := &endpoints{edgeL: edgeL, edgeSrv: &http.Server{ReadHeaderTimeout: 10 * time.Second},
+		edgePort: edgeL.Addr().(*net.TCPAddr).Port, api: http.NotFoundHandler()}
+	s.servers = append(s.servers, ep.edgeSrv)
+	s.EdgeURL = "http://127.0.0.1:" + strconv.Itoa(ep.edgePort)
 	httpL, err := listen("HTTP API", opts.HTTPPort)
 	if err != nil {
 		edgeL.Close()
@@ -291,24 +354,21 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	httpSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, httpSrv)
 	s.HTTPURL = "http://127.0.0.1:" + strconv.Itoa(httpL.Addr().(*net.TCPAddr).Port)
-	// Until the end of Up both endpoints answer 503 with notReady: nothing a client
-	// does can reach resources that do not exist yet.
-	var api http.Handler = http.NotFoundHandler()
-	var apiMu sync.RWMutex
-	httpSrv.Handler = s.ready.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apiMu.RLock()
-		h := api
-		apiMu.RUnlock()
-		h.ServeHTTP(w, r)
-	}))
+	httpSrv.Handler = s.ready.Wrap(ep)
 	s.serve(httpSrv, httpL)
+	return ep, nil
+}
 
+// connectEmulator starts moto (unless opts.AWSEndpoint names one) with its Lambda
+// endpoint on the edge, sets the stack's AWS configs, and returns the emulator's URL.
+func (s *Stack) connectEmulator(ctx context.Context, opts Options, ep *endpoints) (*url.URL, error) {
 	if opts.AWSEndpoint != "" {
 		s.EmulatorURL = opts.AWSEndpoint
 	} else {
-		s.emu, err = emulator.Start(ctx, emulator.Options{LambdaEndpointPort: edgePort, Log: opts.EmulatorLog})
+		var err error
+		s.emu, err = emulator.Start(ctx, emulator.Options{LambdaEndpointPort: ep.edgePort, Log: opts.EmulatorLog})
 		if err != nil {
-			edgeL.Close()
+			ep.edgeL.Close()
 			if errors.Is(err, emulator.ErrNotInstalled) {
 				return nil, fmt.Errorf("%w (or run `make tools-py`)", err)
 			}
@@ -323,10 +383,14 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Config = emulator.Config(s.EmulatorURL)
 	s.InternalConfig = emulator.Config(s.EdgeURL)
 	s.InternalConfig.Credentials = credentials.NewStaticCredentialsProvider(edge.InternalAccessKeyID, "test", "")
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	return upstream, nil
+}
 
-	// The edge serves from now on, but only AWS-internal calls until the stack is ready.
+// serveEdge starts the edge in front of upstream, with the fault injector when
+// opts.Faults is set and the transaction gate; from now on it serves, but only
+// AWS-internal calls until the stack is ready. It returns the edge's Lambda API, wired
+// later by startAsync, and the gate.
+func (s *Stack) serveEdge(upstream *url.URL, opts Options, ep *endpoints) (*edge.InvokeAPI, *txGate) {
 	lambdaAPI := &edge.InvokeAPI{}
 	s.Edge = edge.New(upstream, lambdaAPI)
 	s.Edge.Readiness = s.ready
@@ -337,12 +401,18 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	gate := &txGate{}
 	s.Edge.Use(gate.Middleware)
-	edgeSrv.Handler = s.Edge
-	s.serve(edgeSrv, edgeL)
+	ep.edgeSrv.Handler = s.Edge
+	s.serve(ep.edgeSrv, ep.edgeL)
 	if opts.listening != nil {
 		opts.listening(s)
 	}
+	return lambdaAPI, gate
+}
 
+// provision starts the JWT issuer, creates the resources of the template and its nested
+// stacks in the emulator, and prepares them: simulated-limit keys, the work queues,
+// visibility timeouts and the catalog. The first provisioner is the root template's.
+func (s *Stack) provision(ctx context.Context, t *template.Template, opts Options) ([]*provisioner, error) {
 	if err := s.startIssuer(t, opts.Parameters, opts.LockDir); err != nil {
 		return nil, err
 	}
@@ -351,7 +421,6 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p := provs[0]
 	s.collect(provs)
 	if err := s.limitKeys(provs); err != nil {
 		return nil, err
@@ -364,85 +433,92 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.overrideVisibility(ctx, c, opts.VisibilityTimeout); err != nil {
 		return nil, err
 	}
-	if err := s.loadCatalog(ctx, c, p, opts.Catalog); err != nil {
+	if err := s.loadCatalog(ctx, c, provs[0], opts.Catalog); err != nil {
 		return nil, err
 	}
+	return provs, nil
+}
 
-	// Functions and event sources.
-	var specs []*FunctionSpec
-	var sqsMaps []*sources.SQSMapping
-	var kinMaps []*sources.KinesisMapping
-	var ddbMaps []*sources.DynamoDBMapping
-	var targets []sources.Target
+// startFunctions starts the function processes of every template (unless
+// opts.SkipFunctions) and returns what invokes them.
+func (s *Stack) startFunctions(ctx context.Context, opts Options, provs []*provisioner) (sources.Invoker, error) {
 	for _, q := range provs {
 		for _, id := range sortedKeys(q.functions) {
-			specs = append(specs, q.functions[id])
+			s.specs = append(s.specs, q.functions[id])
 		}
-		sqsMaps, kinMaps, ddbMaps = append(sqsMaps, q.sqsMaps...), append(kinMaps, q.kinMaps...), append(ddbMaps, q.ddbMaps...)
-		targets = append(targets, q.targets...)
 	}
-	s.specs = specs
-	routes := s.routes(t, p)
-	var inv sources.Invoker = notStarted{}
-	if !opts.SkipFunctions {
-		s.runner, err = startRunner(ctx, specs, runnerOptions{Dir: opts.Dir, BuildDir: opts.BuildDir, Build: opts.Build,
-			Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log, Faults: s.Faults})
-		if err != nil {
-			return nil, err
-		}
-		inv = s.runner
-	} else {
+	if opts.SkipFunctions {
 		s.Notes = append(s.Notes, "functions not started (SkipFunctions)")
+		return notStarted{}, nil
 	}
-	// What the stack does on AWS's behalf goes through the edge as AWS-internal calls.
-	ic := newClients(s.InternalConfig)
+	var err error
+	s.runner, err = startRunner(ctx, s.specs, runnerOptions{Dir: opts.Dir, BuildDir: opts.BuildDir, Build: opts.Build,
+		Endpoint: s.EdgeURL, PoolSize: opts.PoolSize, Output: opts.FunctionLog, Log: opts.Log, Faults: s.Faults})
+	if err != nil {
+		return nil, err
+	}
+	return s.runner, nil
+}
+
+// startAsync starts the asynchronous invocations (with each function's retry and
+// destination settings) and wires the edge's Lambda API to them and to inv.
+func (s *Stack) startAsync(runCtx context.Context, opts Options, inv sources.Invoker, ic *clients, lambdaAPI *edge.InvokeAPI) {
 	configs := map[string]sources.AsyncConfig{}
-	for _, f := range specs {
+	for _, f := range s.specs {
 		configs[f.Name] = f.Async
 	}
 	s.async = &sources.Async{Invoker: inv, Sender: ic.sqs, Configs: configs, Log: opts.Log}
 	s.async.Start(runCtx)
-	lambdaAPI.Wire(inv, s.async, s.lambdaFunctions(specs, opts))
+	lambdaAPI.Wire(inv, s.async, s.lambdaFunctions(s.specs, opts))
+}
 
-	if !opts.SkipFunctions {
-		for _, m := range sqsMaps {
+// startSources starts the event source mappings (SQS, Kinesis, DynamoDB streams) and the
+// EventBridge rule targets of every template.
+func (s *Stack) startSources(runCtx context.Context, opts Options, provs []*provisioner, inv sources.Invoker, ic *clients, gate *txGate) {
+	d := &sources.Delivery{Queue: ic.sqs, Lambda: lambda.NewFromConfig(s.InternalConfig), Async: s.async,
+		States: ic.sfn, Kinesis: ic.kinesis, Log: opts.Log, Duplicate: s.duplicate("eventbridge")}
+	var targets []sources.Target
+	for _, q := range provs {
+		for _, m := range q.sqsMaps {
 			m.Client, m.Invoker, m.Log = ic.sqs, inv, opts.Log
 			m.Duplicate = s.duplicate("sqs")
 			s.sources = append(s.sources, m)
 			s.goRun(func() { m.Run(runCtx) })
 		}
-		for _, m := range kinMaps {
+		targets = append(targets, q.targets...)
+	}
+	for _, q := range provs {
+		for _, m := range q.kinMaps {
 			m.Client, m.Invoker, m.Log = ic.kinesis, inv, opts.Log
 			s.runStream(runCtx, m, &m.StreamConfig, "kinesis", m.Stream, ic, opts.Log)
 		}
-		for _, m := range ddbMaps {
+	}
+	for _, q := range provs {
+		for _, m := range q.ddbMaps {
 			m.Client, m.Invoker, m.Log, m.ReadGate = ic.streams, inv, opts.Log, gate.Reader()
 			s.runStream(runCtx, m, &m.StreamConfig, "dynamodb", m.StreamARN, ic, opts.Log)
 		}
-		d := &sources.Delivery{Queue: ic.sqs, Lambda: lambda.NewFromConfig(s.InternalConfig), Async: s.async,
-			States: ic.sfn, Kinesis: ic.kinesis, Log: opts.Log, Duplicate: s.duplicate("eventbridge")}
-		s.sources = append(s.sources, d)
-		for _, tg := range targets {
-			s.work = append(s.work, tg.QueueURL)
-			s.goRun(func() { d.Run(runCtx, tg) })
-		}
 	}
-	httpAPI := httpapi.New(routes, inv)
+	s.sources = append(s.sources, d)
+	for _, tg := range targets {
+		s.work = append(s.work, tg.QueueURL)
+		s.goRun(func() { d.Run(runCtx, tg) })
+	}
+}
+
+// serveAPI puts the HTTP API of the root template p (its routes to inv, its JWT
+// authorizer, the fault injector's order learner) behind the HTTP endpoint.
+func (s *Stack) serveAPI(t *template.Template, p *provisioner, inv sources.Invoker, ep *endpoints) error {
+	httpAPI := httpapi.New(s.routes(t, p), inv)
 	authz, err := s.jwtAuthorizer(p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if authz != nil {
 		httpAPI.Authorizer = authz
 	}
-	apiMu.Lock()
-	api = s.Faults.LearnOrders(httpAPI)
-	apiMu.Unlock()
-	if opts.beforeReady != nil {
-		opts.beforeReady(s)
-	}
-	s.ready.SetReady()
-	return s, nil
+	ep.setAPI(s.Faults.LearnOrders(httpAPI))
+	return nil
 }
 
 // onAWSBehalf returns the on-failure destination d writing through the internal clients

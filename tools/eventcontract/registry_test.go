@@ -16,7 +16,7 @@ import (
 	"github.com/orderflow/orderflow/events/samples"
 	"github.com/orderflow/orderflow/events/schemas"
 	"github.com/orderflow/orderflow/pkg/event"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // repoRoot is where template.yaml, infra/ and events/ live.

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orderflow/orderflow/pkg/retry"
 	"github.com/orderflow/orderflow/tools/moto"
 )
 
@@ -172,8 +173,7 @@ func start(ctx context.Context, opts Options, python string, port int) (*Server,
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	delay := 20 * time.Millisecond
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-s.exited:
 			if exitCode(s.waitErr) == moto.ExitMotoMissing {
@@ -189,9 +189,8 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		case <-ctx.Done():
 			return fmt.Errorf("moto server did not answer on %s within %s: %w\n%s", s.Endpoint, timeout, ctx.Err(), s.tail.String())
 		case <-s.exited:
-		case <-time.After(delay):
+		case <-time.After(retry.Delay(n, 20*time.Millisecond, 200*time.Millisecond)):
 		}
-		delay = min(delay*2, 200*time.Millisecond)
 	}
 }
 

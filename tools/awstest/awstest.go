@@ -36,7 +36,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
-	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/pkg/retry"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // EndpointEnv names the variable that points the tests at an emulator that is
@@ -241,8 +242,7 @@ func trim(s string, n int) string {
 func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	delay := 10 * time.Millisecond
-	for {
+	for n := 1; ; n++ {
 		ok, msg := cond()
 		if ok {
 			return
@@ -251,7 +251,6 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 			t.Fatalf("condition not met within %s: %s", timeout, msg)
 			return
 		}
-		time.Sleep(min(delay, time.Until(deadline)+time.Millisecond))
-		delay = min(delay*2, 100*time.Millisecond)
+		time.Sleep(min(retry.Delay(n, 10*time.Millisecond, 100*time.Millisecond), time.Until(deadline)+time.Millisecond))
 	}
 }

@@ -21,8 +21,8 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
-	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // start runs an emulator for one test, skipping when moto is not installed

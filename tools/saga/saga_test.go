@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/events/schemas"
-	"github.com/orderflow/orderflow/pkg/awstest"
 	"github.com/orderflow/orderflow/pkg/dynamo"
 	"github.com/orderflow/orderflow/pkg/event"
 	invhandler "github.com/orderflow/orderflow/pkg/handler/inventory"
@@ -31,7 +30,8 @@ import (
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/payment"
 	"github.com/orderflow/orderflow/pkg/tasktoken"
-	"github.com/orderflow/orderflow/pkg/template"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/template"
 )
 
 // Paths of the deployed definitions, relative to this package.

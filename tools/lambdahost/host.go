@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // ErrFunctionNotFound is returned for a function name the Host does not know.
@@ -253,19 +255,11 @@ func (h *Host) InvokeAsync(name string, payload []byte) error {
 }
 
 func (h *Host) runAsync(pl *pool, payload []byte) {
-	delay := h.opts.AsyncRetryDelay
 	var res Result
 	var err error
 	for attempt := 0; attempt <= h.opts.AsyncRetries; attempt++ {
-		if attempt > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-h.ctx.Done():
-				t.Stop()
-				return
-			}
-			delay *= 2
+		if attempt > 0 && retry.Sleep(h.ctx, retry.Delay(attempt, h.opts.AsyncRetryDelay, time.Hour)) != nil {
+			return
 		}
 		res, err = h.Invoke(h.ctx, pl.fn.Name, payload)
 		if errors.Is(err, ErrClosed) || h.ctx.Err() != nil {

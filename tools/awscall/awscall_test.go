@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/pkg/awscall"
+	"github.com/orderflow/orderflow/tools/awscall"
 )
 
 func auth(service string) string {

@@ -27,7 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // shimStats is what GET /moto-api/orderflow/stats answers (the shim's fix 9).

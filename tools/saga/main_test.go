@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
-	"github.com/orderflow/orderflow/pkg/emulator"
+	"github.com/orderflow/orderflow/tools/awstest"
+	"github.com/orderflow/orderflow/tools/emulator"
 )
 
 // lambdaAPI is the test binary's Lambda endpoint: moto's Step Functions send every task

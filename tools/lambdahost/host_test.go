@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 // bootstrap is testdata/testfn built as a Lambda bootstrap by TestMain.

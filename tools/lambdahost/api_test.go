@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pkg/awstest"
+	"github.com/orderflow/orderflow/tools/awstest"
 )
 
 func TestFunctionName(t *testing.T) {
