@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -65,6 +66,11 @@ type ChaosResult struct {
 	FailedExecutions map[string]int
 	// NotSettled says what was still under way when the wait to settle timed out.
 	NotSettled string
+	// Latencies are the POSTs' times to their final answer (retries included); Sending
+	// is how long the orders took to send, Settling how long the stack then took to
+	// settle.
+	Latencies         []time.Duration
+	Sending, Settling time.Duration
 }
 
 // Write prints the chaos report.
@@ -73,6 +79,13 @@ func (r *ChaosResult) Write(w io.Writer) {
 		r.Sent, r.Duration.Round(time.Second), r.Accepted, r.Refused4xx, r.Unanswered, r.ClientRetries)
 	fmt.Fprintf(w, "replay: make chaos CHAOS_SEED=%d CHAOS_ORDERS=%d (the same orders and fault decisions; they are listed in build/chaos-faults.txt)\n", r.Seed, r.Orders)
 	fmt.Fprintf(w, "poison inputs: %d malformed inventory commands, %d malformed bus events\n", r.PoisonCommands, r.PoisonEvents)
+	if len(r.Latencies) > 0 {
+		l := slices.Clone(r.Latencies)
+		slices.Sort(l)
+		q := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))].Round(time.Millisecond) }
+		fmt.Fprintf(w, "timing: sending %s (%.1f orders/s), settling %s; POST to final answer p50 %s, p99 %s, max %s\n",
+			r.Sending.Round(time.Second), float64(r.Sent)/max(r.Sending.Seconds(), 0.001), r.Settling.Round(time.Second), q(0.5), q(0.99), l[len(l)-1].Round(time.Millisecond))
+	}
 	if r.NotSettled != "" {
 		fmt.Fprintf(w, "did not settle: %s\n", r.NotSettled)
 	}
@@ -125,15 +138,19 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	if err != nil {
 		return nil, err
 	}
+	sending := time.Now()
 	sent := r.sendOrders(ctx, planChaos(o.Orders, o.Seed))
 	if err := r.sendPoison(ctx); err != nil { // while the orders flow
 		return nil, err
 	}
 	<-sent
+	r.res.Sending = time.Since(sending)
 	r.logf("chaos: %d orders sent, %d accepted (%s); waiting for them to settle", r.res.Sent, r.res.Accepted, r.elapsed())
+	settling := time.Now()
 	if err := r.settle(ctx); err != nil {
 		return nil, err
 	}
+	r.res.Settling = time.Since(settling)
 	return r.audit(ctx, initial, evCapture, nCapture)
 }
 
@@ -210,6 +227,7 @@ func (r *chaosRun) record(i int, b chaosBody, post loadgen.Result, total int) {
 	res := r.res
 	res.Sent++
 	res.ClientRetries += int64(post.Retries)
+	res.Latencies = append(res.Latencies, post.Latency)
 	switch {
 	case status == http.StatusAccepted && !b.invalid:
 		res.Accepted++

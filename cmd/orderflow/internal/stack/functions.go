@@ -203,7 +203,11 @@ func (p *provisioner) mapping(id string, props map[string]any) error {
 		if url == "" {
 			return fmt.Errorf("event source %s is not a queue of the stack", src)
 		}
-		pollers := 2
+		// Lambda reads an SQS queue with five concurrent batches to begin with and scales
+		// up from there, never past the mapping's MaximumConcurrency
+		// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html); the
+		// local stack stays at the five.
+		pollers := sqsInitialPollers
 		if sc := mapOf(props, "ScalingConfig"); sc != nil {
 			pollers = min(pollers, max(1, intOf(sc, "MaximumConcurrency", pollers)))
 		}
@@ -254,3 +258,7 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// sqsInitialPollers is how many batches an SQS mapping has in flight at once locally:
+// Lambda's five to begin with.
+const sqsInitialPollers = 5

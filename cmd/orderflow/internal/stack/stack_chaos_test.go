@@ -20,11 +20,12 @@ func TestChaos(t *testing.T) {
 	n := envInt("ORDERFLOW_CHAOS_ORDERS", 200)
 	seed := uint64(envInt("ORDERFLOW_CHAOS_SEED", 1))
 	spec := chaos.Standard(seed)
-	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: 3})
+	pool := envInt("ORDERFLOW_CHAOS_POOL", 3)
+	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: pool})
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	res, err := RunChaos(ctx, s, ChaosOptions{Orders: n, Concurrency: 8, Seed: seed, Progress: testWriter{t}})
+	res, err := RunChaos(ctx, s, ChaosOptions{Orders: n, Concurrency: envInt("ORDERFLOW_CHAOS_CONCURRENCY", 8), Seed: seed, Progress: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
