@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/orderflow/orderflow/tools/emulator"
 	"io"
 	"math"
 	"strings"
@@ -204,6 +205,8 @@ type LoadSection struct {
 	// (with the CLI's status polls, which go through GET /orders/{id}); LoadGetItem is the
 	// DynamoDB GetItem part; LoadPlumbing the stack's own calls per order.
 	LoadCalls, LoadGetItem, LoadPlumbing float64
+	// Emulator is where moto's time went during the load run (the shim's profile).
+	Emulator *emulator.Profile
 }
 
 // Limit is the emulator-bound order rate: raw calls/s ÷ calls per order.
@@ -510,6 +513,7 @@ func (r *Report) writeLoad(b *strings.Builder) {
 			"status polls through GET /orders/{id} (DynamoDB GetItem alone: %.1f per order) and %.1f by the local stack's own pollers. At that figure the emulator-bound rate is "+
 			"%.0f ÷ %.1f = %.1f orders/s.\n\n", all, l.LoadCalls, l.LoadGetItem, l.LoadPlumbing, l.Raw.Mixed(), all, l.Raw.Mixed()/all)
 	}
+	writeEmulatorProfile(b, l.Emulator, l.Orders)
 	frac := 0.0
 	if lim > 0 {
 		frac = l.Rate / lim
@@ -595,4 +599,27 @@ func rateList() string {
 		s = append(s, fmt.Sprintf("%.0f", r))
 	}
 	return strings.Join(s, ",")
+}
+
+// profileRows is how many operations the emulator profile lists.
+const profileRows = 10
+
+// writeEmulatorProfile says where the emulator's one core went during the load run.
+func writeEmulatorProfile(b *strings.Builder, p *emulator.Profile, orders int) {
+	if p == nil || p.ProcessCPU <= 0 || orders <= 0 {
+		return
+	}
+	other := p.ProcessCPU - p.RequestCPU
+	fmt.Fprintf(b, "Where the emulator's time went during the load run (moto is one Python process: one core at most; the shim's profile, `MOTO_SHIM_PROFILE=1`): "+
+		"%.1f s of CPU, **%.0f ms per order**; %.0f%% serving requests, %.0f%% outside them (moto's Step Functions executions, its HTTP server). "+
+		"The operations, most CPU first:\n\n", p.ProcessCPU, 1000*p.ProcessCPU/float64(orders), 100*p.RequestCPU/p.ProcessCPU, 100*other/p.ProcessCPU)
+	b.WriteString("| operation | calls per order | CPU ms per call | wall ms per call | share of moto's CPU |\n|---|---:|---:|---:|---:|\n")
+	for i, o := range p.Ops {
+		if i == profileRows {
+			break
+		}
+		fmt.Fprintf(b, "| %s | %.2f | %.1f | %.1f | %.1f%% |\n", o.Op, float64(o.Count)/float64(orders), 1000*o.CPUS/float64(o.Count),
+			1000*o.WallS/float64(o.Count), 100*o.CPUS/p.ProcessCPU)
+	}
+	fmt.Fprintf(b, "| outside requests | | | | %.1f%% |\n\n", 100*other/p.ProcessCPU)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/orderflow/orderflow/tools/emulator"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -242,5 +243,25 @@ func TestParseInitTrace(t *testing.T) {
 	}
 	if _, ok := ParseInitTrace("expected AWS Lambda environment variables\n"); ok {
 		t.Fatal("ParseInitTrace of output without a trace = ok")
+	}
+}
+
+func TestWriteEmulatorProfile(t *testing.T) {
+	var b strings.Builder
+	writeEmulatorProfile(&b, &emulator.Profile{ProcessCPU: 20, RequestCPU: 15, Ops: []emulator.ProfileOp{
+		{Op: "dynamodb:TransactWriteItems", Count: 200, WallS: 4, CPUS: 1},
+		{Op: "sqs:ReceiveMessage", Count: 50, WallS: 30, CPUS: 0.5}}}, 100)
+	out := b.String()
+	for _, want := range []string{"20.0 s of CPU, **200 ms per order**; 75% serving requests, 25% outside",
+		"| dynamodb:TransactWriteItems | 2.00 | 5.0 | 20.0 | 5.0% |", "| sqs:ReceiveMessage | 0.50 | 10.0 | 600.0 | 2.5% |",
+		"| outside requests | | | | 25.0% |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	writeEmulatorProfile(&b, nil, 100)
+	if b.Len() != 0 {
+		t.Errorf("no profile wrote %q", b.String())
 	}
 }

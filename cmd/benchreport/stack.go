@@ -97,7 +97,7 @@ func measureStack(ctx context.Context, o options, tmp string, log *slog.Logger) 
 	sfnSrv := serve(sfnLn, countingProxy(edgeURL, counter, SourceStateMachine, true))
 	defer sfnSrv.Close()
 
-	emu, err := emulator.Start(ctx, emulator.Options{LambdaEndpointPort: sfnLn.Addr().(*net.TCPAddr).Port})
+	emu, err := emulator.Start(ctx, emulator.Options{LambdaEndpointPort: sfnLn.Addr().(*net.TCPAddr).Port, Env: []string{emulator.ProfileEnv}})
 	if err != nil {
 		if errors.Is(err, emulator.ErrNotInstalled) {
 			return fail("moto server is not installed (%s)", emulator.InstallHint)
@@ -173,12 +173,20 @@ func measureStack(ctx context.Context, o options, tmp string, log *slog.Logger) 
 	args := []string{"load", "--orders", strconv.Itoa(o.LoadOrders), "--concurrency", strconv.Itoa(o.Concurrency),
 		"--mix", "valid", "--histogram", svg, "--api", info.HTTPURL, "--aws-endpoint", emu.Endpoint}
 	counter.Reset()
+	profBefore, profErr := emulator.ReadProfile(ctx, emu.Endpoint)
 	load := exec.CommandContext(ctx, cli, args...)
 	load.Dir = o.Root
 	var loadOut, loadErr bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadErr
 	runErr := load.Run()
 	during := counter.Snapshot()
+	var profile *emulator.Profile
+	if profErr == nil {
+		if after, err := emulator.ReadProfile(ctx, emu.Endpoint); err == nil {
+			d := after.Since(profBefore)
+			profile = &d
+		}
+	}
 	ls, perr := ParseLoad(loadOut.String())
 	if perr != nil {
 		return fail("orderflow load (%v): %v: %s", runErr, perr, lastLines(loadOut.String()+loadErr.String(), 4))
@@ -201,6 +209,7 @@ func measureStack(ctx context.Context, o options, tmp string, log *slog.Logger) 
 		}
 	}
 	ls.SVG = filepath.Base(o.SVG)
+	ls.Emulator = profile
 	ls.Raw = raw
 	ls.CallsPerOrder = res.calls.CallsPerOrder()
 	var fnCalls int64

@@ -155,9 +155,10 @@ ones. local/README.md says what the local stack keeps and for how long.
    are safe to share between threads, and their configuration (no retries,
    the timeouts) is upstream's.
 15. Diagnosis: with MOTO_SHIM_PROFILE=1, GET /moto-api/orderflow/stats also
-   answers each operation's count, wall time and CPU time, the process's CPU
-   time, and samples of what the running threads do (`orderflow local
-   stats`-style inspection; bench/REPORT.md "Where the time goes" uses it).
+   answers each operation's count, wall time and CPU time and the process's CPU
+   time (`make bench` section 5 shows where the emulator's time went); with
+   MOTO_SHIM_PROFILE=samples also what the running threads were doing, sampled
+   every 5 ms (slower).
 16. Every request looks its backend up under one server-wide lock
    (moto/moto_server/werkzeug_app.py get_application -> get_backend_for_host),
    and the lookup asks `host in backends.list_of_moto_modules()`, which lists
@@ -1110,7 +1111,7 @@ _PROFILE_LOCK = threading.Lock()
 
 
 def _profile_requests():
-    if os.environ.get("MOTO_SHIM_PROFILE") != "1":
+    if os.environ.get("MOTO_SHIM_PROFILE") not in ("1", "samples"):
         return None
     import time
     from urllib.parse import parse_qs
@@ -1119,29 +1120,43 @@ def _profile_requests():
 
     call = werkzeug_app.DomainDispatcherApplication.__call__
 
-    def operation(environ):
+    def service(environ):
+        # SigV4's credential scope names the service: Credential=AK/date/region/sqs/aws4_request.
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        i = auth.find("Credential=")
+        if i >= 0:
+            parts = auth[i + 11 :].split(",")[0].split("/")
+            if len(parts) >= 4:
+                return parts[3]
+        return "?"
+
+    def action(environ):
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
-            return target.rsplit(".", 1)[-1] + " " + environ.get("HTTP_HOST", "").split(".")[0]
+            return target.rsplit(".", 1)[-1]
         qs = parse_qs(environ.get("QUERY_STRING", ""))
         if "Action" in qs:
             return qs["Action"][0]
         if environ.get("REQUEST_METHOD") == "POST" and "form" in environ.get("CONTENT_TYPE", ""):
             try:
-                n = int(environ.get("CONTENT_LENGTH") or 0)
-                body = environ["wsgi.input"].read(n)
                 import io
 
+                n = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(n)
                 environ["wsgi.input"] = io.BytesIO(body)
                 a = parse_qs(body.decode("utf-8", "replace")).get("Action")
                 if a:
                     return a[0]
             except Exception:  # diagnosis only
                 pass
-        path = environ.get("PATH_INFO", "")
-        return environ.get("REQUEST_METHOD", "") + " " + "/".join(path.split("/")[:3])
+        return environ.get("REQUEST_METHOD", "") + " " + "/".join(environ.get("PATH_INFO", "").split("/")[:2])
+
+    def operation(environ):
+        return service(environ) + ":" + action(environ)
 
     def timed(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):  # the stats themselves
+            return call(self, environ, start_response)
         op = operation(environ)
         w0, c0 = time.perf_counter(), time.thread_time()
         try:
@@ -1155,7 +1170,8 @@ def _profile_requests():
                 e[2] += dc
 
     werkzeug_app.DomainDispatcherApplication.__call__ = timed
-    _sample_threads()
+    if os.environ.get("MOTO_SHIM_PROFILE") == "samples":  # slower: a thread looks every 5 ms
+        _sample_threads()
     return "profiling requests"
 
 
@@ -1257,7 +1273,7 @@ def stats():
         for arn, t in b.topics.items():
             out["topics"][arn] = len(t.sent_notifications)
     out["threads"] = threading.active_count()
-    if _PROFILE or os.environ.get("MOTO_SHIM_PROFILE") == "1":
+    if _PROFILE or os.environ.get("MOTO_SHIM_PROFILE") in ("1", "samples"):
         out["profile"] = profile()
     import tracemalloc
 
