@@ -23,12 +23,14 @@ func main() {
 	slog.SetDefault(logging.New(context.Background()))
 	env, envErr := awsconfig.Require("INVENTORY_TABLE")
 	cfg, cfgErr := awsconfig.FromEnv()
-	if err := errors.Join(envErr, cfgErr); err != nil {
+	// INVENTORY_STRATEGY (template parameter InventoryStrategy): transaction when unset.
+	store, storeErr := dynamo.NewInventoryStoreFor(dynamodb.NewFromConfig(cfg), env["INVENTORY_TABLE"], awsconfig.Getenv("INVENTORY_STRATEGY", ""))
+	if err := errors.Join(envErr, cfgErr, storeErr); err != nil {
 		slog.Error("cold start: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
 	h := &inventory.Handler{
-		Store:  dynamo.NewInventoryStore(dynamodb.NewFromConfig(cfg), env["INVENTORY_TABLE"]),
+		Store:  store,
 		Tokens: tasktoken.NewClient(sfn.NewFromConfig(cfg)),
 	}
 	lambda.Start(h.Handle)
