@@ -19,6 +19,9 @@ import (
 	"github.com/orderflow/orderflow/pkg/tasktoken"
 )
 
+// conditionalConcurrency is the InventoryCommandsMapping's BatchSize (template.yaml).
+const conditionalConcurrency = 10
+
 func main() {
 	slog.SetDefault(logging.New(context.Background()))
 	env, envErr := awsconfig.Require("INVENTORY_TABLE")
@@ -32,6 +35,11 @@ func main() {
 	h := &inventory.Handler{
 		Store:  store,
 		Tokens: tasktoken.NewClient(sfn.NewFromConfig(cfg)),
+	}
+	if _, ok := store.(*dynamo.ConditionalInventoryStore); ok {
+		// No transaction to conflict: every message of a batch (the mapping's BatchSize)
+		// in flight, so that the takes of a hot SKU share its writes (group commit).
+		h.Concurrency = conditionalConcurrency
 	}
 	lambda.Start(h.Handle)
 }

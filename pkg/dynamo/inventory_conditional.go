@@ -85,13 +85,15 @@ type ConditionalInventoryStore struct {
 	Now   func() time.Time
 	Lease time.Duration
 
-	mu    sync.Mutex
-	sweep map[string][]string // SKU -> marks of finished reservations
+	mu     sync.Mutex
+	sweep  map[string][]string   // SKU -> marks of finished reservations
+	queued map[string][]*takeReq // SKU with a take in flight -> takes waiting for it
 }
 
 // NewConditionalInventoryStore returns a ConditionalInventoryStore on table.
 func NewConditionalInventoryStore(c ConditionalInventoryAPI, table string) *ConditionalInventoryStore {
-	return &ConditionalInventoryStore{InventoryStore: NewInventoryStore(c, table), c: c, sweep: map[string][]string{}}
+	return &ConditionalInventoryStore{InventoryStore: NewInventoryStore(c, table), c: c,
+		sweep: map[string][]string{}, queued: map[string][]*takeReq{}}
 }
 
 // NewInventoryStoreFor returns the inventory store of strategy ("" is
@@ -249,13 +251,99 @@ func (s *ConditionalInventoryStore) begin(ctx context.Context, orderID string, l
 	return record{}, errors.New("reservation record keeps changing: retry later")
 }
 
-// take takes l's quantity under the mark nonce unless the mark is there already, and
-// removes marks of finished reservations on the way. It reports whether the line is
-// held: false when the stock is short or the SKU is not in the catalog.
+// take takes l's quantity under the mark nonce unless the mark is there already. It
+// reports whether the line is held: false when the stock is short or the SKU is not in
+// the catalog. Takes of one SKU that arrive while a write to it is in flight wait and
+// go together in the next write (group commit): one UpdateItem, 1 WCU, for all of them.
 func (s *ConditionalInventoryStore) take(ctx context.Context, nonce string, l inventory.Line) (bool, error) {
-	swept := s.takeSweep(l.SKU)
-	expr := "SET stock = stock - :q, holds.#n = :t"
-	names := map[string]string{"#n": nonce}
+	r := &takeReq{nonce: nonce, qty: l.Quantity, done: make(chan struct{})}
+	s.mu.Lock()
+	if q, busy := s.queued[l.SKU]; busy {
+		s.queued[l.SKU] = append(q, r)
+		s.mu.Unlock()
+		<-r.done // the write in flight hands the queue over, or answers
+		if r.batch == nil {
+			return r.held, r.err
+		}
+	} else {
+		s.queued[l.SKU] = nil // a write is in flight, nobody waits yet
+		s.mu.Unlock()
+		r.batch = []*takeReq{r}
+	}
+	s.takeBatch(ctx, l.SKU, r.batch)
+	s.mu.Lock()
+	q := s.queued[l.SKU]
+	if len(q) == 0 {
+		delete(s.queued, l.SKU)
+	} else {
+		s.queued[l.SKU] = nil
+		q[0].batch = q // the first waiter leads the next write
+		close(q[0].done)
+	}
+	s.mu.Unlock()
+	return r.held, r.err
+}
+
+// takeReq is one take waiting for a write to its SKU; batch is set for the one that
+// leads a write.
+type takeReq struct {
+	nonce string
+	qty   int64
+	held  bool
+	err   error
+	batch []*takeReq
+	done  chan struct{}
+}
+
+// takeBatch applies batch in one conditional update (every mark absent, stock for all
+// of them), or, when that condition fails, one take at a time; it answers every take of
+// the batch but the caller's own (batch[0]).
+func (s *ConditionalInventoryStore) takeBatch(ctx context.Context, sku string, batch []*takeReq) {
+	defer func() {
+		for _, r := range batch[1:] {
+			close(r.done)
+		}
+	}()
+	if len(batch) > 1 {
+		var sum int64
+		sets := make([]string, len(batch))
+		conds := []string{"attribute_exists(pk)", "stock >= :q"}
+		names := map[string]string{}
+		for i, r := range batch {
+			sum += r.qty
+			names[fmt.Sprintf("#n%d", i)] = r.nonce
+			sets[i] = fmt.Sprintf("holds.#n%d = :t", i)
+			conds = append(conds, fmt.Sprintf("attribute_not_exists(holds.#n%d)", i))
+		}
+		applied, err := s.takeWrite(ctx, sku, "SET stock = stock - :q, "+strings.Join(sets, ", "), strings.Join(conds, " AND "), names, sum)
+		if err != nil || applied {
+			for _, r := range batch {
+				r.held, r.err = applied, err
+			}
+			return
+		}
+	}
+	for _, r := range batch {
+		r.held, r.err = s.takeOne(ctx, sku, r.nonce, r.qty)
+	}
+}
+
+// takeOne takes qty of sku under the mark nonce unless the mark is there already, and
+// reports whether it is held.
+func (s *ConditionalInventoryStore) takeOne(ctx context.Context, sku, nonce string, qty int64) (bool, error) {
+	applied, err := s.takeWrite(ctx, sku, "SET stock = stock - :q, holds.#n = :t",
+		"attribute_exists(pk) AND stock >= :q AND attribute_not_exists(holds.#n)", map[string]string{"#n": nonce}, qty)
+	if err != nil || applied {
+		return applied, err
+	}
+	mark, _, err := s.mark(ctx, sku, nonce)
+	return mark == markTaken, err
+}
+
+// takeWrite is a take's conditional update of sku's item (expr takes :q and marks :t),
+// removing marks of finished reservations on the way.
+func (s *ConditionalInventoryStore) takeWrite(ctx context.Context, sku, expr, cond string, names map[string]string, qty int64) (bool, error) {
+	swept := s.takeSweep(sku)
 	if len(swept) > 0 {
 		paths := make([]string, len(swept))
 		for i, k := range swept {
@@ -264,16 +352,11 @@ func (s *ConditionalInventoryStore) take(ctx context.Context, nonce string, l in
 		}
 		expr += " REMOVE " + strings.Join(paths, ", ")
 	}
-	applied, err := s.update(ctx, l.SKU, expr, "attribute_exists(pk) AND stock >= :q AND attribute_not_exists(holds.#n)",
-		names, map[string]types.AttributeValue{":q": attrN(l.Quantity), ":t": attrS(markTaken)})
+	applied, err := s.update(ctx, sku, expr, cond, names, map[string]types.AttributeValue{":q": attrN(qty), ":t": attrS(markTaken)})
 	if !applied {
-		s.putSweep(l.SKU, swept)
+		s.putSweep(sku, swept)
 	}
-	if err != nil || applied {
-		return applied, err
-	}
-	mark, _, err := s.mark(ctx, l.SKU, nonce)
-	return mark == markTaken, err
+	return applied, err
 }
 
 // update applies one conditional update to sku's item and reports whether the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,5 +197,59 @@ func TestConditionalLegacyItemAndSweep(t *testing.T) {
 	holds, _ := out.Item["holds"].(*types.AttributeValueMemberM)
 	if holds == nil || len(holds.Value) > 1 {
 		t.Errorf("holds after %d reservations = %v, want only the last one's mark (the others swept)", n, holds)
+	}
+}
+
+// gate is a DynamoDB client whose first update of a SKU's item waits for open.
+type gate struct {
+	*dynamodb.Client
+	once   sync.Once
+	open   chan struct{}
+	writes atomic.Int64 // updates of SKU items
+}
+
+func (g *gate) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if pk, _ := in.Key["pk"].(*types.AttributeValueMemberS); pk != nil && strings.HasPrefix(pk.Value, "SKU#") {
+		g.writes.Add(1)
+		g.once.Do(func() { <-g.open })
+	}
+	return g.Client.UpdateItem(ctx, in, opts...)
+}
+
+// Takes of one SKU that arrive while a write to it is in flight share the next write:
+// 20 reservations while the first one's write hangs cost two writes of the SKU's item,
+// and every one of them holds its unit.
+func TestConditionalTakesShareAWrite(t *testing.T) {
+	ctx := context.Background()
+	c, name := table(t, "inventory", awstest.TableSpec{HashKey: "pk"})
+	g := &gate{Client: c, open: make(chan struct{})}
+	s := dynamo.NewConditionalInventoryStore(g, name)
+	if err := s.Put(ctx, inventory.Item{SKU: "HOT", Price: 100, Currency: "USD", Stock: 50}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- s.Reserve(ctx, fmt.Sprintf("o-%d", i), []inventory.Line{{SKU: "HOT", Quantity: 1}}) }()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Queued("HOT") < n-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d takes queued behind the first write after 30 s, want %d", s.Queued("HOT"), n-1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(g.open)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := g.writes.Load(); got != 2 {
+		t.Errorf("%d writes of the SKU's item for %d reservations, want 2 (the first, then the rest together)", got, n)
+	}
+	it, err := s.Get(ctx, "HOT")
+	if err != nil || it.Stock != 50-n {
+		t.Errorf("stock %d (%v), want %d", it.Stock, err, 50-n)
 	}
 }
