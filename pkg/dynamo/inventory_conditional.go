@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/pkg/inventory"
+	"github.com/orderflow/orderflow/pkg/retry"
 )
 
 // Inventory strategies: how the inventory function takes stock (template parameter
@@ -46,9 +47,15 @@ const (
 	markReturned = "R" // ...and given back by a release
 )
 
-// DefaultLease is how long a reserve owns a PENDING reservation: longer than the
-// inventory function's timeout (10 s), so that an owner that lost its lease is dead.
-const DefaultLease = 30 * time.Second
+// A reserve owns a PENDING reservation until its own deadline (the Lambda invocation's,
+// after which Lambda has stopped it) plus leaseMargin, or for DefaultLease when its
+// context has no deadline: an owner whose lease ran out is dead, so two calls never take
+// for one reservation at the same time. A call that finds another's lease running waits
+// for it when it ends before its own deadline, else answers an error to retry.
+const (
+	DefaultLease = 30 * time.Second
+	leaseMargin  = time.Second
+)
 
 // maxSweep bounds the markers one take removes.
 const maxSweep = 32
@@ -81,7 +88,8 @@ const maxSweep = 32
 type ConditionalInventoryStore struct {
 	*InventoryStore
 	c ConditionalInventoryAPI
-	// Now and Lease default to time.Now and DefaultLease.
+	// Now and Lease (the lease of a call without a deadline) default to time.Now and
+	// DefaultLease.
 	Now   func() time.Time
 	Lease time.Duration
 
@@ -127,11 +135,25 @@ func (s *ConditionalInventoryStore) now() time.Time {
 	return time.Now()
 }
 
-func (s *ConditionalInventoryStore) lease() time.Duration {
-	if s.Lease > 0 {
-		return s.Lease
+// leaseUntil is the end of a lease taken at now by a call with ctx, in unix ms.
+func (s *ConditionalInventoryStore) leaseUntil(ctx context.Context, now time.Time) int64 {
+	if d, ok := ctx.Deadline(); ok {
+		return d.Add(leaseMargin).UnixMilli()
 	}
-	return DefaultLease
+	if s.Lease > 0 {
+		return now.Add(s.Lease).UnixMilli()
+	}
+	return now.Add(DefaultLease).UnixMilli()
+}
+
+// awaitLease waits until rec's lease ends when it ends before ctx's deadline, or
+// returns an error to retry later.
+func (s *ConditionalInventoryStore) awaitLease(ctx context.Context, rec record) error {
+	end := time.UnixMilli(rec.leaseUntil)
+	if d, ok := ctx.Deadline(); !ok || !end.Before(d.Add(-leaseMargin)) {
+		return fmt.Errorf("reservation in progress (owner %s until %s): retry later", rec.owner, end.UTC().Format(time.RFC3339Nano))
+	}
+	return retry.Sleep(ctx, end.Sub(s.now())+10*time.Millisecond)
 }
 
 func newNonce() string {
@@ -199,7 +221,7 @@ func (s *ConditionalInventoryStore) Reserve(ctx context.Context, orderID string,
 func (s *ConditionalInventoryStore) begin(ctx context.Context, orderID string, lines []inventory.Line, owner string) (record, error) {
 	for attempt := 0; attempt < conflictAttempts; attempt++ {
 		now := s.now()
-		until := now.Add(s.lease()).UnixMilli()
+		until := s.leaseUntil(ctx, now)
 		nonce := newNonce()
 		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: aws.String(s.table),
@@ -229,7 +251,10 @@ func (s *ConditionalInventoryStore) begin(ctx context.Context, orderID string, l
 		case rec.State != inventory.Pending:
 			return rec, nil
 		case rec.leaseUntil > now.UnixMilli():
-			return record{}, fmt.Errorf("reservation in progress (owner %s until %s): retry later", rec.owner, time.UnixMilli(rec.leaseUntil).UTC().Format(time.RFC3339Nano))
+			if err := s.awaitLease(ctx, rec); err != nil {
+				return record{}, err
+			}
+			continue
 		}
 		_, err = s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                aws.String(s.table),
@@ -452,7 +477,10 @@ func (s *ConditionalInventoryStore) Release(ctx context.Context, orderID string)
 			return nil
 		case inventory.Pending:
 			if rec.leaseUntil > s.now().UnixMilli() {
-				return fmt.Errorf("release order %s: reservation in progress (owner %s): retry later", orderID, rec.owner)
+				if err := s.awaitLease(ctx, rec); err != nil {
+					return fmt.Errorf("release order %s: %w", orderID, err)
+				}
+				continue
 			}
 			fallthrough
 		case inventory.Reserved:

@@ -253,3 +253,25 @@ func TestConditionalTakesShareAWrite(t *testing.T) {
 		t.Errorf("stock %d (%v), want %d", it.Stock, err, 50-n)
 	}
 }
+
+// A redelivered reserve whose own deadline outlasts the stopped owner's lease waits for
+// the lease to end and finishes the reservation, instead of failing (which would spend
+// one of the message's receives).
+func TestConditionalReserveWaitsForADeadLease(t *testing.T) {
+	f := newConditionalFixture(t)
+	f.store.Now = nil // the real clock: the wait is real
+	f.store.Lease = 300 * time.Millisecond
+	lines := []inventory.Line{{SKU: "A", Quantity: 2}}
+	f.crash.arm(1)
+	if err := f.store.Reserve(context.Background(), "o-1", lines); err == nil {
+		t.Fatal("Reserve succeeded through the crash")
+	}
+	f.crash.arm(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.store.Reserve(ctx, "o-1", lines); err != nil {
+		t.Fatalf("Reserve with a deadline past the lease: %v", err)
+	}
+	f.state(t, "o-1", inventory.Reserved)
+	f.stock(t, map[string]int64{"A": 3})
+}
