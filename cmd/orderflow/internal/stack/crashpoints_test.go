@@ -158,7 +158,7 @@ func TestCrashPoints(t *testing.T) {
 		// killed call's lease and finishes the reservation from its marks.
 		{"inventory after its pending reservation", chaos.CrashPoint{Function: "inventory", Operation: "PutItem", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"inventory after taking the stock", chaos.CrashPoint{Function: "inventory", Operation: "UpdateItem", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
-		{"inventory after its reservation", chaos.CrashPoint{Function: "inventory", Operation: "UpdateItem", Skip: 1, Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
+		{"inventory after its reservation", chaos.CrashPoint{Function: "inventory", Operation: "UpdateItem", AfterCall: 2, Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"inventory after answering the task token", chaos.CrashPoint{Function: "inventory", Operation: "SendTaskSuccess", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"publisher after its PutEvents", chaos.CrashPoint{Function: "publisher", Operation: "PutEvents", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"notify after its SNS publish", chaos.CrashPoint{Function: "notify", Operation: "Publish", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
