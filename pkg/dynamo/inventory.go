@@ -166,13 +166,8 @@ func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []in
 		}})
 	}
 	items = append(items, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"pk":       attrS("RES#" + orderID),
-			"order_id": attrS(orderID),
-			"lines":    encodeLines(lines),
-			"state":    attrS(string(inventory.Reserved)),
-		},
+		TableName:           aws.String(s.table),
+		Item:                reservationItem(orderID, inventory.Reserved, lines),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	}})
 
@@ -220,12 +215,8 @@ func (s *InventoryStore) Release(ctx context.Context, orderID string) error {
 		state, lines, err := s.reservation(ctx, orderID)
 		switch {
 		case errors.Is(err, inventory.ErrNoReservation):
-			placed, err := s.tombstone(ctx, orderID)
-			if err != nil {
-				return fmt.Errorf("release order %s: %w", orderID, err)
-			}
-			if placed {
-				return nil
+			if placed, err := s.releaseUnreserved(ctx, orderID); placed || err != nil {
+				return err
 			}
 			continue // a reservation appeared meanwhile: release it
 		case err != nil:
@@ -282,17 +273,23 @@ func (s *InventoryStore) Reservation(ctx context.Context, orderID string) (inven
 	return state, lines, nil
 }
 
+// releaseUnreserved is the release of an order that reserved nothing: it leaves the
+// tombstone and reports true, or reports false when a reservation appeared meanwhile
+// (release it).
+func (s *InventoryStore) releaseUnreserved(ctx context.Context, orderID string) (bool, error) {
+	placed, err := s.tombstone(ctx, orderID)
+	if err != nil {
+		return false, fmt.Errorf("release order %s: %w", orderID, err)
+	}
+	return placed, nil
+}
+
 // tombstone creates a RELEASED reservation with no lines for orderID unless a
 // reservation exists; it reports whether it created one.
 func (s *InventoryStore) tombstone(ctx context.Context, orderID string) (bool, error) {
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"pk":       attrS("RES#" + orderID),
-			"order_id": attrS(orderID),
-			"lines":    &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
-			"state":    attrS(string(inventory.Released)),
-		},
+		TableName:           aws.String(s.table),
+		Item:                reservationItem(orderID, inventory.Released, nil),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -346,6 +343,16 @@ func checkReserve(orderID string, lines []inventory.Line) error {
 		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), inventory.MaxReserveLines)
 	}
 	return nil
+}
+
+// reservationItem is the reservation record of orderID in state with lines.
+func reservationItem(orderID string, state inventory.ReservationState, lines []inventory.Line) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk":       attrS("RES#" + orderID),
+		"order_id": attrS(orderID),
+		"lines":    encodeLines(lines),
+		"state":    attrS(string(state)),
+	}
 }
 
 // encodeLines is the lines attribute of a reservation record.

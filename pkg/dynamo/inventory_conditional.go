@@ -223,17 +223,11 @@ func (s *ConditionalInventoryStore) begin(ctx context.Context, orderID string, l
 		now := s.now()
 		until := s.leaseUntil(ctx, now)
 		nonce := newNonce()
+		item := reservationItem(orderID, inventory.Pending, lines)
+		item["nonce"], item["owner"], item["lease_until"] = attrS(nonce), attrS(owner), attrN(until)
 		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.table),
-			Item: map[string]types.AttributeValue{
-				"pk":          attrS("RES#" + orderID),
-				"order_id":    attrS(orderID),
-				"lines":       encodeLines(lines),
-				"state":       attrS(string(inventory.Pending)),
-				"nonce":       attrS(nonce),
-				"owner":       attrS(owner),
-				"lease_until": attrN(until),
-			},
+			TableName:           aws.String(s.table),
+			Item:                item,
 			ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		})
 		if err == nil {
@@ -320,49 +314,114 @@ type takeReq struct {
 	done  chan struct{}
 }
 
-// takeBatch applies batch in one conditional update (every mark absent, stock for all
-// of them), or, when that condition fails, one take at a time; it answers every take of
-// the batch but the caller's own (batch[0]).
+// takeBatch answers every take of batch but the caller's own (batch[0], which reads its
+// answer from itself). It writes all of them in one conditional update (every mark
+// absent, stock for all). When that condition fails it reads the SKU's item once: a take
+// whose mark is there is held already, one whose quantity is above the stock is short
+// (a read, no write, for the orders a sold-out SKU turns away), and the others that fit
+// go in the next update, the rest wait for the round after.
 func (s *ConditionalInventoryStore) takeBatch(ctx context.Context, sku string, batch []*takeReq) {
 	defer func() {
 		for _, r := range batch[1:] {
 			close(r.done)
 		}
 	}()
-	if len(batch) > 1 {
+	write, rest := batch, []*takeReq(nil)
+	for round := 0; len(write)+len(rest) > 0; round++ {
+		if round > 0 {
+			st, err := s.skuState(ctx, sku)
+			if err != nil || round == 2*conflictAttempts {
+				if err == nil {
+					err = fmt.Errorf("sku %s: stock keeps changing under the takes", sku)
+				}
+				answer(append(write, rest...), false, err)
+				return
+			}
+			write, rest = st.settle(append(write, rest...))
+		}
+		if len(write) == 0 {
+			continue
+		}
 		var sum int64
-		sets := make([]string, len(batch))
+		sets := make([]string, len(write))
 		conds := []string{"attribute_exists(pk)", "stock >= :q"}
 		names := map[string]string{}
-		for i, r := range batch {
+		for i, r := range write {
 			sum += r.qty
 			names[fmt.Sprintf("#n%d", i)] = r.nonce
 			sets[i] = fmt.Sprintf("holds.#n%d = :t", i)
 			conds = append(conds, fmt.Sprintf("attribute_not_exists(holds.#n%d)", i))
 		}
 		applied, err := s.takeWrite(ctx, sku, "SET stock = stock - :q, "+strings.Join(sets, ", "), strings.Join(conds, " AND "), names, sum)
-		if err != nil || applied {
-			for _, r := range batch {
-				r.held, r.err = applied, err
-			}
+		switch {
+		case err != nil:
+			answer(append(write, rest...), false, err)
 			return
+		case applied:
+			answer(write, true, nil)
+			write = nil
 		}
-	}
-	for _, r := range batch {
-		r.held, r.err = s.takeOne(ctx, sku, r.nonce, r.qty)
 	}
 }
 
-// takeOne takes qty of sku under the mark nonce unless the mark is there already, and
-// reports whether it is held.
-func (s *ConditionalInventoryStore) takeOne(ctx context.Context, sku, nonce string, qty int64) (bool, error) {
-	applied, err := s.takeWrite(ctx, sku, "SET stock = stock - :q, holds.#n = :t",
-		"attribute_exists(pk) AND stock >= :q AND attribute_not_exists(holds.#n)", map[string]string{"#n": nonce}, qty)
-	if err != nil || applied {
-		return applied, err
+func answer(reqs []*takeReq, held bool, err error) {
+	for _, r := range reqs {
+		r.held, r.err = held, err
 	}
-	mark, _, err := s.mark(ctx, sku, nonce)
-	return mark == markTaken, err
+}
+
+// skuState is what a consistent read of a SKU's item says about takes.
+type skuState struct {
+	exists bool
+	stock  int64
+	holds  map[string]types.AttributeValue
+}
+
+// settle answers the takes of reqs the state decides (marked: held; given back, above
+// the stock or no such SKU: not held) and splits the others into those that fit in the
+// stock together, in order, and those that must wait for them.
+func (st skuState) settle(reqs []*takeReq) (write, rest []*takeReq) {
+	var sum int64
+	for _, r := range reqs {
+		mark := getS(st.holds, r.nonce)
+		switch {
+		case !st.exists || mark == markReturned:
+			r.held = false
+		case mark == markTaken:
+			r.held = true
+		case r.qty > st.stock:
+			r.held = false
+		case sum+r.qty <= st.stock:
+			sum += r.qty
+			write = append(write, r)
+		default:
+			rest = append(rest, r)
+		}
+	}
+	return write, rest
+}
+
+// skuState reads sku's item consistently.
+func (s *ConditionalInventoryStore) skuState(ctx context.Context, sku string) (skuState, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            skuKey(sku),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return skuState{}, fmt.Errorf("sku %s: %w", sku, err)
+	}
+	if len(out.Item) == 0 {
+		return skuState{}, nil
+	}
+	st := skuState{exists: true}
+	if st.stock, err = getN(out.Item, "stock"); err != nil {
+		return skuState{}, fmt.Errorf("sku %s: %w", sku, err)
+	}
+	if holds, ok := out.Item["holds"].(*types.AttributeValueMemberM); ok {
+		st.holds = holds.Value
+	}
+	return st, nil
 }
 
 // takeWrite is a take's conditional update of sku's item (expr takes :q and marks :t),
@@ -406,7 +465,7 @@ func (s *ConditionalInventoryStore) update(ctx context.Context, sku, expr, cond 
 			if err := s.addHolds(ctx, sku); err != nil {
 				return false, err
 			}
-		case isThrottled(err) && attempt+1 < conflictAttempts:
+		case isThrottled(err) && attempt+1 < conflictAttempts && !nearDeadline(ctx):
 			if err := backoff(ctx, attempt); err != nil {
 				return false, err
 			}
@@ -414,27 +473,6 @@ func (s *ConditionalInventoryStore) update(ctx context.Context, sku, expr, cond 
 			return false, fmt.Errorf("sku %s: %w", sku, err)
 		}
 	}
-}
-
-// mark returns the mark nonce left on sku's item ("" when none) and whether the item
-// exists.
-func (s *ConditionalInventoryStore) mark(ctx context.Context, sku, nonce string) (string, bool, error) {
-	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            skuKey(sku),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("sku %s: %w", sku, err)
-	}
-	if len(out.Item) == 0 {
-		return "", false, nil
-	}
-	holds, _ := out.Item["holds"].(*types.AttributeValueMemberM)
-	if holds == nil {
-		return "", true, nil
-	}
-	return getS(holds.Value, nonce), true, nil
 }
 
 // addHolds gives sku's item an empty holds map unless it has one.
@@ -460,12 +498,8 @@ func (s *ConditionalInventoryStore) Release(ctx context.Context, orderID string)
 	for attempt := 0; attempt < conflictAttempts; attempt++ {
 		rec, err := s.record(ctx, orderID)
 		if errors.Is(err, inventory.ErrNoReservation) {
-			placed, err := s.tombstone(ctx, orderID)
-			if err != nil {
-				return fmt.Errorf("release order %s: %w", orderID, err)
-			}
-			if placed {
-				return nil
+			if placed, err := s.releaseUnreserved(ctx, orderID); placed || err != nil {
+				return err
 			}
 			continue // a reservation appeared meanwhile: release it
 		}
@@ -499,13 +533,22 @@ func (s *ConditionalInventoryStore) Release(ctx context.Context, orderID string)
 			cond = "attribute_exists(pk) AND (attribute_not_exists(holds.#n) OR holds.#n = :t)" // marks may be swept
 		}
 		for _, l := range rec.Lines {
+			if !rec.wasReserved { // only the lines marked T: read first, no write for the others
+				st, err := s.skuState(ctx, l.SKU)
+				if err != nil {
+					return fmt.Errorf("release order %s: %w", orderID, err)
+				}
+				if getS(st.holds, rec.nonce) != markTaken {
+					continue
+				}
+			}
 			applied, err := s.update(ctx, l.SKU, "SET stock = stock + :q, holds.#n = :r", cond, map[string]string{"#n": rec.nonce},
 				map[string]types.AttributeValue{":q": attrN(l.Quantity), ":t": attrS(markTaken), ":r": attrS(markReturned)})
 			if err != nil {
 				return fmt.Errorf("release order %s: %w", orderID, err)
 			}
 			if !applied {
-				if _, exists, err := s.mark(ctx, l.SKU, rec.nonce); err != nil || !exists {
+				if st, err := s.skuState(ctx, l.SKU); err != nil || !st.exists {
 					return fmt.Errorf("release order %s: sku %s: %w", orderID, l.SKU, errors.Join(err, inventory.ErrUnknownSKU))
 				}
 			}
@@ -613,6 +656,14 @@ func (s *ConditionalInventoryStore) putSweep(sku string, marks []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep[sku] = append(s.sweep[sku], marks...)
+}
+
+// nearDeadline reports whether ctx ends within 2 s: too late to wait for capacity; the
+// call answers its error and the message comes back, instead of the whole batch timing
+// out.
+func nearDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < 2*time.Second
 }
 
 // isThrottled reports whether DynamoDB refused a call for capacity.

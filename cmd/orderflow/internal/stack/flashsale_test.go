@@ -101,6 +101,12 @@ func flashSale(t *testing.T, strategy string, c flashConfig) flashResult {
 	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, PoolSize: 3,
 		Parameters: map[string]string{"InventoryStrategy": strategy}})
 	defer s.Close()
+	// Only the inventory table is limited: at this scale any other item (an order written
+	// three times in a second, the analytics minute item) would reach a cap that no such
+	// item nears at the sale's AWS rate, or that `orderflow plan` covers apart.
+	sp := s.Faults.Spec()
+	sp.Limits.Tables = []string{s.Tables["InventoryTable"]}
+	s.Faults.Set(sp)
 	ctx, cancel := context.WithTimeout(context.Background(), c.Settle+5*time.Minute)
 	defer cancel()
 	ddb := dynamodb.NewFromConfig(s.Config)
@@ -208,6 +214,7 @@ func flashSale(t *testing.T, strategy string, c flashConfig) flashResult {
 			}
 		case rec.Reservation != nil && rec.Reservation.State != inventory.Released:
 			r.Stuck++ // left PENDING or RELEASING
+			t.Logf("%s: reservation of order %s left %s", strategy, rec.Reservation.OrderID, rec.Reservation.State)
 		}
 		return nil
 	})
@@ -239,9 +246,9 @@ func flashSale(t *testing.T, strategy string, c flashConfig) flashResult {
 func flashMarkdown(c flashConfig, rs []flashResult, began time.Time, took time.Duration) string {
 	var b strings.Builder
 	wcu := float64(chaos.AWSItemWCU) / float64(c.Scale)
-	fmt.Fprintf(&b, "`make flashsale` (%s, %s in all): %d orders of one unit of one SKU with %d units in stock, posted at %d orders/s, through the local stack (real bootstrap binaries, moto) under the simulated limits at scale %d: the SKU's item takes %.0f WCU/s (AWS's %d ÷ %d), a transactional write costs 2 WCU, concurrent transactions on it conflict. Step Functions' buckets are off here (they would cap both paths alike; `orderflow plan` covers them). Same sale, one stack per strategy, one run:\n\n",
+	fmt.Fprintf(&b, "`make flashsale` (%s, %s in all): %d orders of one unit of one SKU with %d units in stock, posted at %d orders/s, through the local stack (real bootstrap binaries, moto) under the simulated limits at scale %d on the inventory table: the SKU's item takes %.0f WCU/s (AWS's %d ÷ %d), a transactional write costs 2 WCU, concurrent transactions on it conflict. The other tables and Step Functions' buckets are not limited here (they would cap both paths alike; `orderflow plan` covers them). Same sale, one stack per strategy, one run:\n\n",
 		began.UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second), c.Orders, c.Stock, c.Rate, c.Scale, wcu, chaos.AWSItemWCU, c.Scale)
-	fmt.Fprintf(&b, "| InventoryStrategy | item cap | reservations/s | reserved | ended through conflicts/timeouts | in inventory DLQ | oversold | stuck | p50 | p99 | throttled / conflicts (simulated) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| InventoryStrategy | item cap | reservations/s | reserved | ended through conflicts/timeouts | in inventory DLQ | oversold | stuck | p50 | p99 | inventory writes throttled / conflicts (simulated) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		capText := fmt.Sprintf("%.0f WCU/s = %.1f reservations/s", wcu, wcu/2)
 		if r.Strategy == dynamo.StrategyConditional {
