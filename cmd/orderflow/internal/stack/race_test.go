@@ -29,8 +29,10 @@ func TestRaceOnOneSKU(t *testing.T) { raceOnOneSKU(t, nil, nil) }
 // oversold. In two runs (about 95 s each with the build): 333 and 382 reservations
 // cancelled by TransactionConflict, 100 and 131 by ThrottlingError, 174 and 50
 // StartExecution calls throttled; every order ended as it must. It runs once with each
-// InventoryStrategy: the conditional one meets no conflict (it writes the SKU's item
-// outside transactions) and retries its throttled takes itself.
+// InventoryStrategy: the conditional one meets no conflict on the SKU's item (it writes
+// it outside transactions) and retries its throttled takes itself. One run of both (with
+// the build): transaction 133 s, 398 conflicts and 104 throttled transactions;
+// conditional 55 s, whose 40 refusals were other tables' transactions.
 func TestRaceOnOneSKUUnderLimits(t *testing.T) {
 	for _, strategy := range []string{dynamo.StrategyTransaction, dynamo.StrategyConditional} {
 		t.Run(strategy, func(t *testing.T) {
