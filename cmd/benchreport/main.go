@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +38,8 @@ type options struct {
 	NoStack     bool
 	ScaleOnly   bool
 	Soak        string
+	FlashSale   string
+	FlashOnly   bool
 }
 
 func main() {
@@ -49,6 +50,8 @@ func main() {
 	flag.StringVar(&o.SVG, "svg", "bench/latency.svg", "latency histogram of the load run")
 	flag.StringVar(&o.Prices, "prices", "bench/prices-us-east-1.json", "dated price table")
 	flag.StringVar(&o.Soak, "soak", "bench/soak.md", "the last `make soak` figures, kept as section 7 (absent: not measured)")
+	flag.StringVar(&o.FlashSale, "flashsale", "bench/flashsale.md", "the last `make flashsale` figures, kept as section 9 (absent: not measured)")
+	flag.BoolVar(&o.FlashOnly, "flashsale-only", false, "only section 9 (flash sale): replace it in the existing report from -flashsale, measure nothing")
 	flag.IntVar(&o.Starts, "starts", 21, "cold starts per function (and as many hello-world starts interleaved)")
 	flag.IntVar(&o.BenchCount, "bench-count", 6, "go test -count for the hot-path benchmarks")
 	flag.StringVar(&o.BenchTime, "benchtime", "300ms", "go test -benchtime for the hot-path benchmarks")
@@ -73,6 +76,9 @@ func main() {
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.ScaleOnly {
 		return rewriteScale(o)
+	}
+	if o.FlashOnly {
+		return rewriteFlashSale(o)
 	}
 	began := time.Now()
 	tmp, err := os.MkdirTemp("", "orderflow-bench-")
@@ -126,6 +132,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	r.Scale = scaleSection(o.Root, r.Calls)
 	if b, err := os.ReadFile(at(o.Root, o.Soak)); err == nil {
 		r.Soak = string(b)
+	}
+	if b, err := os.ReadFile(at(o.Root, o.FlashSale)); err == nil {
+		r.FlashSale = string(b)
 	}
 	r.Elapsed = time.Since(began)
 	r.Machine.LoadAfter = loadAvg()
@@ -189,20 +198,8 @@ func scaleSection(root string, calls CallSection) ScaleSection {
 // rewriteScale replaces section 8 of the existing report (or appends it), measuring
 // nothing else: `go run ./cmd/benchreport -scale-only`.
 func rewriteScale(o options) error {
-	path := at(o.Root, o.Out)
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	text := string(old)
-	if i := strings.Index(text, scaleHeading); i >= 0 {
-		text = text[:i]
-	}
 	r := &Report{Scale: scaleSection(o.Root, CallSection{Skip: "not measured"})}
-	var b strings.Builder
-	r.writeScale(&b)
-	text = strings.TrimRight(text, "\n") + "\n\n" + b.String()
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+	if err := rewriteSection(at(o.Root, o.Out), scaleHeading, r.writeScale); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stdout, "report: %s (section 8 only)\n", o.Out)

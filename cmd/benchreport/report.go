@@ -252,6 +252,8 @@ type Report struct {
 	Soak string
 	// Scale is section 8, `orderflow plan` at capacity.ScaleRates.
 	Scale ScaleSection
+	// FlashSale is section 9, the last `make flashsale` (bench/flashsale.md).
+	FlashSale string
 }
 
 // ScaleSection is section 8: the capacity plan at each of capacity.ScaleRates, made by
@@ -303,6 +305,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeCost(&b)
 	r.writeSoak(&b)
 	r.writeScale(&b)
+	r.writeFlashSale(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -569,7 +572,7 @@ func (r *Report) writeSoak(b *strings.Builder) {
 	fmt.Fprintf(b, "Not re-run by `make bench` (it takes hours); the figures of the last `make soak`, from bench/soak.md:\n\n%s\n", strings.TrimSpace(r.Soak))
 }
 
-// scaleHeading starts section 8; `benchreport -scale-only` replaces the report from it on.
+// scaleHeading starts section 8; `benchreport -scale-only` replaces that section.
 const scaleHeading = "## 8. Scale on paper (`orderflow plan`)"
 
 func (r *Report) writeScale(b *strings.Builder) {

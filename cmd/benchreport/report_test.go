@@ -52,9 +52,10 @@ func TestWriteMarkdown(t *testing.T) {
 		{"every section measured", func() *Report {
 			r := fullReport()
 			r.Soak = "soak: 10000 orders; moto 0.4 GB at the end\n"
+			r.FlashSale = "| conditional | **2.50** |\n"
 			return r
 		}(), []string{
-			"## 7. Soak", "soak: 10000 orders; moto 0.4 GB at the end",
+			"## 7. Soak", "soak: 10000 orders; moto 0.4 GB at the end", flashHeading, "| conditional | **2.50** |",
 			"2026-01-02 03:04 UTC", "2 CPUs (nproc), Test CPU, go1.26.0", "at the start: 0.1 0.2 0.3; at the end: 1.0 0.5 0.3",
 			"| ingest | 7340032 | 7.00 MiB | 1.40× | met |",
 			"| ingest | 21 | 3.00 ms | 2.50 ms | 1.20× | met | 1.50 ms | 160 KB | GET 404 |", "hello-world: 0.50 ms, 20 KB.",
@@ -95,8 +96,8 @@ func TestWriteMarkdown(t *testing.T) {
 					t.Errorf("report contains %q", w)
 				}
 			}
-			if n := strings.Count(out, "not measured: "); tt.report == skipped && n != 7 {
-				t.Errorf("%d sections say not measured, want 7", n)
+			if n := strings.Count(out, "not measured: "); tt.report == skipped && n != 8 {
+				t.Errorf("%d sections say not measured, want 8", n)
 			}
 		})
 	}

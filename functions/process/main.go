@@ -24,7 +24,8 @@ func main() {
 	env, envErr := awsconfig.Require("ORDERS_TABLE", "INVENTORY_TABLE")
 	cfg, cfgErr := awsconfig.FromEnv()
 	limit, limitErr := strconv.ParseInt(awsconfig.Getenv("PAYMENT_LIMIT", strconv.FormatInt(payment.DefaultLimit, 10)), 10, 64)
-	if err := errors.Join(envErr, cfgErr, limitErr); err != nil {
+	soldOut, soldOutErr := strconv.ParseBool(awsconfig.Getenv("SOLD_OUT_SHORTCUT", "false"))
+	if err := errors.Join(envErr, cfgErr, limitErr, soldOutErr); err != nil {
 		slog.Error("cold start: bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
@@ -33,6 +34,8 @@ func main() {
 		Orders:   dynamo.NewOrderStore(db, env["ORDERS_TABLE"]),
 		Catalog:  dynamo.NewInventoryStore(db, env["INVENTORY_TABLE"]),
 		Payments: payment.Gateway{Limit: limit},
+		// SOLD_OUT_SHORTCUT (template parameter SoldOutShortCut): off when unset.
+		SoldOutShortCut: soldOut,
 	}
 	lambda.Start(h.Handle)
 }

@@ -46,6 +46,13 @@ func TestInventoryStore(t *testing.T) {
 	})
 }
 
+func TestConditionalInventoryStore(t *testing.T) {
+	storetest.InventoryStoreContract(t, func(t *testing.T) storetest.InventoryStore {
+		c, name := table(t, "inventory", awstest.TableSpec{HashKey: "pk"})
+		return dynamo.NewConditionalInventoryStore(c, name)
+	})
+}
+
 func ordersTable(t *testing.T) (*dynamodb.Client, string) {
 	return table(t, "orders", awstest.TableSpec{
 		HashKey: "order_id",

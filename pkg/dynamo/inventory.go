@@ -60,6 +60,8 @@ func (s *InventoryStore) Put(ctx context.Context, it inventory.Item) error {
 		"price":    attrN(it.Price),
 		"currency": attrS(it.Currency),
 		"stock":    attrN(it.Stock),
+		// the conditional strategy's markers (ConditionalInventoryStore); a Put clears them
+		"holds": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
 	}
 	putNonEmpty(item, "name", it.Name)
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
@@ -150,15 +152,11 @@ func (s *InventoryStore) Items(ctx context.Context, skus []string) (map[string]i
 // catalog counts as out of stock. Lines must pass inventory.Validate and be at
 // most MaxReserveLines.
 func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []inventory.Line) error {
-	if err := inventory.Validate(lines); err != nil {
-		return fmt.Errorf("reserve order %s: %w", orderID, err)
-	}
-	if len(lines) > inventory.MaxReserveLines {
-		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), inventory.MaxReserveLines)
+	if err := checkReserve(orderID, lines); err != nil {
+		return err
 	}
 	items := make([]types.TransactWriteItem, 0, len(lines)+1)
-	stored := make([]types.AttributeValue, len(lines))
-	for i, l := range lines {
+	for _, l := range lines {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       skuKey(l.SKU),
@@ -166,18 +164,10 @@ func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []in
 			ConditionExpression:       aws.String("attribute_exists(pk) AND stock >= :q"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":q": attrN(l.Quantity)},
 		}})
-		stored[i] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"sku": attrS(l.SKU), "quantity": attrN(l.Quantity),
-		}}
 	}
 	items = append(items, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"pk":       attrS("RES#" + orderID),
-			"order_id": attrS(orderID),
-			"lines":    &types.AttributeValueMemberL{Value: stored},
-			"state":    attrS(string(inventory.Reserved)),
-		},
+		TableName:           aws.String(s.table),
+		Item:                reservationItem(orderID, inventory.Reserved, lines),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	}})
 
@@ -225,12 +215,8 @@ func (s *InventoryStore) Release(ctx context.Context, orderID string) error {
 		state, lines, err := s.reservation(ctx, orderID)
 		switch {
 		case errors.Is(err, inventory.ErrNoReservation):
-			placed, err := s.tombstone(ctx, orderID)
-			if err != nil {
-				return fmt.Errorf("release order %s: %w", orderID, err)
-			}
-			if placed {
-				return nil
+			if placed, err := s.releaseUnreserved(ctx, orderID); placed || err != nil {
+				return err
 			}
 			continue // a reservation appeared meanwhile: release it
 		case err != nil:
@@ -287,17 +273,23 @@ func (s *InventoryStore) Reservation(ctx context.Context, orderID string) (inven
 	return state, lines, nil
 }
 
+// releaseUnreserved is the release of an order that reserved nothing: it leaves the
+// tombstone and reports true, or reports false when a reservation appeared meanwhile
+// (release it).
+func (s *InventoryStore) releaseUnreserved(ctx context.Context, orderID string) (bool, error) {
+	placed, err := s.tombstone(ctx, orderID)
+	if err != nil {
+		return false, fmt.Errorf("release order %s: %w", orderID, err)
+	}
+	return placed, nil
+}
+
 // tombstone creates a RELEASED reservation with no lines for orderID unless a
 // reservation exists; it reports whether it created one.
 func (s *InventoryStore) tombstone(ctx context.Context, orderID string) (bool, error) {
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"pk":       attrS("RES#" + orderID),
-			"order_id": attrS(orderID),
-			"lines":    &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
-			"state":    attrS(string(inventory.Released)),
-		},
+		TableName:           aws.String(s.table),
+		Item:                reservationItem(orderID, inventory.Released, nil),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -313,22 +305,65 @@ func (s *InventoryStore) tombstone(ctx context.Context, orderID string) (bool, e
 
 // reservation returns inventory.ErrNoReservation itself, not wrapped.
 func (s *InventoryStore) reservation(ctx context.Context, orderID string) (inventory.ReservationState, []inventory.Line, error) {
+	item, err := s.reservationItem(ctx, orderID)
+	if err != nil {
+		return "", nil, err
+	}
+	r, err := decodeReservation(item)
+	if err != nil {
+		return "", nil, err
+	}
+	return r.State, r.Lines, nil
+}
+
+// reservationItem reads orderID's reservation item consistently; it returns
+// inventory.ErrNoReservation itself, not wrapped, when there is none.
+func (s *InventoryStore) reservationItem(ctx context.Context, orderID string) (map[string]types.AttributeValue, error) {
 	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            reservationKey(orderID),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if len(out.Item) == 0 {
-		return "", nil, inventory.ErrNoReservation
+		return nil, inventory.ErrNoReservation
 	}
-	r, err := decodeReservation(out.Item)
-	if err != nil {
-		return "", nil, err
+	return out.Item, nil
+}
+
+// checkReserve checks the lines of a reserve: inventory.Validate, and at most
+// inventory.MaxReserveLines.
+func checkReserve(orderID string, lines []inventory.Line) error {
+	if err := inventory.Validate(lines); err != nil {
+		return fmt.Errorf("reserve order %s: %w", orderID, err)
 	}
-	return r.State, r.Lines, nil
+	if len(lines) > inventory.MaxReserveLines {
+		return fmt.Errorf("reserve order %s: %d lines, at most %d", orderID, len(lines), inventory.MaxReserveLines)
+	}
+	return nil
+}
+
+// reservationItem is the reservation record of orderID in state with lines.
+func reservationItem(orderID string, state inventory.ReservationState, lines []inventory.Line) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk":       attrS("RES#" + orderID),
+		"order_id": attrS(orderID),
+		"lines":    encodeLines(lines),
+		"state":    attrS(string(state)),
+	}
+}
+
+// encodeLines is the lines attribute of a reservation record.
+func encodeLines(lines []inventory.Line) types.AttributeValue {
+	stored := make([]types.AttributeValue, len(lines))
+	for i, l := range lines {
+		stored[i] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"sku": attrS(l.SKU), "quantity": attrN(l.Quantity),
+		}}
+	}
+	return &types.AttributeValueMemberL{Value: stored}
 }
 
 // Reservation is the reservation of one order, as DecodeInventory reads it.

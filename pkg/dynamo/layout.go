@@ -18,6 +18,8 @@ var Layout = []string{
 	"idempotency_key", "created_at", "updated_at", "version",
 	// inventory: catalog items and reservations
 	"name", "price", "stock", "state",
+	// inventory, conditional strategy: markers on a SKU, a reservation's key and lease
+	"holds", "nonce", "owner", "lease_until", "was_reserved",
 	// idempotency records and processed-event markers
 	"body_hash", "response_status", "response_headers", "response_body",
 	"claimed_at", "expires_at",

@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -189,6 +190,19 @@ func TestLayoutListsEveryAttribute(t *testing.T) {
 	if err := store.Reserve(ctx, o.ID, []inventory.Line{{SKU: "SKU-A", Quantity: 1}}); err != nil {
 		t.Fatal(err)
 	}
+	// The conditional strategy: a reservation released (nonce, was_reserved) and one
+	// left PENDING by a reserve that stopped after its record (owner, lease_until).
+	cond := dynamo.NewConditionalInventoryStore(c, inv)
+	if err := cond.Reserve(ctx, "o-cond", []inventory.Line{{SKU: "SKU-A", Quantity: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cond.Release(ctx, "o-cond"); err != nil {
+		t.Fatal(err)
+	}
+	stopped := dynamo.NewConditionalInventoryStore(failUpdates{c}, inv)
+	if err := stopped.Reserve(ctx, "o-stopped", []inventory.Line{{SKU: "SKU-A", Quantity: 1}}); err == nil {
+		t.Fatal("Reserve with failing updates succeeded")
+	}
 	markers := dynamo.NewMarkerStore(c, keys, dynamo.NotifyMarkerPrefix)
 	if _, err := markers.Claim(ctx, "e-1", time.Minute, time.Hour, now); err != nil {
 		t.Fatal(err)
@@ -250,4 +264,11 @@ func TestLayoutListsEveryAttribute(t *testing.T) {
 			t.Errorf("dynamo.Layout lists %q, which no store wrote", name)
 		}
 	}
+}
+
+// failUpdates is a DynamoDB client whose UpdateItem calls fail: a store that stops there.
+type failUpdates struct{ *dynamodb.Client }
+
+func (failUpdates) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, errors.New("stopped before the update")
 }

@@ -32,10 +32,15 @@ type Line struct {
 // ReservationState is the state of an order's reservation.
 type ReservationState string
 
-// Reservation states: a reservation is made once and released at most once.
+// Reservation states: a reservation is made once and released at most once. Pending
+// and Releasing are the in-between states of a store that takes and gives back stock
+// line by line (dynamo.ConditionalInventoryStore); a crash leaves them, and the next
+// reserve or release of the order finishes the job.
 const (
-	Reserved ReservationState = "RESERVED"
-	Released ReservationState = "RELEASED"
+	Reserved  ReservationState = "RESERVED"
+	Released  ReservationState = "RELEASED"
+	Pending   ReservationState = "PENDING"
+	Releasing ReservationState = "RELEASING"
 )
 
 // ErrUnknownSKU is returned when a SKU is not in the catalog.

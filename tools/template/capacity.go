@@ -28,6 +28,21 @@ var Knobs = []Knob{
 	{"TableWarmReadUnits", "AWS::DynamoDB::Table", []string{"WarmThroughput", "ReadUnitsPerSecond"}, 0},
 }
 
+// SwitchKnob is a template parameter that sets one environment variable of one function
+// to its value: a sale's behaviour switches (README "Scaling", pre-sale checklist).
+type SwitchKnob struct {
+	Param, Function, Env string
+	// Values are the parameter's allowed values, each checked to reach the variable.
+	Values []string
+}
+
+// SwitchKnobs are the sale switches of orderflow's template: the inventory strategy
+// (pkg/dynamo) and the sold-out short-cut (pkg/handler/process).
+var SwitchKnobs = []SwitchKnob{
+	{"InventoryStrategy", "InventoryFunction", "INVENTORY_STRATEGY", []string{"transaction", "conditional"}},
+	{"SoldOutShortCut", "ProcessFunction", "SOLD_OUT_SHORTCUT", []string{"true", "false"}},
+}
+
 // StreamModeKnob is the parameter that switches a Kinesis stream to on-demand.
 const StreamModeKnob = "OrderStreamMode"
 
@@ -90,6 +105,23 @@ func CheckCapacityKnobs(t *Template) []Problem {
 				if _, ok, _ := t.Property(id, []string{"ShardCount"}, p); mode == "ON_DEMAND" && ok {
 					add(id, "ShardCount is set with %s=ON_DEMAND (an on-demand stream takes none)", StreamModeKnob)
 				}
+			}
+		}
+	}
+	for _, k := range SwitchKnobs {
+		if _, ok := t.Parameters[k.Param]; !ok {
+			continue
+		}
+		if _, ok := t.Resources[k.Function]; !ok {
+			add("", "parameter %s sets %s of %s, which the template lacks", k.Param, k.Env, k.Function)
+			continue
+		}
+		for _, v := range k.Values {
+			p := copyParams(on)
+			p[k.Param] = v
+			got, ok, err := t.Property(k.Function, []string{"Environment", "Variables", k.Env}, p)
+			if err != nil || !ok || fmt.Sprint(got) != v {
+				add(k.Function, "Environment.Variables.%s is %v with %s=%s, not that parameter", k.Env, show(got, ok), k.Param, v)
 			}
 		}
 	}

@@ -104,9 +104,11 @@ func TestChecks(t *testing.T) {
 		{"capacity-knobs none declared", CheckCapacityKnobs, "good.yaml", []string{}, ""},
 		{"capacity-knobs wired", CheckCapacityKnobs, "good-capacity.yaml", []string{}, ""},
 		// Rate and burst swapped (2), the literal MaximumConcurrency, a ShardCount when on
-		// demand, warm throughput set at 0, a table without it, a knob for no mapping.
+		// demand, warm throughput set at 0, a table without it, a knob for no mapping, the
+		// inventory strategy a literal (wrong for one of its values), the sold-out
+		// short-cut for a function the template lacks.
 		{"capacity-knobs mis-wired", CheckCapacityKnobs, "bad-capacity.yaml",
-			[]string{"", "Api", "Api", "OtherTable", "QueueMapping", "Stream", "Table"}, ""},
+			[]string{"", "", "Api", "Api", "InventoryFunction", "OtherTable", "QueueMapping", "Stream", "Table"}, ""},
 
 		{"definition-substitutions good", CheckDefinitionSubstitutions, "good.yaml", []string{}, ""},
 		{"definition-substitutions mismatched", CheckDefinitionSubstitutions, "bad-substitutions.yaml",

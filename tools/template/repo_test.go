@@ -259,4 +259,9 @@ func TestRepositoryCapacityKnobs(t *testing.T) {
 			t.Errorf("template.yaml has no parameter %s", k.Param)
 		}
 	}
+	for _, k := range SwitchKnobs {
+		if _, ok := tpl.Parameters[k.Param]; !ok {
+			t.Errorf("template.yaml has no parameter %s", k.Param)
+		}
+	}
 }

@@ -287,12 +287,18 @@ func Make(in Input) (Plan, error) {
 				continue
 			}
 			share = in.HotShare
+			if s.InventoryStrategy == "conditional" {
+				h.WCU = 1 // one conditional take, outside any transaction (takes in flight share it)
+			}
 		}
 		q, v, from := quota("dynamodb.item.wcu")
 		r := Row{Service: "DynamoDB", Limit: h.Name, Unit: q.Unit, PerOrder: h.WCU * share, Quota: v, From: from, Source: q.Source}
 		if load := h.WCU * share * in.Rate; load >= 0.8*v {
 			if h.PerSKU {
-				r.Need = Need{NeedRedesign, "the hot SKU's stock: split it over several items, or a conditional decrement (1 WCU, no transaction) with the reservation written apart; sold-out flag and route throttle meanwhile"}
+				r.Need = Need{NeedRedesign, "the hot SKU's stock: InventoryStrategy=conditional (1 WCU a take, no transaction; takes in flight share a write), and past that split it over several items; SoldOutShortCut=true and the route throttle meanwhile"}
+				if h.WCU < 2 {
+					r.Need.What = "the hot SKU's stock: split it over several items (the conditional takes in flight already share a write); SoldOutShortCut=true and the route throttle meanwhile"
+				}
 			} else {
 				r.Need = Need{NeedRedesign, "the metrics minute item: one update per minute per batch instead of per event, or shard the counter"}
 			}

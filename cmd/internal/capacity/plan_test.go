@@ -143,10 +143,20 @@ func TestPlanRegion(t *testing.T) {
 	}
 }
 
-// The hot SKU's stock item is one partition: 2 WCU per reservation (a transaction) against
-// the per-item 1,000 WCU/s, so it binds at 500 orders/s on the SKU whatever the total.
+// The hot SKU's stock item is one partition: 2 WCU per reservation with
+// InventoryStrategy=transaction (1 with conditional, the default) against the per-item
+// 1,000 WCU/s, so it binds at 500 (1,000) orders/s on the SKU whatever the total.
 func TestHotSKUBindsPerItemCap(t *testing.T) {
-	in := repoInput(t, nil)
+	for _, tc := range []struct {
+		strategy string
+		wcu      float64
+	}{{"transaction", 2}, {"conditional", 1}} {
+		t.Run(tc.strategy, func(t *testing.T) { hotSKUBindsPerItemCap(t, tc.strategy, tc.wcu) })
+	}
+}
+
+func hotSKUBindsPerItemCap(t *testing.T, strategy string, wcu float64) {
+	in := repoInput(t, map[string]string{"InventoryStrategy": strategy})
 	item := quotaValue(t, in.Quotas, "dynamodb.item.wcu", "us-east-1")
 	const stock = "stock item of the hot SKU"
 	in.Rate = 1000
@@ -166,7 +176,7 @@ func TestHotSKUBindsPerItemCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := row(t, p, "DynamoDB", stock)
-		want := item / (2 * tt.share)
+		want := item / (wcu * tt.share)
 		if math.Abs(r.BindsAt-want) > 1e-9 {
 			t.Errorf("rate %v share %v: stock item binds at %v, want %v", tt.rate, tt.share, r.BindsAt, want)
 		}
@@ -177,13 +187,13 @@ func TestHotSKUBindsPerItemCap(t *testing.T) {
 			t.Errorf("a binding stock item needs a redesign, got %+v", r.Need)
 		}
 	}
-	in.Rate, in.HotShare = 1000, 0.5
+	in.Rate, in.HotShare = 2000/wcu, 0.5 // the item's whole 1,000 WCU/s
 	p, err = Make(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(names(p.Binding()), "DynamoDB "+stock) {
-		t.Errorf("half of 1,000 orders/s on one SKU: the stock item does not bind: %v", names(p.Binding()))
+		t.Errorf("half of %v orders/s on one SKU: the stock item does not bind: %v", in.Rate, names(p.Binding()))
 	}
 }
 

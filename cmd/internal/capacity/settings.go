@@ -23,6 +23,9 @@ type Settings struct {
 	WarmWrite, WarmRead map[string]float64
 	// Memory is each function's MemorySize in MB.
 	Memory map[string]int
+	// InventoryStrategy is the inventory function's INVENTORY_STRATEGY (template parameter
+	// InventoryStrategy; "transaction" when unset).
+	InventoryStrategy string
 }
 
 // Tables are the template's tables by the names the mix uses.
@@ -110,6 +113,12 @@ func ReadSettings(t *template.Template, params map[string]string) (Settings, err
 				w.dst[name] = v
 			}
 		}
+	}
+	s.InventoryStrategy = "transaction"
+	if v, ok, err := t.Property("InventoryFunction", []string{"Environment", "Variables", "INVENTORY_STRATEGY"}, params); err != nil {
+		return s, err
+	} else if ok {
+		s.InventoryStrategy = fmt.Sprint(v)
 	}
 	def := 128.0
 	if g, ok := t.Globals["Function"].(map[string]any); ok {

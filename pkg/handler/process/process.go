@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/orderflow/orderflow/pkg/inventory"
@@ -106,8 +107,26 @@ type Handler struct {
 	Orders   OrderStore
 	Catalog  Catalog
 	Payments Authorizer
-	Now      func() time.Time
-	Log      *slog.Logger
+	// SoldOutShortCut makes validate return *SoldOutError for a VALIDATED order with a
+	// line whose catalog stock is below its quantity (template parameter SoldOutShortCut).
+	SoldOutShortCut bool
+	Now             func() time.Time
+	Log             *slog.Logger
+}
+
+// SoldOutError is validate's answer, with SoldOutShortCut, for an order that cannot be
+// reserved: the catalog it priced the order from shows SKUs with less stock than the
+// order's lines. The order is VALIDATED and owned by the execution, which cancels it
+// OUT_OF_STOCK without a reservation. The catalog read is eventually consistent: a
+// stale read may cancel an order a reservation would just have served (stock given back
+// a moment before), never reserve one it should not.
+type SoldOutError struct {
+	OrderID string
+	SKUs    []string
+}
+
+func (e *SoldOutError) Error() string {
+	return fmt.Sprintf("order %s: sold out: %s", e.OrderID, strings.Join(e.SKUs, ", "))
 }
 
 // errUnchanged makes an Update function leave the order as it is: the step already
@@ -172,12 +191,8 @@ func (h *Handler) validate(ctx context.Context, id, execution string) (*order.Or
 			return errUnchanged
 		}
 		if items == nil {
-			skus := make([]string, len(o.Lines))
-			for i, l := range o.Lines {
-				skus[i] = l.SKU
-			}
 			var err error
-			if items, err = h.Catalog.Items(ctx, skus); err != nil {
+			if items, err = h.Catalog.Items(ctx, lineSKUs(o)); err != nil {
 				return fmt.Errorf("catalog items for order %s: %w", id, err)
 			}
 		}
@@ -190,7 +205,34 @@ func (h *Handler) validate(ctx context.Context, id, execution string) (*order.Or
 		}
 		return o.Price(prices, now)
 	})
-	return result(o, current, err)
+	o, err = result(o, current, err)
+	if err != nil || !h.SoldOutShortCut || o.Status != order.StatusValidated {
+		return o, err
+	}
+	if items == nil { // validated by an earlier try of this task
+		if items, err = h.Catalog.Items(ctx, lineSKUs(o)); err != nil {
+			return nil, fmt.Errorf("catalog items for order %s: %w", id, err)
+		}
+	}
+	var out []string
+	for _, l := range o.Lines {
+		if items[l.SKU].Stock < l.Quantity {
+			out = append(out, l.SKU)
+		}
+	}
+	if len(out) > 0 {
+		return nil, &SoldOutError{OrderID: id, SKUs: out}
+	}
+	return o, nil
+}
+
+// lineSKUs returns the SKUs of o's lines.
+func lineSKUs(o *order.Order) []string {
+	skus := make([]string, len(o.Lines))
+	for i, l := range o.Lines {
+		skus[i] = l.SKU
+	}
+	return skus
 }
 
 // priceLines returns the catalog price of each of o's lines, or *order.UnknownSKUError
@@ -331,6 +373,7 @@ func result(o, current *order.Order, err error) (*order.Order, error) {
 // other failure as a *TransientError, which the state machine retries.
 func boundary(err error) error {
 	var (
+		soldOut   *SoldOutError
 		unknown   *order.UnknownSKUError
 		invalid   *order.InvalidOrderError
 		illegal   *order.IllegalTransitionError
@@ -342,6 +385,8 @@ func boundary(err error) error {
 	switch {
 	case errors.As(err, &duplicate):
 		return duplicate
+	case errors.As(err, &soldOut):
+		return soldOut
 	case errors.As(err, &unknown):
 		return unknown
 	case errors.As(err, &invalid):

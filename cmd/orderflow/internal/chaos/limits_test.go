@@ -319,3 +319,33 @@ func TestLimitsOff(t *testing.T) {
 		t.Error("a negative scale passed validation")
 	}
 }
+
+// With Tables, only writes on those tables meet the limits: a transaction over a limited
+// and an unlimited item is cancelled for the limited one alone (one reason per action),
+// and the unlimited table takes any rate.
+func TestLimitsOnListedTablesOnly(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	endpoint, _ := limitedEdge(t, Spec{Limits: Limits{Scale: 1000, ItemWrites: true, Tables: []string{"inventory-dev"},
+		Keys: map[string][]string{"inventory-dev": {"pk"}, "orders-dev": {"order_id"}}}}, c,
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			io.WriteString(w, `{}`)
+		})
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(awsConfig(endpoint, 1))
+	for i := range 5 {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("orders-dev"),
+			Item: map[string]types.AttributeValue{"order_id": &types.AttributeValueMemberS{Value: "o-1"}}}); err != nil {
+			t.Fatalf("write %d on a table not listed: %v", i+1, err)
+		}
+	}
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String("orders-dev"), Item: map[string]types.AttributeValue{"order_id": &types.AttributeValueMemberS{Value: "o-1"}}}},
+		{Put: &types.Put{TableName: aws.String("inventory-dev"), Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "SKU#A"}}}},
+	}})
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || len(tce.CancellationReasons) != 2 || aws.ToString(tce.CancellationReasons[0].Code) != "None" ||
+		aws.ToString(tce.CancellationReasons[1].Code) != "ThrottlingError" {
+		t.Fatalf("a transaction over both tables: %v, want cancelled for the inventory item alone", err)
+	}
+}

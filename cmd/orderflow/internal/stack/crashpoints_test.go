@@ -39,7 +39,7 @@ type crashCase struct {
 //     (since the transactional intake, one: the write of the order with its key);
 //   - process right after each of its writes on the way to CONFIRMED, CANCELLED
 //     (payment declined, with compensation) and REJECTED;
-//   - inventory after its reservation and after answering the task token, the publisher
+//   - inventory after each write of its reservation and after answering the task token, the publisher
 //     after its PutEvents, notify after its SNS publish.
 //
 // Then: every accepted order is terminal (or in a DLQ with a reason); each retry got the
@@ -156,7 +156,12 @@ func TestCrashPoints(t *testing.T) {
 		{"process after authorize's write (declined, reserved)", put(1), "CRASH-A", "tok_decline", order.StatusCancelled},
 		{"process after cancel's write (declined)", put(2), "CRASH-A", "tok_decline", order.StatusCancelled},
 		{"process after reject's write", put(0), "CRASH-NOSUCH", "tok_visa", order.StatusRejected},
-		{"inventory after its reservation", chaos.CrashPoint{Function: "inventory", Operation: "TransactWriteItems", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
+		// The template's default InventoryStrategy, conditional (pkg/dynamo): the PENDING
+		// record, the take of the line, the record RESERVED. A redelivery waits for the
+		// killed call's lease and finishes the reservation from its marks.
+		{"inventory after its pending reservation", chaos.CrashPoint{Function: "inventory", Operation: "PutItem", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
+		{"inventory after taking the stock", chaos.CrashPoint{Function: "inventory", Operation: "UpdateItem", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
+		{"inventory after its reservation", chaos.CrashPoint{Function: "inventory", Operation: "UpdateItem", AfterCall: 2, Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"inventory after answering the task token", chaos.CrashPoint{Function: "inventory", Operation: "SendTaskSuccess", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"publisher after its PutEvents", chaos.CrashPoint{Function: "publisher", Operation: "PutEvents", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
 		{"notify after its SNS publish", chaos.CrashPoint{Function: "notify", Operation: "Publish", Times: 1}, "CRASH-A", "tok_visa", order.StatusConfirmed},
