@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"github.com/orderflow/orderflow/cmd/internal/loadgen"
 	"net/http"
 	"os"
 	"sort"
@@ -144,7 +145,7 @@ func flashSale(t *testing.T, strategy string, c flashConfig) flashResult {
 	}()
 
 	body := []byte(`{"customerId":"flash","currency":"USD","lines":[{"sku":"` + sku + `","quantity":1}],"paymentToken":"tok_visa"}`)
-	client := &http.Client{Timeout: 30 * time.Second}
+	poster := &loadgen.Poster{Client: &http.Client{Timeout: 30 * time.Second}, API: s.HTTPURL, Rule: loadgen.Patient}
 	start := time.Now()
 	var wg sync.WaitGroup
 	var accepted sync.Map
@@ -154,8 +155,8 @@ func flashSale(t *testing.T, strategy string, c flashConfig) flashResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if status, id, _ := postWithRetry(ctx, client, s.HTTPURL+"/orders", fmt.Sprintf("flash-%s-%d", strategy, i), body); status == http.StatusAccepted && id != "" {
-				accepted.Store(id, true)
+			if res := poster.Post(ctx, fmt.Sprintf("flash-%s-%d", strategy, i), body); res.Status == http.StatusAccepted && res.OrderID != "" {
+				accepted.Store(res.OrderID, true)
 			}
 		}()
 	}
