@@ -39,8 +39,12 @@ type ChaosOptions struct {
 	Orders      int
 	Concurrency int
 	Seed        uint64
-	// Timeout bounds the wait for the stack to settle (default 2 min + 100 ms per order);
-	// past it the audit runs on what is there.
+	// Timeout bounds the wait for the stack to settle; past it the audit runs on what is
+	// there. The default is 2 min plus one and a half times as long as the orders took to
+	// send: the stack must work off what arrived while they were sent at two thirds of the
+	// rate they arrived at, on any machine, at any size of run (a fixed time per order
+	// fails a slower machine, or a larger run, whose pipeline lags its front door).
+	// Timeout is fixed when set.
 	Timeout time.Duration
 	// Progress receives a line every few seconds (nil: none).
 	Progress io.Writer
@@ -161,9 +165,6 @@ func (o *ChaosOptions) setDefaults() {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2*time.Minute + time.Duration(o.Orders)*100*time.Millisecond
-	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -279,12 +280,22 @@ func (r *chaosRun) sendPoison(ctx context.Context) error {
 	return nil
 }
 
+// settleDeadline is the default bound of the wait to settle after orders took sending
+// to send (ChaosOptions.Timeout).
+func settleDeadline(sending time.Duration) time.Duration {
+	return 2*time.Minute + sending*3/2
+}
+
 // settle waits until the stack holds no work in progress (the orders that can end have
 // ended, the deliveries, retries and duplicates are done), reporting progress. Past
 // o.Timeout it records what was not settled and returns nil: the audit runs on what is
 // there. It returns an error only when ctx ends.
 func (r *chaosRun) settle(ctx context.Context) error {
-	settleCtx, cancel := context.WithTimeout(ctx, r.o.Timeout)
+	timeout := r.o.Timeout
+	if timeout <= 0 {
+		timeout = settleDeadline(r.res.Sending)
+	}
+	settleCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	lastDone, lastScan, scanTook := -1, time.Time{}, time.Duration(0)
 	err := r.s.WaitSettled(settleCtx, func(ctx context.Context) (bool, string, error) {
