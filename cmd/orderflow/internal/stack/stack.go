@@ -430,7 +430,7 @@ func (s *Stack) provision(ctx context.Context, t *template.Template, opts Option
 			s.work = append(s.work, s.Queues[id])
 		}
 	}
-	if err := s.overrideVisibility(ctx, c, opts.VisibilityTimeout); err != nil {
+	if err := s.overrideVisibility(ctx, c, opts.VisibilityTimeout, provs); err != nil {
 		return nil, err
 	}
 	if err := s.loadCatalog(ctx, c, provs[0], opts.Catalog); err != nil {

@@ -2,6 +2,9 @@ package stack
 
 import (
 	"context"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"os"
 	"strconv"
 	"strings"
@@ -25,6 +28,16 @@ func TestChaos(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
+	// The 2 s visibility timeout speeds up redelivery after a crash, but a queue that feeds
+	// a function keeps at least the function's timeout (10 s): no batch comes back while
+	// its first delivery may still run.
+	for id, want := range map[string]string{"InventoryCommandQueue": "10", "InventoryCommandDlq": "2"} {
+		got, err := sqs.NewFromConfig(s.Config).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.Queues[id]),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout}})
+		if err != nil || got.Attributes["VisibilityTimeout"] != want {
+			t.Fatalf("%s visibility timeout = %v, %v; want %s", id, got, err, want)
+		}
+	}
 	res, err := RunChaos(ctx, s, ChaosOptions{Orders: n, Concurrency: envInt("ORDERFLOW_CHAOS_CONCURRENCY", 8), Seed: seed, Progress: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
