@@ -18,11 +18,14 @@ CHAOS_SEED   ?= 1
 CHAOS_CONCURRENCY ?= 3
 CHAOS_REPORT ?= build/chaos-report.txt
 CHAOS_FAULTS ?= build/chaos-faults.txt
+# Template parameters for the run, K=V,K=V (e.g. InventoryStrategy=conditional).
+CHAOS_PARAMS ?=
 
 .PHONY: chaos
 chaos: tools-py ## chaos run: CHAOS_ORDERS (default 1000) orders with 10% AWS errors, 2% crashes, 5% duplicate deliveries, poison inputs; prints the audit
 	@mkdir -p $(dir $(CHAOS_REPORT))
 	ORDERFLOW_CHAOS=1 ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_SEED=$(CHAOS_SEED) ORDERFLOW_CHAOS_CONCURRENCY=$(CHAOS_CONCURRENCY) \
+	ORDERFLOW_CHAOS_PARAMS=$(CHAOS_PARAMS) \
 	ORDERFLOW_CHAOS_REPORT=$(abspath $(CHAOS_REPORT)) ORDERFLOW_CHAOS_FAULTS=$(abspath $(CHAOS_FAULTS)) \
 	$(GO) test -count=1 -timeout 3h -run 'TestChaos$$' -v ./cmd/orderflow/internal/stack/ 2>&1 \
 	  | grep -v '^\s*\[orderflow-\|^\s*\[moto\]' ; \

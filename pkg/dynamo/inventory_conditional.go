@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,16 +37,19 @@ const (
 type ConditionalInventoryAPI interface {
 	InventoryAPI
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 var _ ConditionalInventoryAPI = (*dynamodb.Client)(nil)
 
-// Marks a reservation leaves on a SKU item's holds map, under the reservation's nonce.
+// Marks a reservation leaves on a SKU item's holds map: T under its nonce when it takes
+// the line (swept once the reservation is final), R under returnKey(nonce) when a release
+// gives it back (kept: a release retried after any sweep must still find it).
 const (
-	markTaken    = "T" // the line's quantity was taken
-	markReturned = "R" // ...and given back by a release
+	markTaken    = "T"
+	markReturned = "R"
 )
+
+func returnKey(nonce string) string { return nonce + "r" }
 
 // A reserve owns a PENDING reservation until its own deadline (the Lambda invocation's,
 // after which Lambda has stopped it) plus leaseMargin, or for DefaultLease when its
@@ -73,12 +77,14 @@ const maxSweep = 32
 //     mark already there means the line was taken before the crash: not again.
 //  3. All lines held: the record becomes RESERVED (on condition that the caller still
 //     owns it). A short line: the lines marked T are given back (stock + q, mark
-//     removed, on condition of the mark), the record is deleted, and the call returns
-//     *inventory.OutOfStockError.
+//     removed, on condition of the mark), the record becomes SHORT with the short
+//     lines, and the call returns *inventory.OutOfStockError, as every later delivery
+//     of the command does.
 //
 // Release moves RESERVED (or PENDING with an expired lease) to RELEASING, gives every
-// line back once (stock + q, mark R, on condition that the mark is not R yet; for a
-// PENDING reservation only the lines marked T), then RELEASING to RELEASED. A crash
+// line back once (stock + q and the mark R under returnKey(nonce), on condition that
+// it is absent; for a PENDING reservation only the lines marked T), then RELEASING to
+// RELEASED. A SHORT reservation holds nothing to give back. A crash
 // anywhere leaves the record PENDING or RELEASING, and the next reserve or release of
 // the order finishes the job from the marks.
 //
@@ -175,7 +181,15 @@ func (s *ConditionalInventoryStore) Reserve(ctx context.Context, orderID string,
 	if err != nil {
 		return fmt.Errorf("reserve order %s: %w", orderID, err)
 	}
-	if rec.State != inventory.Pending {
+	switch rec.State {
+	case inventory.Pending:
+	case inventory.Short: // found short before: the same answer
+		skus := make([]string, len(rec.Lines))
+		for i, l := range rec.Lines {
+			skus[i] = l.SKU
+		}
+		return &inventory.OutOfStockError{OrderID: orderID, SKUs: skus}
+	default:
 		return nil // reserved or released before: an idempotent no-op
 	}
 	var short []string
@@ -202,15 +216,26 @@ func (s *ConditionalInventoryStore) Reserve(ctx context.Context, orderID string,
 			return fmt.Errorf("reserve order %s: give back %s: %w", orderID, l.SKU, err)
 		}
 	}
-	_, err = s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       reservationKey(orderID),
-		ConditionExpression:       aws.String("#s = :pending AND #o = :me"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state", "#o": "owner"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pending": attrS(string(inventory.Pending)), ":me": attrS(owner)},
+	var shortLines []inventory.Line
+	for _, l := range rec.Lines {
+		if slices.Contains(short, l.SKU) {
+			shortLines = append(shortLines, l)
+		}
+	}
+	// SHORT, not deleted: a redelivery of this command (its answer lost, or the batch
+	// retried) must answer out of stock again, not take stock for an order the state
+	// machine has cancelled.
+	_, err = s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      reservationKey(orderID),
+		UpdateExpression:         aws.String("SET #s = :short, #l = :lines REMOVE #o, lease_until"),
+		ConditionExpression:      aws.String("#s = :pending AND #o = :me"),
+		ExpressionAttributeNames: map[string]string{"#s": "state", "#o": "owner", "#l": "lines"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":short": attrS(string(inventory.Short)), ":lines": encodeLines(shortLines),
+			":pending": attrS(string(inventory.Pending)), ":me": attrS(owner)},
 	})
 	if err != nil {
-		return fmt.Errorf("reserve order %s: drop the reservation: %w", orderID, err)
+		return fmt.Errorf("reserve order %s: mark the reservation short: %w", orderID, err)
 	}
 	return &inventory.OutOfStockError{OrderID: orderID, SKUs: short}
 }
@@ -385,7 +410,7 @@ func (st skuState) settle(reqs []*takeReq) (write, rest []*takeReq) {
 	for _, r := range reqs {
 		mark := getS(st.holds, r.nonce)
 		switch {
-		case !st.exists || mark == markReturned:
+		case !st.exists || getS(st.holds, returnKey(r.nonce)) != "":
 			r.held = false
 		case mark == markTaken:
 			r.held = true
@@ -507,8 +532,8 @@ func (s *ConditionalInventoryStore) Release(ctx context.Context, orderID string)
 			return fmt.Errorf("release order %s: %w", orderID, err)
 		}
 		switch rec.State {
-		case inventory.Released:
-			return nil
+		case inventory.Released, inventory.Short:
+			return nil // nothing held
 		case inventory.Pending:
 			if rec.leaseUntil > s.now().UnixMilli() {
 				if err := s.awaitLease(ctx, rec); err != nil {
@@ -527,10 +552,11 @@ func (s *ConditionalInventoryStore) Release(ctx context.Context, orderID string)
 			}
 			rec.wasReserved = rec.State == inventory.Reserved
 		}
-		// RELEASING: give every held line back once.
-		cond := "holds.#n = :t" // a PENDING reservation holds the lines marked T
+		// RELEASING: give every held line back once, under a return mark of its own key
+		// (never swept: a retried release must find it; a take's mark may be swept).
+		cond := "holds.#n = :t AND attribute_not_exists(holds.#r)" // a PENDING reservation holds the lines marked T
 		if rec.wasReserved {
-			cond = "attribute_exists(pk) AND (attribute_not_exists(holds.#n) OR holds.#n = :t)" // marks may be swept
+			cond = "attribute_exists(pk) AND attribute_not_exists(holds.#r)"
 		}
 		for _, l := range rec.Lines {
 			if !rec.wasReserved { // only the lines marked T: read first, no write for the others
@@ -542,8 +568,12 @@ func (s *ConditionalInventoryStore) Release(ctx context.Context, orderID string)
 					continue
 				}
 			}
-			applied, err := s.update(ctx, l.SKU, "SET stock = stock + :q, holds.#n = :r", cond, map[string]string{"#n": rec.nonce},
-				map[string]types.AttributeValue{":q": attrN(l.Quantity), ":t": attrS(markTaken), ":r": attrS(markReturned)})
+			names := map[string]string{"#r": returnKey(rec.nonce)}
+			values := map[string]types.AttributeValue{":q": attrN(l.Quantity), ":r": attrS(markReturned)}
+			if !rec.wasReserved {
+				names["#n"], values[":t"] = rec.nonce, attrS(markTaken)
+			}
+			applied, err := s.update(ctx, l.SKU, "SET stock = stock + :q, holds.#r = :r", cond, names, values)
 			if err != nil {
 				return fmt.Errorf("release order %s: %w", orderID, err)
 			}

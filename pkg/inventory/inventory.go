@@ -41,6 +41,10 @@ const (
 	Released  ReservationState = "RELEASED"
 	Pending   ReservationState = "PENDING"
 	Releasing ReservationState = "RELEASING"
+	// Short is the conditional store's record of a reserve that found a line short and
+	// gave back what it took: a redelivered reserve answers out of stock again, takes
+	// nothing; a release has nothing to give back. Its lines are the short ones.
+	Short ReservationState = "SHORT"
 )
 
 // ErrUnknownSKU is returned when a SKU is not in the catalog.

@@ -390,6 +390,8 @@ func (r *Report) checkStock(ctx context.Context, c Config, orders []*orderRow) e
 			r.violate("unreadable inventory item: %v", err)
 		case rec.Item != nil:
 			stock[rec.Item.SKU] = rec.Item.Stock
+		case rec.Reservation != nil && (rec.Reservation.State == inventory.Pending || rec.Reservation.State == inventory.Releasing):
+			r.violate("reservation of order %s left %s (a reserve or release that never finished)", rec.Reservation.OrderID, rec.Reservation.State)
 		case rec.Reservation != nil && rec.Reservation.State == inventory.Reserved:
 			l := map[string]int64{}
 			for _, ln := range rec.Reservation.Lines {

@@ -213,8 +213,8 @@ func flashSale(t *testing.T, strategy string, c flashConfig) flashResult {
 			for _, l := range rec.Reservation.Lines {
 				r.Reserved += int(l.Quantity)
 			}
-		case rec.Reservation != nil && rec.Reservation.State != inventory.Released:
-			r.Stuck++ // left PENDING or RELEASING
+		case rec.Reservation != nil && (rec.Reservation.State == inventory.Pending || rec.Reservation.State == inventory.Releasing):
+			r.Stuck++ // left half-way (RELEASED and SHORT hold nothing)
 			t.Logf("%s: reservation of order %s left %s", strategy, rec.Reservation.OrderID, rec.Reservation.State)
 		}
 		return nil

@@ -23,8 +23,14 @@ func TestChaos(t *testing.T) {
 	n := envInt("ORDERFLOW_CHAOS_ORDERS", 200)
 	seed := uint64(envInt("ORDERFLOW_CHAOS_SEED", 1))
 	spec := chaos.Standard(seed)
-	pool := envInt("ORDERFLOW_CHAOS_POOL", 3)
-	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: pool})
+	// ORDERFLOW_CHAOS_PARAMS: template parameters, K=V,K=V (InventoryStrategy=conditional).
+	params := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv("ORDERFLOW_CHAOS_PARAMS"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			params[k] = v
+		}
+	}
+	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: envInt("ORDERFLOW_CHAOS_POOL", 3), Parameters: params})
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
