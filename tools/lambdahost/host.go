@@ -65,8 +65,9 @@ type Options struct {
 	OnAsyncFailure func(fn string, payload []byte, res Result, err error)
 	// Kill, when set, is asked before each invoke (with its payload, so the decision can
 	// depend on what is invoked) whether to kill the process running it, and how long
-	// after the payload is handed over (fault injection: a crash mid-invoke). OnKill,
-	// when set, is told of each kill. Both nil by default.
+	// after the payload is handed over (fault injection: a crash mid-invoke). A process
+	// that answers before then is killed as it answers, and its answer is lost, so every
+	// kill decided lands. OnKill, when set, is told of each kill. Both nil by default.
 	Kill   func(fn string, payload []byte) (after time.Duration, ok bool)
 	OnKill func(fn string)
 	// ProcessKeys gives every process its own AWS_ACCESS_KEY_ID (ProcessKeyPrefix and a
@@ -535,10 +536,11 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	inv.deadline = start.Add(timeout)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+	var kill *plannedKill
 	select {
 	case p.pending <- inv:
-		if stop := pl.scheduleKill(p, inv.payload); stop != nil {
-			defer stop()
+		if kill = pl.scheduleKill(p, inv.payload); kill != nil {
+			defer kill.disarm()
 		}
 	case <-p.exited:
 		if !cold {
@@ -557,6 +559,10 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	var rep reply
 	select {
 	case rep = <-inv.done:
+		if kill != nil && kill.now() { // killed as it answers: the answer is lost
+			o.res.Duration = time.Since(start)
+			return pl.crashed(p, inv, o)
+		}
 	case <-p.exited:
 		select {
 		case rep = <-inv.done: // answered, then exited: the answer counts
@@ -581,9 +587,27 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	return o
 }
 
+// plannedKill is a kill Options.Kill decided on for an invoke.
+type plannedKill struct {
+	timer *time.Timer
+	fire  func()
+}
+
+// now kills the process at once unless the timer already has; it reports whether it did.
+func (k *plannedKill) now() bool {
+	if !k.timer.Stop() {
+		return false
+	}
+	k.fire()
+	return true
+}
+
+// disarm cancels the kill if it has not happened (the invoke ended another way).
+func (k *plannedKill) disarm() { k.timer.Stop() }
+
 // scheduleKill asks Options.Kill whether to kill p during this invoke and arms the
-// timer; the returned func disarms it (nil when no kill is planned).
-func (pl *pool) scheduleKill(p *proc, payload []byte) func() bool {
+// timer (nil when no kill is planned).
+func (pl *pool) scheduleKill(p *proc, payload []byte) *plannedKill {
 	if pl.h.opts.Kill == nil {
 		return nil
 	}
@@ -592,13 +616,13 @@ func (pl *pool) scheduleKill(p *proc, payload []byte) func() bool {
 		return nil
 	}
 	pid := p.cmd.Process.Pid
-	t := time.AfterFunc(after, func() {
+	fire := func() {
 		killGroup(pid)
 		if pl.h.opts.OnKill != nil {
 			pl.h.opts.OnKill(pl.fn.Name)
 		}
-	})
-	return t.Stop
+	}
+	return &plannedKill{timer: time.AfterFunc(after, fire), fire: fire}
 }
 
 func (pl *pool) timedOut(inv *invocation, o outcome, after time.Duration) outcome {

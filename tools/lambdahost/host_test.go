@@ -597,3 +597,38 @@ func TestProcessKeysAndKill(t *testing.T) {
 		t.Errorf("the replacement process has key %q (the killed one had %q)", again, key)
 	}
 }
+
+// A kill Options.Kill decides lands: a process that answers before its moment is killed
+// as it answers, and the invoke is a crash; one not chosen answers. OnKill hears each.
+func TestDecidedKillLands(t *testing.T) {
+	out := &awstest.SyncBuffer{}
+	var mu sync.Mutex
+	var kills []string
+	opts := Options{
+		Kill: func(fn string, payload []byte) (time.Duration, bool) {
+			return time.Hour, strings.Contains(string(payload), `"kill":true`)
+		},
+		OnKill: func(fn string) {
+			mu.Lock()
+			kills = append(kills, fn)
+			mu.Unlock()
+		},
+	}
+	h := newHost(t, opts, testFunction("fn", out))
+	res, err := h.Invoke(context.Background(), "fn", []byte(`{"op":"echo","kill":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FunctionError != "Unhandled" || res.ErrorType != "Runtime.ExitError" {
+		t.Errorf("invoke whose kill was decided: %+v, want Runtime.ExitError", res)
+	}
+	res, err = h.Invoke(context.Background(), "fn", []byte(`{"op":"echo"}`))
+	if err != nil || res.FunctionError != "" {
+		t.Errorf("invoke not chosen: %+v, %v", res, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kills) != 1 || kills[0] != "fn" {
+		t.Errorf("OnKill heard %v, want one kill of fn", kills)
+	}
+}

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -29,23 +30,32 @@ const maxInspect = 1 << 20
 // *Injector injects nothing.
 //
 // Every decision is a function of the seed and of what is decided on, never of the order
-// in which concurrent calls arrive: an AWS call's error and latency of (seed, service,
-// operation, resource, the request's identity, attempt), a crash of (seed, function, the
-// payload's identity, attempt), a duplicate delivery of (seed, source, the payload's
-// identity, attempt). The identity is the order an input is about: its Idempotency-Key
-// (key:<key>) or its order id (with the status of an event id, <id>:CONFIRMED), an order
-// id standing for the Idempotency-Key it was created under once Alias has been told;
-// without either, a digest of the content. The attempt counts the decisions made on the
-// same (kind, service, operation, resource, identity), so a retried call is decided
-// afresh and the same sequence of calls per order gets the same faults in every run.
+// in which concurrent calls arrive, of how the stack batches them or of how often it
+// polls: an AWS call's error and latency of (seed, service, operation, resource, the
+// function that made it, an identity the request is about, attempt), a crash of (seed,
+// function, an identity of the payload, attempt), a duplicate delivery of (seed, source,
+// an identity of the payload, attempt). A call or payload is decided on for each
+// identity it is about: each order it names, by its Idempotency-Key (key:<key>) or its
+// order id (with the status of an event id, <id>:CONFIRMED), an order id standing for the
+// key it was created under once Alias has been told. A batch is about each of its orders,
+// and fails when one of them draws a fault; a call about none is one decision. A poll (an
+// SQS receive, a stream read) is decided on what it returns, after it is served.
+//
+// The attempt is one more than the faults injected on the same key so far: it advances
+// only with a fault, so the repeats of a call after one that passed pass too, and the
+// faults on each key are the run of faults its seeded draws begin with. Every count is
+// then the same in every run with the same seed and orders, however often the stack
+// retries, polls or redelivers, and each fault counts once for each identity that drew it.
 type Injector struct {
-	mu       sync.Mutex
-	spec     Spec
-	stats    Stats
-	attempts map[string]int
-	aliases  map[string]string
-	handles  map[string]string // SQS receipt handle -> the identity of its message
-	log      []string
+	mu      sync.Mutex
+	spec    Spec
+	stats   Stats
+	faulted map[string]int         // faults injected by decision key: the last attempt that failed
+	delayed map[string]int         // the last attempt counted as delayed, by decision key
+	held    map[string][]*recorded // failed receives' answers, by queue (see poll)
+	aliases map[string]string
+	handles map[string]string // SQS receipt handle -> the identity of its message
+	log     []string
 
 	procs  Processes
 	invoke map[string]*invokeCalls // by the calling process's access key id
@@ -70,18 +80,20 @@ type invokeCalls struct {
 
 // Stats counts the faults injected so far.
 type Stats struct {
-	// Errors by "service:Operation:code".
+	// Errors by "service:Operation:code", one for each identity that drew it (see Injector).
 	Errors map[string]int64 `json:"errors"`
 	// Throttles and ServerErrors split Errors by kind.
 	Throttles    int64 `json:"throttles"`
 	ServerErrors int64 `json:"serverErrors"`
-	// Crashes by function name (random kills and crash points).
+	// Crashes by function name (random kills, one for each identity that drew it, and
+	// crash points).
 	Crashes map[string]int64 `json:"crashes"`
 	// CrashPoints counts the kills of each CrashAt rule, by its String.
 	CrashPoints map[string]int64 `json:"crashPoints"`
 	// Duplicates by source (sqs, kinesis, eventbridge, dynamodb).
 	Duplicates map[string]int64 `json:"duplicates"`
-	// Delayed is the number of calls that got added latency.
+	// Delayed is the number of decisions that added latency, each counted once however
+	// often its call is made.
 	Delayed int64 `json:"delayed"`
 	// Limited counts the calls a simulated limit refused, by "service:Operation:code".
 	Limited map[string]int64 `json:"limited"`
@@ -101,7 +113,7 @@ const maxLog = 200_000
 
 // New returns an Injector for spec.
 func New(spec Spec) *Injector {
-	return &Injector{spec: spec, stats: newStats(), attempts: map[string]int{}, aliases: map[string]string{}, handles: map[string]string{},
+	return &Injector{spec: spec, stats: newStats(), faulted: map[string]int{}, delayed: map[string]int{}, held: map[string][]*recorded{}, aliases: map[string]string{}, handles: map[string]string{},
 		invoke: map[string]*invokeCalls{}, hits: make([]int, len(spec.CrashAt)), limiter: newLimiter(time.Now)}
 }
 
@@ -202,37 +214,51 @@ var (
 	reReceiptHandle = regexp.MustCompile(`"ReceiptHandle":"([^"]{1,1000})"`)
 	// reOrderID finds an order id (a UUIDv7) and the status of an event id after it.
 	reOrderID = regexp.MustCompile(`([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})(?:(?::|%3A)([A-Z_]{3,20}))?`)
+	// reData finds base64 record data (Kinesis's GetRecords answer and its Lambda event),
+	// in which the order ids are encoded.
+	reData = regexp.MustCompile(`"[dD]ata":"([A-Za-z0-9+/]{16,}={0,2})"`)
 )
 
-// Identity returns the identity of a request body or payload (see Injector). A request
-// that names an SQS receipt handle (a delete, a visibility change) is about the message
-// the handle was received with: receipt handles are new in every run, messages are not.
+// Identity returns the identity of a request body or payload (see Injector): the first of
+// its identities, "" when it has none.
 func (in *Injector) Identity(b []byte) string {
-	if in == nil {
-		return ""
+	if ids := in.identities(b); len(ids) > 0 {
+		return ids[0]
 	}
-	if m := reReceiptHandle.FindSubmatch(b); m != nil {
-		in.mu.Lock()
-		id, ok := in.handles[string(m[1])]
-		in.mu.Unlock()
-		if ok {
-			return id
+	return ""
+}
+
+// identities returns what a request body or payload is about, sorted and without repeats:
+// the identity of the message of each SQS receipt handle it names (receipt handles are
+// new in every run, messages are not; "" for a message about no order), each Idempotency-Key (key:<key>) and each order id (with the status
+// of an event id, <id>:CONFIRMED; an order id the Injector has an alias for stands for
+// it). Base64 record data is decoded first. A body naming one key and an order id teaches
+// the alias. Nil when it names none of them.
+func (in *Injector) identities(b []byte) []string {
+	for _, m := range reData.FindAllSubmatch(b, -1) {
+		if data, err := base64.StdEncoding.DecodeString(string(m[1])); err == nil {
+			b = append(append(slices.Clip(b), '\n'), data...)
 		}
 	}
-	key := ""
-	if m := reIdempotencyKey.FindSubmatch(b); m != nil {
-		key = "key:" + string(m[1]) + string(m[2])
+	var ids []string
+	handles := reReceiptHandle.FindAllSubmatch(b, -1)
+	var keys []string
+	for _, m := range reIdempotencyKey.FindAllSubmatch(b, -1) {
+		keys = append(keys, "key:"+string(m[1])+string(m[2]))
 	}
-	m := reOrderID.FindSubmatch(b)
+	orders := reOrderID.FindAllSubmatch(b, -1)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	switch {
-	case key != "":
-		if m != nil { // a record that names both: the order's stable name from now on
-			in.aliases[string(m[1])] = key
+	for _, m := range handles {
+		if id, ok := in.handles[string(m[1])]; ok {
+			ids = append(ids, id)
 		}
-		return key
-	case m != nil:
+	}
+	if len(keys) == 1 && len(orders) > 0 { // a record that names both: the order's stable name from now on
+		in.aliases[string(orders[0][1])] = keys[0]
+	}
+	ids = append(ids, keys...)
+	for _, m := range orders {
 		id := string(m[1])
 		if a, ok := in.aliases[id]; ok {
 			id = a
@@ -240,11 +266,10 @@ func (in *Injector) Identity(b []byte) string {
 		if len(m[2]) > 0 {
 			id += ":" + string(m[2])
 		}
-		return id
+		ids = append(ids, id)
 	}
-	h := fnv.New64a()
-	h.Write(b)
-	return fmt.Sprintf("content:%016x", h.Sum64())
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // draws returns the random source of one decision: a function of the seed and the
@@ -259,21 +284,30 @@ func (in *Injector) draws(seed uint64, key string, attempt int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, h.Sum64()))
 }
 
-// next counts one more decision on key and returns its attempt number. Call with mu held.
-func (in *Injector) next(key string) int {
-	in.attempts[key]++
-	return in.attempts[key]
-}
+// attempt returns the attempt a decision on key is made at: one more than the faults
+// injected on key so far. Call with mu held.
+func (in *Injector) attempt(key string) int { return in.faulted[key] + 1 }
 
-// record logs an injected fault. Call with mu held.
-func (in *Injector) record(key string, attempt int, what string) {
+// injected counts a fault injected on key at attempt and logs it. Call with mu held.
+func (in *Injector) injected(key string, attempt int, what string) {
+	in.faulted[key] = attempt
 	if len(in.log) < maxLog {
 		in.log = append(in.log, fmt.Sprintf("%s #%d %s", strings.ReplaceAll(key, "\x00", " "), attempt, what))
 	}
 }
 
+// payloadIdentities returns the identities of a payload; one about no order is decided
+// on as "" (its content holds ids and times that are new in every run).
+func (in *Injector) payloadIdentities(payload []byte) []string {
+	if ids := in.identities(payload); len(ids) > 0 {
+		return ids
+	}
+	return []string{""}
+}
+
 // Duplicate reports whether this delivery of payload from source (sqs, kinesis,
-// eventbridge, dynamodb) is to be made twice, and counts it.
+// eventbridge, dynamodb) is to be made twice, and counts it: once for each identity of
+// the payload whose draw duplicates it.
 func (in *Injector) Duplicate(source string, payload []byte) bool {
 	if in == nil {
 		return false
@@ -293,21 +327,28 @@ func (in *Injector) Duplicate(source string, payload []byte) bool {
 	if p <= 0 {
 		return false
 	}
-	key := "duplicate\x00" + source + "\x00" + in.Identity(payload)
+	ids := in.payloadIdentities(payload)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	attempt := in.next(key)
-	if in.draws(spec.Seed, key, attempt).Float64() >= p {
-		return false
+	dup := false
+	for _, id := range ids {
+		key := "duplicate\x00" + source + "\x00" + id
+		attempt := in.attempt(key)
+		if in.draws(spec.Seed, key, attempt).Float64() >= p {
+			continue
+		}
+		dup = true
+		in.stats.Duplicates[source]++
+		in.injected(key, attempt, "duplicated")
 	}
-	in.stats.Duplicates[source]++
-	in.record(key, attempt, "duplicated")
-	return true
+	return dup
 }
 
 // KillAfter reports whether the process about to run an invoke of function with payload
 // is to be killed, and how long after the payload is handed over. It is lambdahost's
-// Kill hook. The decision is deterministic (see Injector); the moment is wall time.
+// Kill hook, which kills the process when it answers sooner, so every kill decided lands.
+// Each identity of the payload is drawn for (see Injector) and counted when its draw
+// kills; the moment is wall time.
 func (in *Injector) KillAfter(function string, payload []byte) (time.Duration, bool) {
 	if in == nil {
 		return 0, false
@@ -325,34 +366,43 @@ func (in *Injector) KillAfter(function string, payload []byte) (time.Duration, b
 			return 0, false
 		}
 	}
-	key := "crash\x00" + function + "\x00" + in.Identity(payload)
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	attempt := in.next(key)
-	rng := in.draws(in.spec.Seed, key, attempt)
-	if rng.Float64() >= c.Rate {
-		return 0, false
-	}
 	maxDelay := time.Duration(c.MaxDelay)
 	if maxDelay <= 0 {
 		maxDelay = 30 * time.Millisecond
 	}
-	in.record(key, attempt, "killed")
-	return time.Duration(rng.Int64N(int64(maxDelay) + 1)), true
+	ids := in.payloadIdentities(payload)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var after time.Duration
+	kill := false
+	for _, id := range ids {
+		key := "crash\x00" + function + "\x00" + id
+		attempt := in.attempt(key)
+		rng := in.draws(in.spec.Seed, key, attempt)
+		if rng.Float64() >= c.Rate {
+			continue
+		}
+		if !kill {
+			after = time.Duration(rng.Int64N(int64(maxDelay) + 1))
+		}
+		kill = true
+		in.stats.Crashes[function]++
+		in.injected(key, attempt, "killed")
+	}
+	return after, kill
 }
 
-// Killed counts a process killed by KillAfter's decision. It is lambdahost's OnKill hook.
-func (in *Injector) Killed(function string) {
-	if in == nil {
-		return
-	}
-	in.mu.Lock()
-	in.stats.Crashes[function]++
-	in.mu.Unlock()
+// polled reports whether call is a poll (an SQS receive, a stream read), whose faults are
+// decided on what it returns: how often the pollers poll is a matter of timing, what
+// they get is not.
+func polled(call edge.Call) bool {
+	return (call.Service == "sqs" && call.Operation == "ReceiveMessage") ||
+		((call.Service == "kinesis" || call.Service == "dynamodb") && call.Operation == "GetRecords")
 }
 
 // Middleware is the edge middleware: added latency, then an injected error or the call;
 // a call that is a crash point is served, then its process is killed before the answer.
+// A poll is served first, then failed or answered (see Injector).
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := edge.CallFrom(r)
@@ -379,14 +429,101 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		defer done()
-		if call.Service == "sqs" && call.Operation == "ReceiveMessage" && in.Spec().Enabled() {
-			rec := &responseCopy{ResponseWriter: w}
-			next.ServeHTTP(rec, r)
-			in.learnHandles(rec.body.Bytes())
+		if polled(call) && in.Spec().Enabled() {
+			in.poll(w, r, call, next)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// poll serves a poll and decides its faults on the identities of what it returns; a poll
+// that returns nothing with an identity is answered as it is. A failed receive's messages
+// are held and are the answer to the next receive from the queue, as they would be had
+// the error come before the receive: the emulator has counted them received once.
+func (in *Injector) poll(w http.ResponseWriter, r *http.Request, call edge.Call, next http.Handler) {
+	spec := in.Spec()
+	body := awscall.Peek(r, maxInspect)
+	resource, base := resourceOf(r, body), in.callKey(r, body, call)
+	rule := matchRule(spec, r, body, call)
+	answer := in.takeHeld(call, resource)
+	if answer == nil {
+		answer = &recorded{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(answer, r)
+		if call.Service == "sqs" {
+			in.learnHandles(answer.body.Bytes())
+		}
+	}
+	var f *fault
+	if ids := in.returned(answer); len(ids) > 0 {
+		in.mu.Lock()
+		f = in.faultOn(spec, rule, call, base, ids)
+		in.mu.Unlock()
+	}
+	if f == nil {
+		answer.replay(w)
+		return
+	}
+	if call.Service == "sqs" {
+		in.hold(resource, answer)
+	}
+	f.write(w, r, call)
+}
+
+// returned returns the identities of the messages or records a poll's answer holds.
+func (in *Injector) returned(a *recorded) []string {
+	if a.status != http.StatusOK {
+		return nil
+	}
+	answer := a.body.Bytes()
+	var out struct {
+		Messages []struct{ Body string }
+		Records  []json.RawMessage
+	}
+	if json.Unmarshal(answer, &out) != nil {
+		return nil
+	}
+	var ids []string
+	for _, m := range out.Messages {
+		ids = append(ids, in.identities([]byte(m.Body))...)
+	}
+	for _, rec := range out.Records {
+		ids = append(ids, in.identities(rec)...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// maxHeld bounds the failed receives held per queue; beyond it the oldest is let go (its
+// messages come back when their visibility timeout ends).
+const maxHeld = 64
+
+// hold keeps a failed receive's answer for the next receive from queue.
+func (in *Injector) hold(queue string, answer *recorded) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.held[queue]) >= maxHeld {
+		in.held[queue] = in.held[queue][1:]
+	}
+	in.held[queue] = append(in.held[queue], answer)
+}
+
+// takeHeld returns the oldest answer held for a receive from queue (nil if none).
+func (in *Injector) takeHeld(call edge.Call, queue string) *recorded {
+	if call.Service != "sqs" {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	q := in.held[queue]
+	if len(q) == 0 {
+		return nil
+	}
+	in.held[queue] = q[1:]
+	if len(q) == 1 {
+		delete(in.held, queue)
+	}
+	return q[0]
 }
 
 // crashPoint counts r as a call of the invoke its process is running and reports whether
@@ -433,7 +570,7 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string,
 		delete(in.invoke, key) // the process dies with this call
 		in.stats.Crashes[running.Function]++
 		in.stats.CrashPoints[p.String()]++
-		in.record("crashAt\x00"+p.String()+"\x00"+running.Function, in.hits[i], "killed")
+		in.injected("crashAt\x00"+p.String()+"\x00"+running.Function, in.hits[i], "killed")
 		return key, p.String(), true
 	}
 	return "", "", false
@@ -522,12 +659,34 @@ func (c *responseCopy) Write(p []byte) (int, error) {
 	return c.ResponseWriter.Write(p)
 }
 
+// recorded is an answer kept to be written later (a poll's, decided on what it returns).
+type recorded struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *recorded) Header() http.Header         { return a.header }
+func (a *recorded) Write(p []byte) (int, error) { return a.body.Write(p) }
+func (a *recorded) WriteHeader(status int)      { a.status = status }
+
+// replay writes the answer to w.
+func (a *recorded) replay(w http.ResponseWriter) {
+	for k, v := range a.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body.Bytes())
+}
+
 // fault is one injected error answer.
 type fault struct {
 	throttle bool
 	status   int
 }
 
+// decide draws a call's latency and, unless it is a poll (see poll), its fault: one
+// decision for each identity the call is about (a call about none is one decision).
 func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fault) {
 	if in == nil {
 		return 0, nil
@@ -537,7 +696,45 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 		return 0, nil
 	}
 	body := awscall.Peek(r, maxInspect)
-	var rule *ErrorRule
+	base := in.callKey(r, body, call)
+	ids := in.identities(append([]byte(r.URL.Path+"\n"), body...))
+	if len(ids) == 0 {
+		ids = []string{""}
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delay := in.latency(spec, base+"\x00"+ids[0])
+	if polled(call) {
+		return delay, nil
+	}
+	return delay, in.faultOn(spec, matchRule(spec, r, body, call), call, base, ids)
+}
+
+// callKey is the part of a call's decision keys before the identity: the service,
+// operation and resource, and the function whose process made the call ("" for the
+// stack's own calls, made on AWS's behalf).
+func (in *Injector) callKey(r *http.Request, body []byte, call edge.Call) string {
+	return "aws\x00" + call.Service + "\x00" + call.Operation + "\x00" + resourceOf(r, body) + "\x00" + in.caller(r)
+}
+
+// caller returns the function whose process made r ("" if none did).
+func (in *Injector) caller(r *http.Request) string {
+	key := awscall.AccessKeyID(r)
+	if !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
+		return ""
+	}
+	in.mu.Lock()
+	procs := in.procs
+	in.mu.Unlock()
+	if procs == nil {
+		return ""
+	}
+	running, _ := procs.Running(key)
+	return running.Function
+}
+
+// matchRule returns the first error rule for the call (nil if none).
+func matchRule(spec Spec, r *http.Request, body []byte, call edge.Call) *ErrorRule {
 	for i := range spec.Errors {
 		e := &spec.Errors[i]
 		if e.Rate <= 0 || (e.Service != "" && e.Service != "*" && e.Service != call.Service) ||
@@ -547,49 +744,77 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 		if e.Resource != "" && !mentions(r, body, e.Resource) {
 			continue
 		}
-		rule = e
-		break
+		return e
 	}
-	key := "aws\x00" + call.Service + "\x00" + call.Operation + "\x00" + resourceOf(r, body) + "\x00" + in.Identity(append([]byte(r.URL.Path+"\n"), body...))
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	attempt := in.next(key)
+	return nil
+}
+
+// latency draws the latency added to a call decided on key, and counts it once per
+// attempt however often the call is made. Call with mu held.
+func (in *Injector) latency(spec Spec, key string) time.Duration {
+	if spec.Latency.Rate <= 0 {
+		return 0
+	}
+	attempt := in.attempt(key)
 	rng := in.draws(spec.Seed, key, attempt)
-	// A fixed order of draws: latency, its length, error, its kind, its status.
-	lat, latLen, fail, kind, status := rng.Float64(), rng.Float64(), rng.Float64(), rng.Float64(), rng.Float64()
-	var delay time.Duration
-	if spec.Latency.Rate > 0 && lat < spec.Latency.Rate {
-		lo, hi := int64(spec.Latency.Min), int64(spec.Latency.Max)
-		delay = time.Duration(lo)
-		if hi > lo {
-			delay += time.Duration(latLen * float64(hi-lo+1))
-		}
+	lat, latLen := rng.Float64(), rng.Float64()
+	if lat >= spec.Latency.Rate {
+		return 0
+	}
+	lo, hi := int64(spec.Latency.Min), int64(spec.Latency.Max)
+	delay := time.Duration(lo)
+	if hi > lo {
+		delay += time.Duration(latLen * float64(hi-lo+1))
+	}
+	if in.delayed[key] != attempt {
+		in.delayed[key] = attempt
 		in.stats.Delayed++
 	}
-	if rule == nil || fail >= rule.Rate {
-		return delay, nil
+	return delay
+}
+
+// faultOn draws rule's fault for each identity (key base, then the identity) and counts
+// each one drawn; the call fails with the first. Call with mu held.
+func (in *Injector) faultOn(spec Spec, rule *ErrorRule, call edge.Call, base string, ids []string) *fault {
+	if rule == nil {
+		return nil
 	}
-	f := &fault{}
-	switch rule.Kind {
-	case "throttle":
-		f.throttle = true
-	case "5xx":
-	default:
-		f.throttle = kind < 0.5
-	}
-	if f.throttle {
-		in.stats.Throttles++
-	} else {
-		f.status = http.StatusInternalServerError
-		if status < 0.5 {
-			f.status = http.StatusServiceUnavailable
+	var first *fault
+	for _, id := range ids {
+		key := base + "\x00" + id
+		attempt := in.attempt(key)
+		rng := in.draws(spec.Seed, key, attempt)
+		// A fixed order of draws: latency, its length, error, its kind, its status.
+		_, _ = rng.Float64(), rng.Float64()
+		fail, kind, status := rng.Float64(), rng.Float64(), rng.Float64()
+		if fail >= rule.Rate {
+			continue
 		}
-		in.stats.ServerErrors++
+		f := &fault{}
+		switch rule.Kind {
+		case "throttle":
+			f.throttle = true
+		case "5xx":
+		default:
+			f.throttle = kind < 0.5
+		}
+		if f.throttle {
+			in.stats.Throttles++
+		} else {
+			f.status = http.StatusInternalServerError
+			if status < 0.5 {
+				f.status = http.StatusServiceUnavailable
+			}
+			in.stats.ServerErrors++
+		}
+		code := f.code(call)
+		in.stats.Errors[call.String()+":"+code]++
+		in.injected(key, attempt, code)
+		if first == nil {
+			first = f
+		}
 	}
-	code := f.code(call)
-	in.stats.Errors[call.String()+":"+code]++
-	in.record(key, attempt, code)
-	return delay, f
+	return first
 }
 
 // reResource finds the resource a request names: a table, queue, stream, topic, bus,
@@ -700,9 +925,11 @@ func (f *fault) write(w http.ResponseWriter, r *http.Request, call edge.Call) {
 }
 
 // Summary returns the counts as report lines ("  errors  dynamodb:PutItem:ThrottlingException  12").
+// Every count is the same in every run with the same seed and orders (see Injector),
+// except those of the simulated limits, which are about time.
 func (s Stats) Summary() []string {
 	var out []string
-	out = append(out, fmt.Sprintf("injected AWS errors: %d (throttling %d, 5xx %d)", Sum(s.Errors), s.Throttles, s.ServerErrors))
+	out = append(out, fmt.Sprintf("injected AWS errors: %d (throttling %d, 5xx %d; one for each order a failed call was about)", Sum(s.Errors), s.Throttles, s.ServerErrors))
 	for _, k := range sortedKeys(s.Errors) {
 		out = append(out, fmt.Sprintf("  %-60s %d", k, s.Errors[k]))
 	}

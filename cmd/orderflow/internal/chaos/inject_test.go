@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -90,7 +91,7 @@ func TestRatesAndResource(t *testing.T) {
 	}
 	dups := 0
 	for i := range 1000 {
-		if in.Duplicate("sqs", []byte(fmt.Sprintf(`{"body":"message %d"}`, i))) {
+		if in.Duplicate("sqs", []byte(fmt.Sprintf(`{"body":"{\\"orderId\\":\\"0193a1b2-c3d4-7e5f-8a6b-%012x\\"}"}`, i))) {
 			dups++
 		}
 		if in.Duplicate("kinesis", []byte(`{}`)) {
@@ -343,19 +344,171 @@ func firstDiff(a, b []string) string {
 	return "(one is a prefix of the other)"
 }
 
-// A retried call is decided afresh: at rate 0.5 some attempts fail and some do not.
-func TestAttemptsDecidedAfresh(t *testing.T) {
+// A retried call is decided afresh after a fault, and the repeats of a call after one
+// that passed pass: each call's faults are the run its draws begin with.
+func TestAttemptsAdvanceWithFaults(t *testing.T) {
 	in := New(Spec{Seed: 3, Errors: []ErrorRule{{Service: "sqs", Rate: 0.5}}})
-	failed := 0
-	for range 40 {
-		r := signed(httptest.NewRequest("POST", "/", strings.NewReader(`{"QueueUrl":"http://x/q"}`)), "sqs")
-		r.Header.Set("X-Amz-Target", "AmazonSQS.ReceiveMessage")
-		if _, f := in.decide(r, edge.Identify(r)); f != nil {
-			failed++
+	runs := map[int]int{}
+	for i := range 200 {
+		order := fmt.Sprintf("0193a1b2-c3d4-7e5f-8a6b-%012x", i)
+		passed := false
+		faults := 0
+		for range 8 {
+			r := signed(httptest.NewRequest("POST", "/", strings.NewReader(`{"QueueUrl":"http://x/q","MessageBody":"{\"orderId\":\"`+order+`\"}"}`)), "sqs")
+			r.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
+			_, f := in.decide(r, edge.Identify(r))
+			switch {
+			case f != nil && passed:
+				t.Fatalf("order %d: a call failed after one passed", i)
+			case f != nil:
+				faults++
+			default:
+				passed = true
+			}
+		}
+		runs[faults]++
+	}
+	if runs[0] == 0 || runs[1] == 0 || runs[2]+runs[3]+runs[4] == 0 {
+		t.Errorf("runs of faults at rate 0.5 (by length): %v", runs)
+	}
+	if got, want := Sum(in.Stats().Errors), int64(runs[1]+2*runs[2]+3*runs[3]+4*runs[4]+5*runs[5]+6*runs[6]+7*runs[7]+8*runs[8]); got != want {
+		t.Errorf("counted %d errors, injected %d", got, want)
+	}
+}
+
+// fakeQueue stands in for the emulator's SQS queue (JSON protocol): a receive takes up to
+// MaxNumberOfMessages messages with new receipt handles; a delete by handle removes them.
+type fakeQueue struct {
+	mu       sync.Mutex
+	bodies   []string          // waiting, in order
+	out      map[string]string // receipt handle -> body of a received message
+	received map[string]int    // receives of each body from the queue
+	n        int
+}
+
+func (q *fakeQueue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		MaxNumberOfMessages int
+		Entries             []struct{ Id, ReceiptHandle string }
+	}
+	_ = json.NewDecoder(r.Body).Decode(&in)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch r.Header.Get("X-Amz-Target") {
+	case "AmazonSQS.ReceiveMessage":
+		type msg struct{ MessageId, ReceiptHandle, Body string }
+		var out struct{ Messages []msg }
+		for len(q.bodies) > 0 && len(out.Messages) < max(in.MaxNumberOfMessages, 1) {
+			q.n++
+			h := fmt.Sprintf("handle-%d", q.n)
+			q.out[h] = q.bodies[0]
+			q.received[q.bodies[0]]++
+			out.Messages = append(out.Messages, msg{fmt.Sprint(q.n), h, q.bodies[0]})
+			q.bodies = q.bodies[1:]
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	case "AmazonSQS.DeleteMessageBatch":
+		for _, e := range in.Entries {
+			delete(q.out, e.ReceiptHandle)
+		}
+		fmt.Fprint(w, `{"Successful":[],"Failed":[]}`)
+	}
+}
+
+// pollQueue sends n orders' messages through a fake queue behind the injector and works
+// them off as the local SQS poller does: receive up to batch messages, retry what fails,
+// delete what was received. emptyPolls receives come before the messages are sent. It
+// returns the injector's counts.
+func pollQueue(t *testing.T, spec Spec, n, batch, emptyPolls int, shuffle bool) Stats {
+	t.Helper()
+	in := New(spec)
+	q := &fakeQueue{out: map[string]string{}, received: map[string]int{}}
+	up, _ := url.Parse("http://127.0.0.1:1")
+	e := edge.New(up, nil)
+	e.Use(in.Middleware)
+	e.Use(func(http.Handler) http.Handler { return q })
+	call := func(target, body string) (int, string) {
+		r := signed(httptest.NewRequest("POST", "/", strings.NewReader(body)), "sqs")
+		r.Header.Set("X-Amz-Target", target)
+		r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	receive := fmt.Sprintf(`{"QueueUrl":"http://x/000000000000/commands","MaxNumberOfMessages":%d}`, batch)
+	for range emptyPolls {
+		call("AmazonSQS.ReceiveMessage", receive)
+	}
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i
+	}
+	if shuffle {
+		rand.Shuffle(n, func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	}
+	q.mu.Lock()
+	for _, i := range ids {
+		q.bodies = append(q.bodies, fmt.Sprintf(`{"command":"reserve","orderId":"0193a1b2-c3d4-7e5f-8a6b-%012x"}`, i))
+	}
+	q.mu.Unlock()
+	deleted := 0
+	for polls := 0; deleted < n; polls++ {
+		if polls > 20*n {
+			t.Fatalf("%d of %d messages deleted after %d polls: a failed receive lost its messages", deleted, n, polls)
+		}
+		code, answer := call("AmazonSQS.ReceiveMessage", receive)
+		if code != http.StatusOK {
+			continue
+		}
+		var out struct {
+			Messages []struct{ ReceiptHandle string }
+		}
+		if err := json.Unmarshal([]byte(answer), &out); err != nil {
+			t.Fatal(err)
+		}
+		var entries []string
+		for i, m := range out.Messages {
+			entries = append(entries, fmt.Sprintf(`{"Id":"%d","ReceiptHandle":%q}`, i, m.ReceiptHandle))
+		}
+		if len(entries) == 0 {
+			continue
+		}
+		del := `{"QueueUrl":"http://x/000000000000/commands","Entries":[` + strings.Join(entries, ",") + `]}`
+		for tries := 1; ; tries++ {
+			if code, _ := call("AmazonSQS.DeleteMessageBatch", del); code == http.StatusOK {
+				break
+			}
+			if tries > 20 {
+				t.Fatal("a delete failed 20 times")
+			}
+		}
+		deleted += len(entries)
+	}
+	for body, n := range q.received {
+		if n != 1 {
+			t.Errorf("message received %d times from the queue: %s", n, body)
 		}
 	}
-	if failed == 0 || failed == 40 {
-		t.Errorf("%d of 40 attempts of one call failed at rate 0.5", failed)
+	return in.Stats()
+}
+
+// TestSameCountsWhateverTheTiming: the same orders worked off one at a time with many
+// empty polls, or ten at a time in another order with none, get the same fault counts;
+// a failed receive's messages are the next receive's answer.
+func TestSameCountsWhateverTheTiming(t *testing.T) {
+	spec := Spec{Seed: 5, Errors: []ErrorRule{{Service: "sqs", Rate: 0.3}}}
+	one := pollQueue(t, spec, 60, 1, 50, false)
+	ten := pollQueue(t, spec, 60, 10, 0, true)
+	if one.Errors["sqs:ReceiveMessage:RequestThrottled"]+one.Errors["sqs:ReceiveMessage:InternalFailure"]+one.Errors["sqs:ReceiveMessage:ServiceUnavailable"] == 0 ||
+		Sum(one.Errors) == one.Errors["sqs:ReceiveMessage:RequestThrottled"]+one.Errors["sqs:ReceiveMessage:InternalFailure"]+one.Errors["sqs:ReceiveMessage:ServiceUnavailable"] {
+		t.Errorf("faults at rate 0.3 did not reach both receives and deletes: %v", one.Errors)
+	}
+	if fmt.Sprint(one) != fmt.Sprint(ten) {
+		t.Errorf("counts differ with the batching and polling:\n%v\n%v", one, ten)
+	}
+	other := pollQueue(t, Spec{Seed: 6, Errors: spec.Errors}, 60, 10, 0, true)
+	if fmt.Sprint(other) == fmt.Sprint(one) {
+		t.Error("another seed gave the same counts")
 	}
 }
 
@@ -383,8 +536,11 @@ func TestIdentity(t *testing.T) {
 	if got := in.Identity([]byte(`{"orderId":"` + b + `"}`)); got != "key:chaos-1-6" {
 		t.Errorf("after Alias: %q", got)
 	}
-	if x, y := in.Identity([]byte(`{"n":1}`)), in.Identity([]byte(`{"n":2}`)); x == y || !strings.HasPrefix(x, "content:") {
-		t.Errorf("content identities %q %q", x, y)
+	if x := in.Identity([]byte(`{"n":1,"at":"2026-11-30T18:00:00Z"}`)); x != "" {
+		t.Errorf("identity of a body about no order = %q, want none", x)
+	}
+	if got := in.identities([]byte(`{"Entries":[{"orderId":"` + a + `"},{"orderId":"` + b + `:CONFIRMED"},{"orderId":"` + a + `"}]}`)); !slices.Equal(got, []string{"key:chaos-1-6:CONFIRMED", "key:chaos-1-9"}) {
+		t.Errorf("identities of a batch = %q, want each order once", got)
 	}
 }
 

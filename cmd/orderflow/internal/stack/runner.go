@@ -27,7 +27,7 @@ type runnerOptions struct {
 	PoolSize      int
 	Output        io.Writer
 	Log           *slog.Logger
-	// Faults, when set, kills function processes mid-invoke (Kill/OnKill hooks).
+	// Faults, when set, kills function processes mid-invoke (the Kill hook).
 	Faults *chaos.Injector
 }
 
@@ -46,7 +46,7 @@ func startRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOptions)
 	}
 	hostOpts := lambdahost.Options{Region: Region, AccountID: AccountID}
 	if opts.Faults != nil {
-		hostOpts.Kill, hostOpts.OnKill = opts.Faults.KillAfter, opts.Faults.Killed
+		hostOpts.Kill = opts.Faults.KillAfter
 		// Each process signs with its own access key, so that the injector's crash
 		// points can tell which invoke made a call (chaos.CrashPoint).
 		hostOpts.ProcessKeys = true
