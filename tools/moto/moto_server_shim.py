@@ -361,14 +361,15 @@ def _cheap_sqs_attributes():
     queue_cls = sqs_models.Queue
     get_attributes = backend.get_queue_attributes
 
+    def visible(m, now):
+        return now > m.visible_at and not now < m.delayed_until
+
     def counts(queue, which):
         now = unix_time_millis()
         ms = list(queue._messages)
         if which == "delayed":
             return sum(1 for m in ms if now < m.delayed_until)
-        if which == "not visible":
-            return sum(1 for m in ms if not now > m.visible_at)
-        return sum(1 for m in ms if now > m.visible_at and not now < m.delayed_until)
+        return sum(1 for m in ms if not now > m.visible_at)  # not visible
 
     class Attributes(collections.abc.Mapping):
         """Queue.attributes (upstream's names and values), each computed when read."""
@@ -424,7 +425,7 @@ def _cheap_sqs_attributes():
 
         def __iter__(self):
             now = unix_time_millis()
-            return (m for m in self._all if now > m.visible_at and not now < m.delayed_until)
+            return (m for m in self._all if visible(m, now))
 
         def __len__(self):
             return sum(1 for _ in self)
@@ -436,7 +437,7 @@ def _cheap_sqs_attributes():
     backend.get_queue_attributes = attributes
     queue_cls.attributes = property(Attributes)
     queue_cls.messages = property(Visible)
-    queue_cls.approximate_number_of_messages = property(lambda q: counts(q, "visible"))
+    queue_cls.approximate_number_of_messages = property(lambda q: len(Visible(q)))
     queue_cls.approximate_number_of_messages_not_visible = property(lambda q: counts(q, "not visible"))
     queue_cls.approximate_number_of_messages_delayed = property(lambda q: counts(q, "delayed"))
     return "sqs attributes built once per call"

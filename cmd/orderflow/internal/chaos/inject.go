@@ -685,8 +685,9 @@ type fault struct {
 	status   int
 }
 
-// decide draws a call's latency and, unless it is a poll (see poll), its fault: one
-// decision for each identity the call is about (a call about none is one decision).
+// decide draws a call's latency (the longest its identities draw) and, unless it is a poll
+// (see poll), its fault: one decision for each identity the call is about (a call about
+// none is one decision).
 func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fault) {
 	if in == nil {
 		return 0, nil
@@ -703,7 +704,10 @@ func (in *Injector) decide(r *http.Request, call edge.Call) (time.Duration, *fau
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	delay := in.latency(spec, base+"\x00"+ids[0])
+	var delay time.Duration
+	for _, id := range ids {
+		delay = max(delay, in.latency(spec, base+"\x00"+id))
+	}
 	if polled(call) {
 		return delay, nil
 	}

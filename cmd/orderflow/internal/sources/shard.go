@@ -52,7 +52,8 @@ type StreamConfig struct {
 	Log        *slog.Logger
 	// Duplicate, when set and true for a batch (its identity: the records' contents),
 	// delivers a processed batch a second time, as a retried checkpoint would (fault
-	// injection).
+	// injection); for a batch that reported a failure at a record, the part before it,
+	// so that every record processed is decided on whatever the batching.
 	Duplicate func(payload []byte) bool
 	// Progress, when set, counts what may have put records since (the edge's writes): a
 	// shard whose read found nothing is caught up with everything counted before it.
@@ -308,6 +309,9 @@ func (c *StreamConfig) deliver(ctx context.Context, src streamSource, shardID st
 			}
 			return
 		case failedAt > 0:
+			if done := records[:failedAt]; c.Duplicate != nil && c.Duplicate(src.identity(done)) {
+				_, _ = c.invoke(ctx, src, shardID, done)
+			}
 			records = records[failedAt:] // progress: the records before the failure are done
 			continue
 		}

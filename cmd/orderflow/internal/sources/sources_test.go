@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -282,4 +283,34 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// Every record processed is decided on for a duplicate delivery, also the ones before a
+// record a batch reported as failed: what the fault injector counts must not depend on
+// how the records were batched.
+func TestKinesisDuplicateDecidedForEveryProcessedRecord(t *testing.T) {
+	env := awstest.Env(t)
+	m, processed := poisonStream(t, env)
+	var mu sync.Mutex
+	decided := map[string]bool{}
+	m.Duplicate = func(identity []byte) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, data := range strings.Split(strings.TrimSpace(string(identity)), "\n") {
+			decided[data] = true
+		}
+		return false
+	}
+	run(t, func(ctx context.Context) { _ = m.Run(ctx) })
+	checkProcessedAroundPoison(t, processed)
+	awstest.Eventually(t, 10*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range processed() {
+			if !decided[strconv.Itoa(n)] {
+				return false, fmt.Sprintf("record %d was processed but never decided on (decided: %v)", n, decided)
+			}
+		}
+		return true, ""
+	})
 }

@@ -30,7 +30,7 @@ func TestChaos(t *testing.T) {
 			params[k] = v
 		}
 	}
-	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: envInt("ORDERFLOW_CHAOS_POOL", 3), Parameters: params})
+	s := up(t, Options{Build: true, Dir: repoRoot(t), Faults: &spec, VisibilityTimeout: 2 * time.Second, PoolSize: 3, Parameters: params})
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
