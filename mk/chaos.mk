@@ -16,6 +16,9 @@ CHAOS_SEED   ?= 1
 # the stack works them off, so the extra ones only wait as executions inside moto, whose
 # threads slow everything down; 3 keep fewer of them waiting.
 CHAOS_CONCURRENCY ?= 3
+# Sending pauses while more of the state machine's executions are running (0: the
+# default, 128; -1: no bound): each one waiting in moto is a thread that slows the rest.
+CHAOS_INFLIGHT ?= 0
 CHAOS_REPORT ?= build/chaos-report.txt
 CHAOS_FAULTS ?= build/chaos-faults.txt
 # Template parameters for the run, K=V,K=V (e.g. InventoryStrategy=conditional).
@@ -25,6 +28,7 @@ CHAOS_PARAMS ?=
 chaos: tools-py ## chaos run: CHAOS_ORDERS (default 1000) orders with 10% AWS errors, 2% crashes, 5% duplicate deliveries, poison inputs; prints the audit
 	@mkdir -p $(dir $(CHAOS_REPORT))
 	ORDERFLOW_CHAOS=1 ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_SEED=$(CHAOS_SEED) ORDERFLOW_CHAOS_CONCURRENCY=$(CHAOS_CONCURRENCY) \
+	ORDERFLOW_CHAOS_INFLIGHT=$(CHAOS_INFLIGHT) \
 	ORDERFLOW_CHAOS_PARAMS=$(CHAOS_PARAMS) \
 	ORDERFLOW_CHAOS_REPORT=$(abspath $(CHAOS_REPORT)) ORDERFLOW_CHAOS_FAULTS=$(abspath $(CHAOS_FAULTS)) \
 	$(GO) test -count=1 -timeout 3h -run 'TestChaos$$' -v ./cmd/orderflow/internal/stack/ 2>&1 \

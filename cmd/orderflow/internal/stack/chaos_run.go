@@ -46,6 +46,12 @@ type ChaosOptions struct {
 	// fails a slower machine, or a larger run, whose pipeline lags its front door).
 	// Timeout is fixed when set.
 	Timeout time.Duration
+	// InFlight bounds the state machine's running executions while orders are sent:
+	// sending pauses while more are running (default 128; negative: no bound). The front
+	// door takes orders faster than the pipeline works them off under faults, and every
+	// execution waiting in the emulator is a thread that slows the rest (AWS has no such
+	// cost), so an unpaced large run spends its time on the backlog, not on the faults.
+	InFlight int
 	// Progress receives a line every few seconds (nil: none).
 	Progress io.Writer
 }
@@ -75,6 +81,8 @@ type ChaosResult struct {
 	// settle.
 	Latencies         []time.Duration
 	Sending, Settling time.Duration
+	// Paused is how long sending waited for running executions to fall to InFlight.
+	Paused time.Duration
 }
 
 // Write prints the chaos report.
@@ -87,8 +95,8 @@ func (r *ChaosResult) Write(w io.Writer) {
 		l := slices.Clone(r.Latencies)
 		slices.Sort(l)
 		q := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))].Round(time.Millisecond) }
-		fmt.Fprintf(w, "timing: sending %s (%.1f orders/s), settling %s; POST to final answer p50 %s, p99 %s, max %s\n",
-			r.Sending.Round(time.Second), float64(r.Sent)/max(r.Sending.Seconds(), 0.001), r.Settling.Round(time.Second), q(0.5), q(0.99), l[len(l)-1].Round(time.Millisecond))
+		fmt.Fprintf(w, "timing: sending %s (%.1f orders/s; paused %s for running executions), settling %s; POST to final answer p50 %s, p99 %s, max %s\n",
+			r.Sending.Round(time.Second), float64(r.Sent)/max(r.Sending.Seconds(), 0.001), r.Paused.Round(time.Second), r.Settling.Round(time.Second), q(0.5), q(0.99), l[len(l)-1].Round(time.Millisecond))
 	}
 	if r.NotSettled != "" {
 		fmt.Fprintf(w, "did not settle: %s\n", r.NotSettled)
@@ -165,6 +173,9 @@ func (o *ChaosOptions) setDefaults() {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
 	}
+	if o.InFlight == 0 {
+		o.InFlight = 128
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -181,6 +192,9 @@ type chaosRun struct {
 	mu       sync.Mutex // guards res and accepted while the orders are sent
 	res      *ChaosResult
 	accepted map[string]bool
+
+	gate   sync.Mutex // one sender at a time checks the running executions (room)
+	roomAt time.Time  // when room last found room; guarded by gate
 }
 
 func (r *chaosRun) logf(format string, args ...any) { fmt.Fprintf(r.o.Progress, format+"\n", args...) }
@@ -214,10 +228,65 @@ func (r *chaosRun) sendOrders(ctx context.Context, bodies []chaosBody) <-chan st
 	go func() {
 		defer close(sent)
 		loadgen.Run(ctx, len(bodies), r.o.Concurrency, func(i int) {
+			r.room(ctx)
 			r.record(i, bodies[i], poster.Post(ctx, fmt.Sprintf("chaos-%d-%d", r.o.Seed, i), bodies[i].body), len(bodies))
 		})
 	}()
 	return sent
+}
+
+// maxPause bounds one wait of room: executions that do not end (a stuck order) must not
+// stop the run, whose audit then reports them.
+const maxPause = 2 * time.Minute
+
+// roomCheckEvery is how long room trusts its last look (one ListExecutions call per
+// order would cost the emulator more than the pacing saves).
+const roomCheckEvery = 500 * time.Millisecond
+
+// room returns once at most o.InFlight executions are running, or after maxPause,
+// adding the wait to res.Paused.
+func (r *chaosRun) room(ctx context.Context) {
+	if r.o.InFlight < 0 {
+		return
+	}
+	r.gate.Lock()
+	defer r.gate.Unlock()
+	began := time.Now()
+	if began.Sub(r.roomAt) < roomCheckEvery {
+		return
+	}
+	defer func() { r.roomAt = time.Now() }()
+	c := sfn.NewFromConfig(r.s.Config)
+	ok := func() bool {
+		n, err := runningExecutions(ctx, c, r.s.StateMachineARN, r.o.InFlight+1)
+		return err != nil || n <= r.o.InFlight // an error does not stop the run
+	}
+	for wait := 250 * time.Millisecond; !ok() && time.Since(began) < maxPause; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+	if d := time.Since(began); d > 100*time.Millisecond {
+		r.mu.Lock()
+		r.res.Paused += d
+		r.mu.Unlock()
+	}
+}
+
+// runningExecutions counts the state machine's running executions, up to limit.
+func runningExecutions(ctx context.Context, c *sfn.Client, arn string, limit int) (int, error) {
+	n := 0
+	p := sfn.NewListExecutionsPaginator(c, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn), StatusFilter: sfntypes.ExecutionStatusRunning})
+	for p.HasMorePages() && n < limit {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return n, err
+		}
+		n += len(page.Executions)
+	}
+	return n, nil
 }
 
 // record counts order i's answer against what was planned for it.

@@ -44,7 +44,7 @@ func TestChaos(t *testing.T) {
 			t.Fatalf("%s visibility timeout = %v, %v; want %s", id, got, err, want)
 		}
 	}
-	res, err := RunChaos(ctx, s, ChaosOptions{Orders: n, Concurrency: envInt("ORDERFLOW_CHAOS_CONCURRENCY", 8), Seed: seed, Progress: testWriter{t}})
+	res, err := RunChaos(ctx, s, ChaosOptions{Orders: n, Concurrency: envInt("ORDERFLOW_CHAOS_CONCURRENCY", 8), InFlight: envInt("ORDERFLOW_CHAOS_INFLIGHT", 0), Seed: seed, Progress: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
