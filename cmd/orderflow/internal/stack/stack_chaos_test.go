@@ -18,7 +18,7 @@ import (
 // errors, 2% function crashes, 5% duplicate deliveries and latency, with poison inputs,
 // and audits the outcome: no lost order, no oversold unit, no duplicate effect.
 // ORDERFLOW_CHAOS_ORDERS sets the size (default 200, about a minute and a half on two
-// cores, so `make test` runs it; `make chaos` runs 1,000), ORDERFLOW_CHAOS_SEED the seed.
+// cores, so `make test` runs it; `make chaos` runs 5,000), ORDERFLOW_CHAOS_SEED the seed.
 func TestChaos(t *testing.T) {
 	n := envInt("ORDERFLOW_CHAOS_ORDERS", 200)
 	seed := uint64(envInt("ORDERFLOW_CHAOS_SEED", 1))
