@@ -561,6 +561,7 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	case rep = <-inv.done:
 		if kill != nil && kill.now() { // killed as it answers: the answer is lost
 			o.res.Duration = time.Since(start)
+			<-p.exited // SIGKILL: reaped at once (cmd.WaitDelay bounds the pipes)
 			return pl.crashed(p, inv, o)
 		}
 	case <-p.exited:
