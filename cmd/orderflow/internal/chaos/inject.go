@@ -429,7 +429,7 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		defer done()
-		if polled(call) && in.Spec().Enabled() {
+		if polled(call) && in != nil { // also with no fault in force: held answers go out
 			in.poll(w, r, call, next)
 			return
 		}
@@ -442,10 +442,8 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 // are held and are the answer to the next receive from the queue, as they would be had
 // the error come before the receive: the emulator has counted them received once.
 func (in *Injector) poll(w http.ResponseWriter, r *http.Request, call edge.Call, next http.Handler) {
-	spec := in.Spec()
 	body := awscall.Peek(r, maxInspect)
 	resource, base := resourceOf(r, body), in.callKey(r, body, call)
-	rule := matchRule(spec, r, body, call)
 	answer := in.takeHeld(call, resource)
 	if answer == nil {
 		answer = &recorded{header: http.Header{}, status: http.StatusOK}
@@ -456,8 +454,9 @@ func (in *Injector) poll(w http.ResponseWriter, r *http.Request, call edge.Call,
 	}
 	var f *fault
 	if ids := in.returned(answer); len(ids) > 0 {
+		spec := in.Spec() // the rules in force when the answer came (a long poll waits)
 		in.mu.Lock()
-		f = in.faultOn(spec, rule, call, base, ids)
+		f = in.faultOn(spec, matchRule(spec, r, body, call), call, base, ids)
 		in.mu.Unlock()
 	}
 	if f == nil {
