@@ -204,7 +204,7 @@ func (s *ConditionalInventoryStore) Reserve(ctx context.Context, orderID string,
 	}
 	if len(short) == 0 {
 		err := s.setState(ctx, orderID, owner, inventory.Pending, inventory.Reserved, nil)
-		if err != nil {
+		if err != nil && !s.landed(ctx, orderID, err, inventory.Reserved) {
 			return fmt.Errorf("reserve order %s: %w", orderID, err)
 		}
 		s.finished(rec.nonce, rec.Lines)
@@ -234,10 +234,21 @@ func (s *ConditionalInventoryStore) Reserve(ctx context.Context, orderID string,
 		ExpressionAttributeValues: map[string]types.AttributeValue{":short": attrS(string(inventory.Short)), ":lines": encodeLines(shortLines),
 			":pending": attrS(string(inventory.Pending)), ":me": attrS(owner)},
 	})
-	if err != nil {
+	if err != nil && !s.landed(ctx, orderID, err, inventory.Short) {
 		return fmt.Errorf("reserve order %s: mark the reservation short: %w", orderID, err)
 	}
 	return &inventory.OutOfStockError{OrderID: orderID, SKUs: short}
+}
+
+// landed reports whether err, a write's failure, is a failed condition on a reservation
+// that is in state already: the write landed and its answer was lost (the SDK retried a
+// request DynamoDB had applied), or another call finished the same reservation.
+func (s *ConditionalInventoryStore) landed(ctx context.Context, orderID string, err error, state inventory.ReservationState) bool {
+	if !isConditionFailed(err) {
+		return false
+	}
+	rec, rerr := s.record(ctx, orderID)
+	return rerr == nil && rec.State == state
 }
 
 // begin creates orderID's reservation PENDING and owned by owner, or returns the one
@@ -268,6 +279,10 @@ func (s *ConditionalInventoryStore) begin(ctx context.Context, orderID string, l
 		case err != nil:
 			return record{}, err
 		case rec.State != inventory.Pending:
+			return rec, nil
+		case rec.owner == owner:
+			// Our own write landed and its answer was lost: the SDK retried a request
+			// DynamoDB had applied, and the retry's condition failed on it.
 			return rec, nil
 		case rec.leaseUntil > now.UnixMilli():
 			if err := s.awaitLease(ctx, rec); err != nil {

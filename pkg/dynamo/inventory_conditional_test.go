@@ -167,6 +167,56 @@ func TestConditionalReleaseResumesAfterACrash(t *testing.T) {
 	}
 }
 
+// lostAnswers is a DynamoDB client whose every write is applied and then sent again,
+// the first answer dropped: what the SDK does when a request DynamoDB applied times out
+// or its connection resets before the answer arrives.
+type lostAnswers struct{ *dynamodb.Client }
+
+func (c lostAnswers) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := c.Client.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return c.Client.PutItem(ctx, in, opts...)
+}
+
+func (c lostAnswers) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if _, err := c.Client.UpdateItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return c.Client.UpdateItem(ctx, in, opts...)
+}
+
+// A write retried after it landed fails its condition on its own result. A reserve, a
+// release and a reserve found short still finish at once (not after the lease) and move
+// the stock exactly once.
+func TestConditionalRetriedWritesThatLanded(t *testing.T) {
+	ctx := context.Background()
+	c, name := table(t, "inventory", awstest.TableSpec{HashKey: "pk"})
+	s := dynamo.NewConditionalInventoryStore(lostAnswers{c}, name)
+	for _, it := range []inventory.Item{{SKU: "A", Price: 100, Currency: "USD", Stock: 5}, {SKU: "B", Price: 100, Currency: "USD", Stock: 3}} {
+		if err := dynamo.NewConditionalInventoryStore(c, name).Put(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &conditionalFixture{store: s}
+	if err := s.Reserve(ctx, "o-1", []inventory.Line{{SKU: "A", Quantity: 2}, {SKU: "B", Quantity: 1}}); err != nil {
+		t.Fatalf("Reserve: %v", err)
+	}
+	f.state(t, "o-1", inventory.Reserved)
+	f.stock(t, map[string]int64{"A": 3, "B": 2})
+	if err := s.Release(ctx, "o-1"); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	f.state(t, "o-1", inventory.Released)
+	f.stock(t, map[string]int64{"A": 5, "B": 3})
+	var short *inventory.OutOfStockError
+	if err := s.Reserve(ctx, "o-2", []inventory.Line{{SKU: "A", Quantity: 1}, {SKU: "B", Quantity: 4}}); !errors.As(err, &short) {
+		t.Fatalf("Reserve beyond the stock = %v, want out of stock", err)
+	}
+	f.state(t, "o-2", inventory.Short)
+	f.stock(t, map[string]int64{"A": 5, "B": 3})
+}
+
 // An item written before the conditional strategy (no holds map) is reserved from all
 // the same, and the marks of finished reservations do not pile up on a hot SKU's item.
 func TestConditionalLegacyItemAndSweep(t *testing.T) {
