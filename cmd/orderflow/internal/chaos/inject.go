@@ -296,6 +296,20 @@ func (in *Injector) injected(key string, attempt int, what string) {
 	}
 }
 
+// drawEach makes one decision for each identity of ids, on the key prefix and the
+// identity: decide draws from the decision's random source (see draws) and returns what
+// it injects, "" for nothing. An injection advances its key's attempt and is logged, so
+// a decision that passed passes on every repeat. Call with mu held.
+func (in *Injector) drawEach(seed uint64, prefix string, ids []string, decide func(*rand.Rand) string) {
+	for _, id := range ids {
+		key := prefix + "\x00" + id
+		attempt := in.attempt(key)
+		if what := decide(in.draws(seed, key, attempt)); what != "" {
+			in.injected(key, attempt, what)
+		}
+	}
+}
+
 // payloadIdentities returns the identities of a payload; one about no order is decided
 // on as "" (its content holds ids and times that are new in every run).
 func (in *Injector) payloadIdentities(payload []byte) []string {
@@ -331,16 +345,14 @@ func (in *Injector) Duplicate(source string, payload []byte) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	dup := false
-	for _, id := range ids {
-		key := "duplicate\x00" + source + "\x00" + id
-		attempt := in.attempt(key)
-		if in.draws(spec.Seed, key, attempt).Float64() >= p {
-			continue
+	in.drawEach(spec.Seed, "duplicate\x00"+source, ids, func(rng *rand.Rand) string {
+		if rng.Float64() >= p {
+			return ""
 		}
 		dup = true
 		in.stats.Duplicates[source]++
-		in.injected(key, attempt, "duplicated")
-	}
+		return "duplicated"
+	})
 	return dup
 }
 
@@ -375,20 +387,17 @@ func (in *Injector) KillAfter(function string, payload []byte) (time.Duration, b
 	defer in.mu.Unlock()
 	var after time.Duration
 	kill := false
-	for _, id := range ids {
-		key := "crash\x00" + function + "\x00" + id
-		attempt := in.attempt(key)
-		rng := in.draws(in.spec.Seed, key, attempt)
+	in.drawEach(in.spec.Seed, "crash\x00"+function, ids, func(rng *rand.Rand) string {
 		if rng.Float64() >= c.Rate {
-			continue
+			return ""
 		}
 		if !kill {
 			after = time.Duration(rng.Int64N(int64(maxDelay) + 1))
 		}
 		kill = true
 		in.stats.Crashes[function]++
-		in.injected(key, attempt, "killed")
-	}
+		return "killed"
+	})
 	return after, kill
 }
 
@@ -783,15 +792,12 @@ func (in *Injector) faultOn(spec Spec, rule *ErrorRule, call edge.Call, base str
 		return nil
 	}
 	var first *fault
-	for _, id := range ids {
-		key := base + "\x00" + id
-		attempt := in.attempt(key)
-		rng := in.draws(spec.Seed, key, attempt)
+	in.drawEach(spec.Seed, base, ids, func(rng *rand.Rand) string {
 		// A fixed order of draws: latency, its length, error, its kind, its status.
 		_, _ = rng.Float64(), rng.Float64()
 		fail, kind, status := rng.Float64(), rng.Float64(), rng.Float64()
 		if fail >= rule.Rate {
-			continue
+			return ""
 		}
 		f := &fault{}
 		switch rule.Kind {
@@ -812,11 +818,11 @@ func (in *Injector) faultOn(spec Spec, rule *ErrorRule, call edge.Call, base str
 		}
 		code := f.code(call)
 		in.stats.Errors[call.String()+":"+code]++
-		in.injected(key, attempt, code)
 		if first == nil {
 			first = f
 		}
-	}
+		return code
+	})
 	return first
 }
 

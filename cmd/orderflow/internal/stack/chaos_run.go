@@ -142,6 +142,10 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	o.setDefaults()
 	r := &chaosRun{s: s, o: o, began: time.Now(), res: &ChaosResult{Seed: o.Seed, Orders: o.Orders},
 		accepted: map[string]bool{}, ddb: dynamodb.NewFromConfig(s.Config), sq: sqs.NewFromConfig(s.Config)}
+	executions := sfn.NewFromConfig(s.Config)
+	r.running = func(ctx context.Context) (int, error) {
+		return runningExecutions(ctx, executions, s.StateMachineARN, o.InFlight+1)
+	}
 	evCapture, nCapture, err := s.chaosCaptures(ctx)
 	if err != nil {
 		return nil, err
@@ -193,8 +197,10 @@ type chaosRun struct {
 	res      *ChaosResult
 	accepted map[string]bool
 
-	gate   sync.Mutex // one sender at a time checks the running executions (room)
-	roomAt time.Time  // when room last found room; guarded by gate
+	// running counts the running executions, up to o.InFlight+1 (room's look).
+	running func(context.Context) (int, error)
+	gate    sync.Mutex // one sender at a time checks the running executions (room)
+	roomAt  time.Time  // when room last found room; guarded by gate
 }
 
 func (r *chaosRun) logf(format string, args ...any) { fmt.Fprintf(r.o.Progress, format+"\n", args...) }
@@ -240,7 +246,8 @@ func (r *chaosRun) sendOrders(ctx context.Context, bodies []chaosBody) <-chan st
 const maxPause = 2 * time.Minute
 
 // roomCheckEvery is how long room trusts its last look (one ListExecutions call per
-// order would cost the emulator more than the pacing saves).
+// order would cost the emulator more than the pacing saves), and how often it looks
+// while it waits.
 const roomCheckEvery = 500 * time.Millisecond
 
 // room returns once at most o.InFlight executions are running, or after maxPause,
@@ -256,22 +263,29 @@ func (r *chaosRun) room(ctx context.Context) {
 		return
 	}
 	defer func() { r.roomAt = time.Now() }()
-	c := sfn.NewFromConfig(r.s.Config)
 	ok := func() bool {
-		n, err := runningExecutions(ctx, c, r.s.StateMachineARN, r.o.InFlight+1)
+		n, err := r.running(ctx)
 		return err != nil || n <= r.o.InFlight // an error does not stop the run
 	}
-	for wait := 250 * time.Millisecond; !ok() && time.Since(began) < maxPause; {
+	if ok() {
+		return
+	}
+	look := time.NewTicker(roomCheckEvery)
+	defer look.Stop()
+	defer func() {
+		r.mu.Lock()
+		r.res.Paused += time.Since(began)
+		r.mu.Unlock()
+	}()
+	for time.Since(began) < maxPause {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-look.C:
+			if ok() {
+				return
+			}
 		}
-	}
-	if d := time.Since(began); d > 100*time.Millisecond {
-		r.mu.Lock()
-		r.res.Paused += d
-		r.mu.Unlock()
 	}
 }
 
