@@ -127,13 +127,19 @@ func abs(x int64) int64 {
 // OK reports whether the run found nothing wrong.
 func (r *ChaosResult) OK() bool { return len(r.Errors) == 0 && r.Audit != nil && r.Audit.OK() }
 
-// chaos catalog: plenty of stock, and one scarce SKU many orders compete for.
+// chaos catalog: plenty of stock; one scarce SKU many orders compete for, whose stock is
+// exactly what they ask for together (taken to zero under contention, yet no order's
+// outcome depends on which one comes first, so a seed replays the same calls); and one
+// sold out, which every order that asks for it is refused, whatever the timing.
 var chaosSKUs = []struct {
 	sku   string
 	price int64
 }{{"CHAOS-A", 250}, {"CHAOS-B", 1000}, {"CHAOS-C", 4999}}
 
-const chaosScarce = "CHAOS-SCARCE"
+const (
+	chaosScarce  = "CHAOS-SCARCE"
+	chaosSoldOut = "CHAOS-SOLDOUT"
+)
 
 // RunChaos drives orders through s (which should run with Options.Faults), with poison
 // inputs, waits for the system to settle and audits it. Capture queues for the bus events
@@ -150,12 +156,13 @@ func RunChaos(ctx context.Context, s *Stack, o ChaosOptions) (*ChaosResult, erro
 	if err != nil {
 		return nil, err
 	}
-	initial, err := r.stockCatalog(ctx)
+	bodies := planChaos(o.Orders, o.Seed)
+	initial, err := r.stockCatalog(ctx, bodies)
 	if err != nil {
 		return nil, err
 	}
 	sending := time.Now()
-	sent := r.sendOrders(ctx, planChaos(o.Orders, o.Seed))
+	sent := r.sendOrders(ctx, bodies)
 	if err := r.sendPoison(ctx); err != nil { // while the orders flow
 		return nil, err
 	}
@@ -207,9 +214,9 @@ func (r *chaosRun) logf(format string, args ...any) { fmt.Fprintf(r.o.Progress, 
 
 func (r *chaosRun) elapsed() time.Duration { return time.Since(r.began).Round(time.Second) }
 
-// stockCatalog puts the chaos SKUs in the inventory table (the scarce one with a stock
-// for 1 order in 20) and returns every SKU's stock before the run.
-func (r *chaosRun) stockCatalog(ctx context.Context) (map[string]int64, error) {
+// stockCatalog puts the chaos SKUs in the inventory table (the scarce one with the stock
+// bodies ask for, the sold-out one with none) and returns every SKU's stock before the run.
+func (r *chaosRun) stockCatalog(ctx context.Context, bodies []chaosBody) (map[string]int64, error) {
 	inv := r.s.Tables["InventoryTable"]
 	catalog := dynamo.NewInventoryStore(r.ddb, inv)
 	put := func(sku string, price, stock int64) error {
@@ -220,7 +227,14 @@ func (r *chaosRun) stockCatalog(ctx context.Context) (map[string]int64, error) {
 			return nil, err
 		}
 	}
-	if err := put(chaosScarce, 700, int64(max(5, r.o.Orders/20))); err != nil {
+	var scarce int64
+	for _, b := range bodies {
+		scarce += b.scarce
+	}
+	if err := put(chaosScarce, 700, scarce); err != nil {
+		return nil, err
+	}
+	if err := put(chaosSoldOut, 900, 0); err != nil {
 		return nil, err
 	}
 	return skuStock(ctx, r.ddb, inv)
@@ -451,11 +465,12 @@ func (s *Stack) failureBuckets() []string {
 type chaosBody struct {
 	body    []byte
 	invalid bool
+	scarce  int64 // units of the scarce SKU asked for
 }
 
 // planChaos draws the orders: mostly valid orders of 1-3 SKUs, a share on the scarce SKU
-// (contention: out of stock once it is gone), declined payments, unknown SKUs and
-// invalid requests.
+// (contention), a share on the sold-out SKU (out of stock), declined payments, unknown
+// SKUs and invalid requests.
 func planChaos(n int, seed uint64) []chaosBody {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
 	out := make([]chaosBody, n)
@@ -478,8 +493,12 @@ func planChaos(n int, seed uint64) []chaosBody {
 		case k < 5: // invalid: a client error, never accepted
 			req.Lines[0].Quantity = 0
 			out[i].invalid = true
+		case k < 15:
+			q := 1 + rng.IntN(2)
+			req.Lines = append(req.Lines, line{SKU: chaosScarce, Quantity: q})
+			out[i].scarce = int64(q)
 		case k < 25:
-			req.Lines = append(req.Lines, line{SKU: chaosScarce, Quantity: 1 + rng.IntN(2)})
+			req.Lines = append(req.Lines, line{SKU: chaosSoldOut, Quantity: 1})
 		case k < 30:
 			req.PaymentToken = "tok_decline"
 		case k < 33:
