@@ -320,8 +320,9 @@ func (in *Injector) payloadIdentities(payload []byte) []string {
 }
 
 // Duplicate reports whether this delivery of payload from source (sqs, kinesis,
-// eventbridge, dynamodb) is to be made twice, and counts it: once for each identity of
-// the payload whose draw duplicates it.
+// eventbridge, dynamodb) is to be made again, and counts it: once for each identity of
+// the payload whose draw duplicates it. The event sources ask again for the copy, so an
+// identity's duplicates are the run its draws begin with, like its faults.
 func (in *Injector) Duplicate(source string, payload []byte) bool {
 	if in == nil {
 		return false

@@ -38,7 +38,8 @@ type Spec struct {
 	// CrashAt are deterministic crash points: each kills a function's process right
 	// after a given AWS call of an invoke.
 	CrashAt []CrashPoint `json:"crashAt,omitempty"`
-	// Duplicate is the probability that a delivery is made twice, per source.
+	// Duplicate is the probability that a delivery is made again, per source (a copy
+	// too: it is a delivery).
 	Duplicate Duplicate `json:"duplicate,omitempty"`
 	// Latency delays AWS calls through the edge.
 	Latency Latency `json:"latency,omitempty"`
@@ -112,7 +113,7 @@ func (p CrashPoint) String() string {
 	return s
 }
 
-// Duplicate holds the probability of a second delivery per source. DynamoDB is the
+// Duplicate holds the probability of one more delivery per source. DynamoDB is the
 // orders table's stream (a batch delivered to the publisher again publishes its events
 // again, under the same eventIds).
 type Duplicate struct {

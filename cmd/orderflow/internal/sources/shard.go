@@ -51,9 +51,10 @@ type StreamConfig struct {
 	RetryDelay time.Duration
 	Log        *slog.Logger
 	// Duplicate, when set and true for a batch (its identity: the records' contents),
-	// delivers a processed batch a second time, as a retried checkpoint would (fault
-	// injection); for a batch that reported a failure at a record, the part before it,
-	// so that every record processed is decided on whatever the batching.
+	// delivers a processed batch again, as a retried checkpoint would (fault injection;
+	// each copy is decided on again, see deliverCopies); for a batch that reported a
+	// failure at a record, the part before it, so that every record processed is decided
+	// on whatever the batching.
 	Duplicate func(payload []byte) bool
 	// Progress, when set, counts what may have put records since (the edge's writes): a
 	// shard whose read found nothing is caught up with everything counted before it.
@@ -304,14 +305,11 @@ func (c *StreamConfig) deliver(ctx context.Context, src streamSource, shardID st
 		failedAt, fnErr := c.invoke(ctx, src, shardID, records)
 		switch {
 		case failedAt < 0 && fnErr == "":
-			if c.Duplicate != nil && c.Duplicate(src.identity(records)) {
-				_, _ = c.invoke(ctx, src, shardID, records)
-			}
+			deliverCopies(c.Duplicate, src.identity(records), func() { _, _ = c.invoke(ctx, src, shardID, records) })
 			return
 		case failedAt > 0:
-			if done := records[:failedAt]; c.Duplicate != nil && c.Duplicate(src.identity(done)) {
-				_, _ = c.invoke(ctx, src, shardID, done)
-			}
+			done := records[:failedAt]
+			deliverCopies(c.Duplicate, src.identity(done), func() { _, _ = c.invoke(ctx, src, shardID, done) })
 			records = records[failedAt:] // progress: the records before the failure are done
 			continue
 		}

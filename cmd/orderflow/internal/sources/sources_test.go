@@ -314,3 +314,52 @@ func TestKinesisDuplicateDecidedForEveryProcessedRecord(t *testing.T) {
 		return true, ""
 	})
 }
+
+// A duplicate delivery's copy is decided on again, so the run of duplicates of a batch
+// ends with its first "no" however often timing redelivers it later; the copies of one
+// delivery are bounded.
+func TestSQSDuplicateCopiesDecidedAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answers []bool // the Duplicate hook's answers; the last one for ever
+		want    int    // deliveries of the message
+	}{
+		{"two copies, then no", []bool{true, true, false}, 3},
+		{"no copy", []bool{false}, 1},
+		{"always yes: bounded", []bool{true}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := awstest.Env(t)
+			c := sqs.NewFromConfig(env.Config)
+			q := env.CreateQueue(t, awstest.QueueSpec{Name: env.Name(t, "dup"), VisibilityTimeout: 30})
+			if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String("m")}); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			delivered, decisions := 0, 0
+			inv := invokerFunc(func([]byte) ([]byte, string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				delivered++
+				return []byte(`{}`), "", nil
+			})
+			m := &sources.SQSMapping{Client: c, QueueURL: q.URL, QueueARN: q.ARN, Function: "f", Invoker: inv, BatchSize: 10, Pollers: 1,
+				Duplicate: func([]byte) bool {
+					mu.Lock()
+					defer mu.Unlock()
+					decisions++
+					return tc.answers[min(decisions, len(tc.answers))-1]
+				}}
+			run(t, func(ctx context.Context) { m.Run(ctx) })
+			awstest.Eventually(t, 30*time.Second, func() (bool, string) {
+				n := count(t, c, q.URL)
+				return n == 0, fmt.Sprintf("%d messages on the queue", n)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if delivered != tc.want {
+				t.Errorf("delivered %d times, want %d (decisions: %d)", delivered, tc.want, decisions)
+			}
+		})
+	}
+}

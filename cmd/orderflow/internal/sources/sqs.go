@@ -58,8 +58,8 @@ type SQSMapping struct {
 	Region   string
 	Log      *slog.Logger
 	// Duplicate, when set and true for a batch (its payload), delivers a processed batch
-	// a second time before it is deleted, as SQS's at-least-once delivery may (fault
-	// injection).
+	// again before it is deleted, as SQS's at-least-once delivery may (fault injection;
+	// each copy is decided on again, see deliverCopies).
 	Duplicate func(payload []byte) bool
 
 	busy
@@ -187,9 +187,7 @@ func (m *SQSMapping) deliver(ctx context.Context, msgs []sqstypes.Message) error
 			failed[id] = true
 		}
 	}
-	if m.Duplicate != nil && m.Duplicate(payload) {
-		_, _, _ = m.Invoker.InvokeSync(ctx, m.Function, payload)
-	}
+	deliverCopies(m.Duplicate, payload, func() { _, _, _ = m.Invoker.InvokeSync(ctx, m.Function, payload) })
 	var del []sqstypes.DeleteMessageBatchRequestEntry
 	for i, msg := range msgs {
 		if failed[aws.ToString(msg.MessageId)] {

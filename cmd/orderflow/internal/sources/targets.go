@@ -85,8 +85,9 @@ type Delivery struct {
 	States  StatesAPI
 	Kinesis KinesisPutter
 	Log     *slog.Logger
-	// Duplicate, when set and true for an event, delivers it to the target twice, as
-	// EventBridge's at-least-once delivery may (fault injection).
+	// Duplicate, when set and true for an event, delivers it to the target again, as
+	// EventBridge's at-least-once delivery may (fault injection; each copy is decided on
+	// again, see deliverCopies).
 	Duplicate func(event []byte) bool
 	// LongPoll is the WaitTimeSeconds of each receive from an internal queue (default
 	// DefaultLongPoll).
@@ -150,14 +151,12 @@ func (d *Delivery) Run(ctx context.Context, t Target) {
 	}
 }
 
-// handle delivers one event of the internal queue (twice when the fault injector says
+// handle delivers one event of the internal queue (again when the fault injector says
 // so) and deletes its message; a message left by a stop is delivered again next time.
 func (d *Delivery) handle(ctx context.Context, t Target, m sqstypes.Message) {
 	ev := []byte(aws.ToString(m.Body))
 	d.deliver(ctx, t, ev, m.ReceiptHandle)
-	if d.Duplicate != nil && d.Duplicate(ev) {
-		d.deliver(ctx, t, ev, m.ReceiptHandle)
-	}
+	deliverCopies(d.Duplicate, ev, func() { d.deliver(ctx, t, ev, m.ReceiptHandle) })
 	if ctx.Err() != nil {
 		return
 	}
