@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,11 +62,18 @@ func (s *IntakeStore) Accept(ctx context.Context, o *order.Order, bodyHash strin
 		TableName:           aws.String(s.orders),
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(order_id)"),
+		// The order that made the condition fail comes back: when it is this very
+		// order, the write landed and its answer was lost (see ownWrite).
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	key := o.IdempotencyKey
 	if key == "" {
-		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: putOrder.TableName, Item: item, ConditionExpression: putOrder.ConditionExpression})
+		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: putOrder.TableName, Item: item, ConditionExpression: putOrder.ConditionExpression,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		var ccf *types.ConditionalCheckFailedException
 		switch {
+		case errors.As(err, &ccf) && ownWrite(ccf.Item, item):
+			return nil, nil
 		case isConditionFailed(err):
 			return nil, fmt.Errorf("accept order %s: %w", o.ID, order.ErrAlreadyExists)
 		case err != nil:
@@ -103,6 +111,8 @@ func (s *IntakeStore) Accept(ctx context.Context, o *order.Order, bodyHash strin
 			continue
 		case !errors.As(err, &tce) || len(tce.CancellationReasons) != 2:
 			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
+		case aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" && ownWrite(tce.CancellationReasons[0].Item, item):
+			return nil, nil
 		case aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed":
 			return nil, fmt.Errorf("accept order %s: %w", o.ID, order.ErrAlreadyExists)
 		case aws.ToString(tce.CancellationReasons[1].Code) != "ConditionalCheckFailed":
@@ -179,4 +189,13 @@ func readKey(key string, it map[string]types.AttributeValue) (*idempotency.Recor
 		rec.ExpiresAt = time.Unix(sec, 0)
 	}
 	return rec, nil
+}
+
+// ownWrite reports whether old, the item that failed a write's condition, is the item
+// the write puts: the write landed before and its answer was lost, and the SDK retried
+// it (AWS makes a retried transaction idempotent with its ClientRequestToken, not a
+// retried PutItem; the emulator neither). Order ids are new for every request, so only
+// the request's own write can have put the same order.
+func ownWrite(old, item map[string]types.AttributeValue) bool {
+	return len(old) > 0 && reflect.DeepEqual(old, item)
 }
