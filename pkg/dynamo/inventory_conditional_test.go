@@ -179,6 +179,13 @@ func (c lostAnswers) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opt
 	return c.Client.PutItem(ctx, in, opts...)
 }
 
+func (c lostAnswers) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if _, err := c.Client.TransactWriteItems(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return c.Client.TransactWriteItems(ctx, in, opts...)
+}
+
 func (c lostAnswers) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	if _, err := c.Client.UpdateItem(ctx, in, opts...); err != nil {
 		return nil, err
