@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	"github.com/orderflow/orderflow/pkg/awsconfig"
 	"github.com/orderflow/orderflow/pkg/retry"
@@ -143,7 +144,23 @@ func Env(t testing.TB) *Environment {
 		}
 		return &Environment{Endpoint: ep, Config: cfg}
 	}
-	return &Environment{Endpoint: ep, Config: emulator.Config(ep)}
+	cfg := emulator.Config(ep)
+	cfg.Retryer = func() aws.Retryer { return toldRetries{sdkretry.NewStandard()} }
+	return &Environment{Endpoint: ep, Config: cfg}
+}
+
+// toldRetries is the SDK's standard retryer that writes every error it retries to
+// stderr, which go test shows when the package fails: a test that fails because the
+// SDK retried a write the emulator had applied (its answer lost) says so, with the
+// error that was retried.
+type toldRetries struct{ aws.RetryerV2 }
+
+func (r toldRetries) IsErrorRetryable(err error) bool {
+	ok := r.RetryerV2.IsErrorRetryable(err)
+	if ok {
+		fmt.Fprintf(os.Stderr, "awstest: the SDK retries after: %v\n", err)
+	}
+	return ok
 }
 
 func ensureStarted() (string, error) {
