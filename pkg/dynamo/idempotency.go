@@ -69,7 +69,7 @@ func (s *IntakeStore) Accept(ctx context.Context, o *order.Order, bodyHash strin
 	key := o.IdempotencyKey
 	if key == "" {
 		_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: putOrder.TableName, Item: item, ConditionExpression: putOrder.ConditionExpression,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+			ReturnValuesOnConditionCheckFailure: putOrder.ReturnValuesOnConditionCheckFailure})
 		var ccf *types.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &ccf) && ownWrite(ccf.Item, item):
@@ -111,9 +111,10 @@ func (s *IntakeStore) Accept(ctx context.Context, o *order.Order, bodyHash strin
 			continue
 		case !errors.As(err, &tce) || len(tce.CancellationReasons) != 2:
 			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
-		case aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" && ownWrite(tce.CancellationReasons[0].Item, item):
-			return nil, nil
 		case aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed":
+			if ownWrite(tce.CancellationReasons[0].Item, item) {
+				return nil, nil
+			}
 			return nil, fmt.Errorf("accept order %s: %w", o.ID, order.ErrAlreadyExists)
 		case aws.ToString(tce.CancellationReasons[1].Code) != "ConditionalCheckFailed":
 			return nil, fmt.Errorf("accept order %s with key %s: %w", o.ID, key, err)
