@@ -62,8 +62,20 @@ test-unit: lake-tools ## unit tests only (no emulator)
 	$(GO) test -short -count=1 ./...
 
 .PHONY: test-integration
+# go-test runs go test with $(2) and keeps its whole output in build/$(1).log. When it
+# fails, the failing tests and their messages are printed again at the end: a package's
+# output can be long, and a CI log is read from its tail.
+define go-test
+	@mkdir -p build
+	@set -o pipefail; $(GO) test $(2) 2>&1 | tee build/$(1).log || { \
+	  echo; echo "== $(1) failed; the failures (the whole output is in build/$(1).log):"; \
+	  grep -E -- '^\s*--- FAIL|^\s+[[:alnum:]_]+_test\.go:[0-9]+: |^(FAIL|panic:|fatal error:)|^[^ ]+\.go:[0-9]+:[0-9]+: |WARNING: DATA RACE|test timed out' \
+	    build/$(1).log | head -150; \
+	  exit 1; }
+endef
+
 test-integration: tools-py tools-browser lake-tools ## tests over the wire against moto server (started by the tests) and in headless Chromium
-	$(GO) test -count=1 -timeout 15m ./...
+	$(call go-test,test-integration,-count=1 -timeout 15m ./...)
 
 # The packages that run goroutines against each other: the Lambda host, the event
 # sources, the edge and fault injection, the local stack (its end-to-end and chaos
@@ -74,7 +86,7 @@ RACE_PACKAGES := ./tools/lambdahost/... ./cmd/orderflow/internal/sources/... ./c
 
 .PHONY: test-race
 test-race: tools-py ## the concurrent packages under the race detector (zero races)
-	$(GO) test -race -count=1 -timeout 40m $(RACE_PACKAGES)
+	$(call go-test,test-race,-race -count=1 -timeout 40m $(RACE_PACKAGES))
 
 .PHONY: test
 test: lint validate test-integration test-race fuzz-ci vulncheck ## everything: lint, validate, unit and integration tests, the race detector, short fuzzing, govulncheck
