@@ -749,20 +749,23 @@ func (s *Stack) loadCatalog(ctx context.Context, c *clients, p *provisioner, pat
 	return nil
 }
 
-// Close stops the servers, the event sources, every function process and the emulator,
+// Close stops the event sources, the servers, every function process and the emulator,
 // and releases the lock. It is idempotent.
 func (s *Stack) Close() error {
 	var errs []error
 	s.closeMu.Do(func() {
+		// The event sources stop first: their calls in flight through the edge (a long
+		// poll waits up to 20 s) end with them, so the servers then shut down at once
+		// instead of waiting those calls out.
+		if s.cancel != nil {
+			s.cancel()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		for _, srv := range s.servers {
 			if err := srv.Shutdown(ctx); err != nil {
 				_ = srv.Close()
 			}
-		}
-		if s.cancel != nil {
-			s.cancel()
 		}
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()
