@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,8 +47,13 @@ func up(t *testing.T, opts Options) *Stack {
 	if opts.BuildDir == "" {
 		opts.BuildDir = t.TempDir()
 	}
+	// The stack's own log and the functions' output are kept, and printed only if the
+	// test fails: a passing test is quiet, so a failure stands out in the package's output.
 	logs := &awstest.SyncBuffer{}
 	opts.FunctionLog = logs
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(logs, nil))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Up(ctx, opts)
@@ -59,7 +65,7 @@ func up(t *testing.T, opts Options) *Stack {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("function output:\n%s", logs.String())
+			t.Logf("stack and function output:\n%s", logs.String())
 		}
 	})
 	return s
