@@ -63,13 +63,15 @@ type Options struct {
 	// non-nil when the invoke could not run at all). When nil the failure is written to
 	// the function's Stderr.
 	OnAsyncFailure func(fn string, payload []byte, res Result, err error)
-	// Kill, when set, is asked before each invoke (with its payload, so the decision can
-	// depend on what is invoked) whether to kill the process running it, and how long
-	// after the payload is handed over (fault injection: a crash mid-invoke). A process
-	// that answers before then is killed as it answers, and its answer is lost, so every
-	// kill decided lands. OnKill, when set, is told of each kill. Both nil by default.
-	Kill   func(fn string, payload []byte) (after time.Duration, ok bool)
-	OnKill func(fn string)
+	// Kill, when set, is asked before each invoke is handed to its process (with the
+	// request id and the payload, so the decision can depend on what is invoked) whether
+	// the process is to be killed during it (fault injection: a crash mid-invoke). Whoever
+	// decides kills it when its moment comes, with KillProcess (for example at one of the
+	// invoke's AWS calls: ProcessKeys); a process that answers first is killed as it
+	// answers and its answer is lost, so every kill decided lands. OnKill, when set, is
+	// told of each kill at an answer. Both nil by default.
+	Kill   func(fn, requestID string, payload []byte) bool
+	OnKill func(fn, requestID string)
 	// ProcessKeys gives every process its own AWS_ACCESS_KEY_ID (ProcessKeyPrefix and a
 	// number; the secret key stays the function's), so that an AWS endpoint in front of
 	// the emulator can tell which process, and through Running which invocation, made a
@@ -194,6 +196,8 @@ func (h *Host) Invoke(ctx context.Context, name string, payload []byte) (Result,
 	if err != nil {
 		return Result{}, err
 	}
+	// One invocation, one request id: a retry below is of an invoke no process was handed.
+	inv := newInvocation(payload, pl.arn)
 	for attempt := 0; ; attempt++ {
 		p, cold, err := pl.acquire(ctx)
 		if err != nil {
@@ -206,7 +210,7 @@ func (h *Host) Invoke(ctx context.Context, name string, payload []byte) (Result,
 		ch := make(chan outcome, 1)
 		go func() {
 			defer h.work.Done()
-			o := pl.run(p, cold, newInvocation(payload, pl.arn))
+			o := pl.run(p, cold, inv)
 			if o.healthy {
 				pl.release(p)
 			} else {
@@ -536,12 +540,10 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	inv.deadline = start.Add(timeout)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	var kill *plannedKill
+	// Decided before the hand-over: whoever decides may kill at the process's first call.
+	kill := pl.h.opts.Kill != nil && pl.h.opts.Kill(pl.fn.Name, inv.id, inv.payload)
 	select {
 	case p.pending <- inv:
-		if kill = pl.scheduleKill(p, inv.payload); kill != nil {
-			defer kill.disarm()
-		}
 	case <-p.exited:
 		if !cold {
 			// A warm process that exited between invokes (a panic exits after reporting).
@@ -559,7 +561,11 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	var rep reply
 	select {
 	case rep = <-inv.done:
-		if kill != nil && kill.now() { // killed as it answers: the answer is lost
+		if kill { // killed as it answers: the answer is lost
+			killGroup(p.cmd.Process.Pid)
+			if pl.h.opts.OnKill != nil {
+				pl.h.opts.OnKill(pl.fn.Name, inv.id)
+			}
 			o.res.Duration = time.Since(start)
 			<-p.exited // SIGKILL: reaped at once (cmd.WaitDelay bounds the pipes)
 			return pl.crashed(p, inv, o)
@@ -586,44 +592,6 @@ func (pl *pool) run(p *proc, cold bool, inv *invocation) outcome {
 	}
 	o.healthy = true
 	return o
-}
-
-// plannedKill is a kill Options.Kill decided on for an invoke.
-type plannedKill struct {
-	timer *time.Timer
-	fire  func()
-}
-
-// now kills the process at once unless the timer already has; it reports whether it did.
-func (k *plannedKill) now() bool {
-	if !k.timer.Stop() {
-		return false
-	}
-	k.fire()
-	return true
-}
-
-// disarm cancels the kill if it has not happened (the invoke ended another way).
-func (k *plannedKill) disarm() { k.timer.Stop() }
-
-// scheduleKill asks Options.Kill whether to kill p during this invoke and arms the
-// timer (nil when no kill is planned).
-func (pl *pool) scheduleKill(p *proc, payload []byte) *plannedKill {
-	if pl.h.opts.Kill == nil {
-		return nil
-	}
-	after, ok := pl.h.opts.Kill(pl.fn.Name, payload)
-	if !ok {
-		return nil
-	}
-	pid := p.cmd.Process.Pid
-	fire := func() {
-		killGroup(pid)
-		if pl.h.opts.OnKill != nil {
-			pl.h.opts.OnKill(pl.fn.Name)
-		}
-	}
-	return &plannedKill{timer: time.AfterFunc(after, fire), fire: fire}
 }
 
 func (pl *pool) timedOut(inv *invocation, o outcome, after time.Duration) outcome {

@@ -598,37 +598,44 @@ func TestProcessKeysAndKill(t *testing.T) {
 	}
 }
 
-// A kill Options.Kill decides lands: a process that answers before its moment is killed
-// as it answers, and the invoke is a crash; one not chosen answers. OnKill hears each.
+// A kill Options.Kill decides lands: a process that answers before whoever decided has
+// killed it is killed as it answers, and the invoke is a crash; one not chosen answers.
+// The hook and OnKill name the invoke's request id.
 func TestDecidedKillLands(t *testing.T) {
 	out := &awstest.SyncBuffer{}
 	var mu sync.Mutex
-	var kills []string
+	var asked, kills []string
 	opts := Options{
-		Kill: func(fn string, payload []byte) (time.Duration, bool) {
-			return time.Hour, strings.Contains(string(payload), `"kill":true`)
-		},
-		OnKill: func(fn string) {
+		Kill: func(fn, requestID string, payload []byte) bool {
 			mu.Lock()
-			kills = append(kills, fn)
+			asked = append(asked, requestID)
+			mu.Unlock()
+			return strings.Contains(string(payload), `"kill":true`)
+		},
+		OnKill: func(fn, requestID string) {
+			mu.Lock()
+			kills = append(kills, fn+" "+requestID)
 			mu.Unlock()
 		},
 	}
 	h := newHost(t, opts, testFunction("fn", out))
-	res, err := h.Invoke(context.Background(), "fn", []byte(`{"op":"echo","kill":true}`))
+	killed, err := h.Invoke(context.Background(), "fn", []byte(`{"op":"echo","kill":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.FunctionError != "Unhandled" || res.ErrorType != "Runtime.ExitError" {
-		t.Errorf("invoke whose kill was decided: %+v, want Runtime.ExitError", res)
+	if killed.FunctionError != "Unhandled" || killed.ErrorType != "Runtime.ExitError" {
+		t.Errorf("invoke whose kill was decided: %+v, want Runtime.ExitError", killed)
 	}
-	res, err = h.Invoke(context.Background(), "fn", []byte(`{"op":"echo"}`))
+	res, err := h.Invoke(context.Background(), "fn", []byte(`{"op":"echo"}`))
 	if err != nil || res.FunctionError != "" {
 		t.Errorf("invoke not chosen: %+v, %v", res, err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(kills) != 1 || kills[0] != "fn" {
-		t.Errorf("OnKill heard %v, want one kill of fn", kills)
+	if len(kills) != 1 || kills[0] != "fn "+killed.RequestID {
+		t.Errorf("OnKill heard %v, want one kill of fn, request %s", kills, killed.RequestID)
+	}
+	if len(asked) != 2 || asked[0] != killed.RequestID || asked[1] != res.RequestID {
+		t.Errorf("Kill was asked for requests %v, want [%s %s]", asked, killed.RequestID, res.RequestID)
 	}
 }

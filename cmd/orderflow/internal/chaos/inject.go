@@ -57,9 +57,10 @@ type Injector struct {
 	handles map[string]string // SQS receipt handle -> the identity of its message
 	log     []string
 
-	procs  Processes
-	invoke map[string]*invokeCalls // by the calling process's access key id
-	hits   []int                   // matches per spec.CrashAt rule since the spec was set
+	procs   Processes
+	invoke  map[string]*invokeCalls // by the calling process's access key id
+	planned map[string]int          // Crash: request id -> the calls its invoke makes before the kill
+	hits    []int                   // matches per spec.CrashAt rule since the spec was set
 
 	limiter *limiter // the simulated limits' buckets and transactions in flight
 }
@@ -114,7 +115,7 @@ const maxLog = 200_000
 // New returns an Injector for spec.
 func New(spec Spec) *Injector {
 	return &Injector{spec: spec, stats: newStats(), faulted: map[string]int{}, delayed: map[string]int{}, held: map[string][]*recorded{}, aliases: map[string]string{}, handles: map[string]string{},
-		invoke: map[string]*invokeCalls{}, hits: make([]int, len(spec.CrashAt)), limiter: newLimiter(time.Now)}
+		invoke: map[string]*invokeCalls{}, planned: map[string]int{}, hits: make([]int, len(spec.CrashAt)), limiter: newLimiter(time.Now)}
 }
 
 func newStats() Stats {
@@ -357,18 +358,23 @@ func (in *Injector) Duplicate(source string, payload []byte) bool {
 	return dup
 }
 
-// KillAfter reports whether the process about to run an invoke of function with payload
-// is to be killed, and how long after the payload is handed over. It is lambdahost's
-// Kill hook, which kills the process when it answers sooner, so every kill decided lands.
-// Each identity of the payload is drawn for (see Injector) and counted when its draw
-// kills; the moment is wall time.
-func (in *Injector) KillAfter(function string, payload []byte) (time.Duration, bool) {
+// DefaultMaxCalls is Crash.MaxCalls when it is 0.
+const DefaultMaxCalls = 4
+
+// DecideKill reports whether the process about to run the invoke requestID of function
+// with payload is to be killed during it: it is lambdahost's Kill hook, asked before the
+// payload is handed over. Each identity of the payload is drawn for (see Injector) and
+// counted when its draw kills; the first that kills draws n, the calls of the invoke that
+// take effect: the process is killed at its next call (Middleware), or by lambdahost as
+// it answers. Asked again for a request it planned a kill for, it answers yes without a
+// draw.
+func (in *Injector) DecideKill(function, requestID string, payload []byte) bool {
 	if in == nil {
-		return 0, false
+		return false
 	}
 	c := in.Spec().Crash
 	if c.Rate <= 0 {
-		return 0, false
+		return false
 	}
 	if len(c.Functions) > 0 {
 		match := false
@@ -376,30 +382,43 @@ func (in *Injector) KillAfter(function string, payload []byte) (time.Duration, b
 			match = match || strings.Contains(function, f)
 		}
 		if !match {
-			return 0, false
+			return false
 		}
 	}
-	maxDelay := time.Duration(c.MaxDelay)
-	if maxDelay <= 0 {
-		maxDelay = 30 * time.Millisecond
+	maxCalls := c.MaxCalls
+	if maxCalls <= 0 {
+		maxCalls = DefaultMaxCalls
 	}
 	ids := in.payloadIdentities(payload)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var after time.Duration
+	if _, ok := in.planned[requestID]; ok {
+		return true
+	}
 	kill := false
 	in.drawEach(in.spec.Seed, "crash\x00"+function, ids, func(rng *rand.Rand) string {
 		if rng.Float64() >= c.Rate {
 			return ""
 		}
 		if !kill {
-			after = time.Duration(rng.Int64N(int64(maxDelay) + 1))
+			in.planned[requestID] = rng.IntN(maxCalls + 1)
 		}
 		kill = true
 		in.stats.Crashes[function]++
 		return "killed"
 	})
-	return after, kill
+	return kill
+}
+
+// Killed is lambdahost's OnKill hook: the process of requestID was killed as it answered,
+// and its planned kill is done.
+func (in *Injector) Killed(_, requestID string) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	delete(in.planned, requestID)
+	in.mu.Unlock()
 }
 
 // polled reports whether call is a poll (an SQS receive, a stream read), whose faults are
@@ -411,13 +430,14 @@ func polled(call edge.Call) bool {
 }
 
 // Middleware is the edge middleware: added latency, then an injected error or the call;
-// a call that is a crash point is served, then its process is killed before the answer.
+// a call that is a crash point is served, then its process is killed before the answer,
+// and a call past a planned kill's calls (Crash) is not served: its process is killed.
 // A poll is served first, then failed or answered (see Injector).
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := edge.CallFrom(r)
-		if key, point, ok := in.crashPoint(r, call); ok {
-			in.crash(next, r, key, point)
+		if key, serve, ok := in.crashPoint(r, call); ok {
+			in.crash(next, r, key, serve)
 			return
 		}
 		delay, fault := in.decide(r, call)
@@ -536,20 +556,21 @@ func (in *Injector) takeHeld(call edge.Call, queue string) *recorded {
 }
 
 // crashPoint counts r as a call of the invoke its process is running and reports whether
-// it is a crash point: the calling process's key and the rule's String.
-func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string, bool) {
+// the process is to die with it: the calling process's key, and whether the call is
+// served first (a crash point) or not (a planned kill whose calls are made).
+func (in *Injector) crashPoint(r *http.Request, call edge.Call) (key string, serve, ok bool) {
 	if in == nil {
-		return "", "", false
+		return "", false, false
 	}
-	key := awscall.AccessKeyID(r)
+	key = awscall.AccessKeyID(r)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.procs == nil || len(in.spec.CrashAt) == 0 || !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
-		return "", "", false
+	if in.procs == nil || (len(in.spec.CrashAt) == 0 && len(in.planned) == 0) || !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
+		return "", false, false
 	}
-	running, ok := in.procs.Running(key)
-	if !ok || running.RequestID == "" {
-		return "", "", false
+	running, found := in.procs.Running(key)
+	if !found || running.RequestID == "" {
+		return "", false, false
 	}
 	c := in.invoke[key]
 	if c == nil || c.requestID != running.RequestID {
@@ -558,6 +579,11 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string,
 	}
 	c.calls++
 	c.byOp[call.Operation]++
+	if n, planned := in.planned[running.RequestID]; planned && c.calls > n {
+		delete(in.planned, running.RequestID)
+		delete(in.invoke, key) // the process dies before this call
+		return key, false, true
+	}
 	for i, p := range in.spec.CrashAt {
 		if !strings.Contains(running.Function, p.Function) {
 			continue
@@ -580,15 +606,17 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, string,
 		in.stats.Crashes[running.Function]++
 		in.stats.CrashPoints[p.String()]++
 		in.injected("crashAt\x00"+p.String()+"\x00"+running.Function, in.hits[i], "killed")
-		return key, p.String(), true
+		return key, true, true
 	}
-	return "", "", false
+	return "", false, false
 }
 
-// crash serves the call, so that it takes effect, then kills the calling process before
-// it sees the answer, and drops the connection as a dead process's is.
-func (in *Injector) crash(next http.Handler, r *http.Request, key, point string) {
-	next.ServeHTTP(discard{header: http.Header{}}, r)
+// crash kills the calling process before it sees an answer, and drops the connection as
+// a dead process's is. With serve the call is served first, so that it takes effect.
+func (in *Injector) crash(next http.Handler, r *http.Request, key string, serve bool) {
+	if serve {
+		next.ServeHTTP(discard{header: http.Header{}}, r)
+	}
 	in.mu.Lock()
 	procs := in.procs
 	in.mu.Unlock()

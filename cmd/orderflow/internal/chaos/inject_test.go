@@ -101,10 +101,10 @@ func TestRatesAndResource(t *testing.T) {
 	if dups < 400 || dups > 600 {
 		t.Errorf("%d duplicates of 1000 at rate 0.5", dups)
 	}
-	if _, ok := in.KillAfter("orderflow-dev-notify", nil); ok {
+	if in.DecideKill("orderflow-dev-notify", "r1", nil) {
 		t.Error("killed a function the spec does not name")
 	}
-	if _, ok := in.KillAfter("orderflow-dev-inventory", nil); !ok {
+	if !in.DecideKill("orderflow-dev-inventory", "r2", nil) {
 		t.Error("did not kill at rate 1")
 	}
 }
@@ -133,6 +133,13 @@ func (f *fakeProcesses) KillProcess(key string) bool {
 	return true
 }
 
+// run makes the process of key run r.
+func (f *fakeProcesses) run(key string, r lambdahost.Running) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running[key] = r
+}
+
 func (f *fakeProcesses) served(op string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -144,6 +151,107 @@ func (f *fakeProcesses) state() (int, []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.killed), append([]string(nil), f.log...)
+}
+
+// crashEdge serves an edge with in's middleware in front of a stand-in for the emulator
+// that logs each call it serves in procs; in's processes are procs.
+func crashEdge(t *testing.T, in *Injector, procs *fakeProcesses) string {
+	t.Helper()
+	in.SetProcesses(procs)
+	up, _ := url.Parse("http://127.0.0.1:1")
+	e := edge.New(up, nil)
+	e.Use(in.Middleware)
+	e.Use(func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			procs.served(edge.CallFrom(r).Operation)
+			w.WriteHeader(200)
+		})
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// callAs makes the DynamoDB call op, signed with access key id key, and reports whether
+// it was answered (a killed process's connection is dropped).
+func callAs(t *testing.T, url, key, op string) bool {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+key+"/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// TestPlannedKills: a Crash kill decided for an invoke lets n of its calls through,
+// n in [0, MaxCalls] drawn from the seed, then kills the process at its next call without
+// serving it; the same seed draws the same n; a request asked for again is not drawn
+// again; once lambdahost has killed the process at its answer (Killed), or for another
+// invoke, calls pass.
+func TestPlannedKills(t *testing.T) {
+	const fn, maxCalls = "orderflow-dev-inventory", 3
+	payload := []byte(`{"Records":[{"body":"{\\"orderId\\":\\"0193a1b2-c3d4-7e5f-8a6b-000000000001\\"}"}]}`)
+	// through returns how many calls of a planned invoke were served before the kill.
+	through := func(t *testing.T, seed uint64) int {
+		procs := &fakeProcesses{running: map[string]lambdahost.Running{}}
+		in := New(Spec{Seed: seed, Crash: Crash{Rate: 1, Functions: []string{"inventory"}, MaxCalls: maxCalls}})
+		url := crashEdge(t, in, procs)
+		if !in.DecideKill(fn, "r1", payload) {
+			t.Fatal("no kill at rate 1")
+		}
+		if !in.DecideKill(fn, "r1", payload) || in.Stats().Crashes[fn] != 1 {
+			t.Fatalf("asked again for r1: counted %d crashes, want the one decided", in.Stats().Crashes[fn])
+		}
+		procs.run("OFLH1", lambdahost.Running{Function: fn, RequestID: "r1"})
+		for i := range maxCalls + 2 {
+			if callAs(t, url, "OFLH1", "PutItem") {
+				continue
+			}
+			killed, log := procs.state()
+			if killed != 1 || log[len(log)-1] != "kill OFLH1" || len(log) != i+1 {
+				t.Fatalf("call %d unanswered: %d kills, log %v, want the %d calls before served, then a kill", i, killed, log, i)
+			}
+			// The process's next invoke is not planned: it passes.
+			procs.run("OFLH1", lambdahost.Running{Function: fn, RequestID: "r2"})
+			if !callAs(t, url, "OFLH1", "PutItem") {
+				t.Fatal("a call of another invoke was not answered")
+			}
+			return i
+		}
+		t.Fatalf("%d calls of a planned invoke passed", maxCalls+2)
+		return 0
+	}
+	seen := map[int]bool{}
+	for seed := uint64(1); seed <= 40; seed++ {
+		n := through(t, seed)
+		if n < 0 || n > maxCalls {
+			t.Fatalf("seed %d: %d calls through, want 0..%d", seed, n, maxCalls)
+		}
+		if again := through(t, seed); again != n {
+			t.Fatalf("seed %d: %d calls through, then %d", seed, n, again)
+		}
+		seen[n] = true
+	}
+	if len(seen) != maxCalls+1 {
+		t.Errorf("calls through over 40 seeds: %v, want each of 0..%d", seen, maxCalls)
+	}
+
+	// Killed at its answer: the plan is gone, and its calls (were the process alive) pass.
+	procs := &fakeProcesses{running: map[string]lambdahost.Running{}}
+	in := New(Spec{Seed: 1, Crash: Crash{Rate: 1, MaxCalls: maxCalls}})
+	url := crashEdge(t, in, procs)
+	in.DecideKill(fn, "r3", payload)
+	in.Killed(fn, "r3")
+	procs.run("OFLH2", lambdahost.Running{Function: fn, RequestID: "r3"})
+	for i := range maxCalls + 2 {
+		if !callAs(t, url, "OFLH2", "PutItem") {
+			t.Fatalf("call %d after Killed was not answered", i)
+		}
+	}
 }
 
 // TestCrashPoints: a crash point is the k-th call of an invoke (of an operation), served
@@ -187,45 +295,27 @@ func TestCrashPoints(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			procs := &fakeProcesses{running: map[string]lambdahost.Running{}}
 			in := New(Spec{CrashAt: tt.points})
-			in.SetProcesses(procs)
-			up, _ := url.Parse("http://127.0.0.1:1")
-			e := edge.New(up, nil)
-			e.Use(in.Middleware)
-			e.Use(func(http.Handler) http.Handler { // stands in for the emulator
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					procs.served(edge.CallFrom(r).Operation)
-					w.WriteHeader(200)
-				})
-			})
-			srv := httptest.NewServer(e)
-			defer srv.Close()
+			url := crashEdge(t, in, procs)
 			var killedAt []int
 			for i, c := range tt.calls {
 				if strings.HasPrefix(c.key, "OFLH") {
-					procs.mu.Lock()
-					procs.running[c.key] = tt.procs(c)
-					procs.mu.Unlock()
+					procs.run(c.key, tt.procs(c))
 				}
 				before, _ := procs.state()
-				req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("{}"))
-				req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+c.op)
-				req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+c.key+"/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x")
-				resp, err := http.DefaultClient.Do(req)
+				answered := callAs(t, url, c.key, c.op)
 				if killed, log := procs.state(); killed > before {
 					killedAt = append(killedAt, i)
-					if err == nil {
-						resp.Body.Close()
-						t.Errorf("call %d: the killed process got an answer (%d)", i, resp.StatusCode)
+					if answered {
+						t.Errorf("call %d: the killed process got an answer", i)
 					}
 					if n := len(log); n < 2 || log[n-2] != "serve "+c.op || log[n-1] != "kill "+c.key {
 						t.Errorf("call %d: log %v, want the call served, then its process killed", i, log)
 					}
 					continue
 				}
-				if err != nil {
-					t.Fatalf("call %d: %v", i, err)
+				if !answered {
+					t.Fatalf("call %d: no answer, and no kill", i)
 				}
-				resp.Body.Close()
 			}
 			if !slices.Equal(killedAt, tt.wantKill) {
 				t.Errorf("killed at calls %v, want %v", killedAt, tt.wantKill)
@@ -285,10 +375,10 @@ func runOrders(in *Injector, order []int) {
 					}
 				}
 			}
-			for _, p := range payloads {
+			for j, p := range payloads {
 				in.Duplicate("sqs", p)
 				in.Duplicate("dynamodb", p)
-				in.KillAfter("orderflow-dev-inventory", p)
+				in.DecideKill("orderflow-dev-inventory", fmt.Sprintf("%s-%d", id, j), p)
 			}
 		}()
 	}

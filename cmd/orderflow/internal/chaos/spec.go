@@ -23,7 +23,7 @@ import (
 //	{"seed": 1,
 //	 "errors": [{"service": "dynamodb", "rate": 0.1},
 //	            {"service": "events", "operation": "PutEvents", "rate": 0.1, "kind": "throttle"}],
-//	 "crash": {"rate": 0.02, "maxDelay": "40ms"},
+//	 "crash": {"rate": 0.02, "maxCalls": 4},
 //	 "duplicate": {"sqs": 0.05, "kinesis": 0.05, "eventbridge": 0.05},
 //	 "latency": {"rate": 0.1, "max": "20ms"},
 //	 "limits": {"scale": 100, "itemWrites": true, "transactionConflicts": true, "stepFunctions": true}}
@@ -65,15 +65,18 @@ type ErrorRule struct {
 	Kind string `json:"kind,omitempty"`
 }
 
-// Crash kills the process running an invoke, Delay after the payload is handed over
-// (uniform in [0, MaxDelay]), with probability Rate.
+// Crash kills the process running an invoke with probability Rate, after n of the
+// invoke's AWS calls have taken effect, n uniform in [0, MaxCalls]: the process is killed
+// as it makes its next call, which is not served, or, when the invoke makes no more than
+// n calls, as it answers, and its answer is lost. The moment is a count of calls, not a
+// time, so the same seed kills at the same step in every run.
 type Crash struct {
 	Rate float64 `json:"rate,omitempty"`
 	// Functions limits crashes to these function names (substring match); empty: all.
 	Functions []string `json:"functions,omitempty"`
-	// MaxDelay is the longest wait before the kill (default 30ms: most invokes are
-	// still running then, so the kill lands mid-invoke).
-	MaxDelay Duration `json:"maxDelay,omitempty"`
+	// MaxCalls is the most calls an invoke makes before the kill (default 4: about as
+	// many as an invoke of the pipeline's functions makes).
+	MaxCalls int `json:"maxCalls,omitempty"`
 }
 
 // CrashPoint kills the process running an invoke of Function right after its AfterCall-th
@@ -183,6 +186,9 @@ func (s Spec) Validate() error {
 		}
 	}
 	rate("crash", s.Crash.Rate)
+	if s.Crash.MaxCalls < 0 {
+		errs = append(errs, errors.New("crash: maxCalls must not be negative"))
+	}
 	for i, p := range s.CrashAt {
 		switch {
 		case p.Function == "":

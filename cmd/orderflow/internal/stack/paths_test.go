@@ -452,8 +452,8 @@ func pathsMalformedNotifyEvent(t *testing.T, p *pathsStack, run string) {
 	}
 }
 
-// pathsCrashMidBatch kills every inventory process mid-invoke (at most 25 ms after the
-// batch is handed over: before, between or after its writes), from before the orders
+// pathsCrashMidBatch kills every inventory process mid-invoke (after 0 to 3 of the
+// batch's AWS calls: before, between or after its writes), from before the orders
 // are placed until a kill has landed and for a short window after. The killed batches'
 // messages come back after the visibility timeout and are applied once: every order ends
 // CONFIRMED, holds one RESERVED reservation, and the stock fell by exactly its quantity.
@@ -462,7 +462,7 @@ func pathsCrashMidBatch(t *testing.T, p *pathsStack, run string) {
 	p.putSKU(t, sku, initial)
 	before := p.crashes("inventory")
 	p.Faults.Set(chaos.Spec{Seed: 4, Crash: chaos.Crash{Rate: 1, Functions: []string{"inventory"},
-		MaxDelay: chaos.Duration(25 * time.Millisecond)}})
+		MaxCalls: 3}})
 	stopped := false
 	stop := func() {
 		if !stopped {

@@ -46,9 +46,10 @@ func startRunner(ctx context.Context, specs []*FunctionSpec, opts runnerOptions)
 	}
 	hostOpts := lambdahost.Options{Region: Region, AccountID: AccountID}
 	if opts.Faults != nil {
-		hostOpts.Kill = opts.Faults.KillAfter
-		// Each process signs with its own access key, so that the injector's crash
-		// points can tell which invoke made a call (chaos.CrashPoint).
+		hostOpts.Kill, hostOpts.OnKill = opts.Faults.DecideKill, opts.Faults.Killed
+		// Each process signs with its own access key, so that the injector can tell
+		// which invoke made a call: crash points (chaos.CrashPoint) and the calls a
+		// planned kill lets through (chaos.Crash).
 		hostOpts.ProcessKeys = true
 	}
 	h := lambdahost.New(hostOpts)
