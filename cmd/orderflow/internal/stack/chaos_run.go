@@ -83,13 +83,19 @@ type ChaosResult struct {
 	Sending, Settling time.Duration
 	// Paused is how long sending waited for running executions to fall to InFlight.
 	Paused time.Duration
+	// FaultList is the file the run's fault decisions are written to ("": none).
+	FaultList string
 }
 
 // Write prints the chaos report.
 func (r *ChaosResult) Write(w io.Writer) {
 	fmt.Fprintf(w, "chaos run: %d orders sent in %s: %d accepted, %d refused (4xx, as planned), %d unanswered; %d client retries\n",
 		r.Sent, r.Duration.Round(time.Second), r.Accepted, r.Refused4xx, r.Unanswered, r.ClientRetries)
-	fmt.Fprintf(w, "replay: make chaos CHAOS_SEED=%d CHAOS_ORDERS=%d (the same orders and fault decisions; they are listed in build/chaos-faults.txt)\n", r.Seed, r.Orders)
+	listed := ""
+	if r.FaultList != "" {
+		listed = "; they are listed in " + r.FaultList
+	}
+	fmt.Fprintf(w, "replay: make chaos CHAOS_SEED=%d CHAOS_ORDERS=%d (the same orders and fault decisions%s)\n", r.Seed, r.Orders, listed)
 	fmt.Fprintf(w, "poison inputs: %d malformed inventory commands, %d malformed bus events\n", r.PoisonCommands, r.PoisonEvents)
 	if len(r.Latencies) > 0 {
 		l := slices.Clone(r.Latencies)

@@ -48,14 +48,18 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if path := os.Getenv("ORDERFLOW_CHAOS_FAULTS"); path != "" {
+		if err := os.WriteFile(path, []byte(strings.Join(s.Faults.Decisions(), "\n")+"\n"), 0o644); err != nil {
+			t.Errorf("write the fault list: %v", err)
+		} else {
+			res.FaultList = path
+		}
+	}
 	var b strings.Builder
 	res.Write(&b)
 	t.Log("\n" + b.String())
 	if path := os.Getenv("ORDERFLOW_CHAOS_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(b.String()), 0o644)
-	}
-	if path := os.Getenv("ORDERFLOW_CHAOS_FAULTS"); path != "" {
-		_ = os.WriteFile(path, []byte(strings.Join(s.Faults.Decisions(), "\n")+"\n"), 0o644)
 	}
 	if res.Faults.Throttles+res.Faults.ServerErrors == 0 || chaos.Sum(res.Faults.Duplicates) == 0 {
 		t.Errorf("no faults were injected: %+v", res.Faults)
