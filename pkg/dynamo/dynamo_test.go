@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/pkg/dynamo"
+	"github.com/orderflow/orderflow/pkg/event"
 	"github.com/orderflow/orderflow/pkg/idempotency"
 	"github.com/orderflow/orderflow/pkg/order"
 	"github.com/orderflow/orderflow/pkg/storetest"
@@ -73,6 +74,28 @@ func TestMarkerStore(t *testing.T) {
 		c, name := table(t, "idempotency", awstest.TableSpec{HashKey: "pk"})
 		return dynamo.NewMarkerStore(c, name, "notify#")
 	})
+}
+
+// A claim whose write landed but whose answer was lost (the SDK sent it again) finds its
+// own marker: Claimed, not InProgress, which would leave the event to wait out the lease.
+// Another delivery's claim at the same millisecond is still refused, and a done marker
+// still answers AlreadyDone.
+func TestMarkerClaimThatLanded(t *testing.T) {
+	c, name := table(t, "idempotency", awstest.TableSpec{HashKey: "pk"})
+	lost := dynamo.NewMarkerStore(lostAnswers{c}, name, "notify#")
+	ctx, now := context.Background(), time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if res, err := lost.Claim(ctx, "e1", 10*time.Second, time.Hour, now); err != nil || res != event.Claimed {
+		t.Fatalf("claim sent twice = %v, %v; want Claimed", res, err)
+	}
+	if res, err := lost.Claim(ctx, "e1", 10*time.Second, time.Hour, now); err != nil || res != event.InProgress {
+		t.Fatalf("another delivery's claim, same millisecond = %v, %v; want InProgress", res, err)
+	}
+	if err := lost.Done(ctx, "e1"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := lost.Claim(ctx, "e1", 10*time.Second, time.Hour, now.Add(time.Minute)); err != nil || res != event.AlreadyDone {
+		t.Fatalf("claim after Done = %v, %v; want AlreadyDone", res, err)
+	}
 }
 
 func TestMetricsStore(t *testing.T) {

@@ -63,6 +63,9 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 // IN_PROGRESS marker whose lease has run out (claimed more than lease before now: the
 // delivery that claimed it died). Otherwise it reports AlreadyDone or InProgress and
 // changes nothing. A marker written before leases existed (no status) counts as done.
+// Each claim names itself (owner, a nonce), so a claim whose write landed but whose answer
+// was lost, and which the SDK sent again, finds its own marker and is Claimed, not
+// InProgress; another delivery's claim, even in the same millisecond, is not.
 // ttl <= 0 keeps the marker for ever. It returns an error when lease is not positive or
 // DynamoDB fails.
 func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Duration, now time.Time) (event.ClaimResult, error) {
@@ -73,6 +76,7 @@ func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Dura
 		"pk":         attrS(s.prefix + id),
 		"status":     attrS(markerInProgress),
 		"claimed_at": attrN(now.UnixMilli()),
+		"owner":      attrS(newNonce()),
 	}
 	if exp := expiry(now, ttl); exp > 0 {
 		item["expires_at"] = attrN(exp)
@@ -96,6 +100,9 @@ func (s *MarkerStore) Claim(ctx context.Context, id string, lease, ttl time.Dura
 	case errors.As(err, &ccf):
 		if ccf.Item == nil {
 			return 0, fmt.Errorf("claim %s%s: condition failed but DynamoDB did not return the marker", s.prefix, id)
+		}
+		if ownWrite(ccf.Item, item) { // this claim landed before: its answer was lost
+			return event.Claimed, nil
 		}
 		if getS(ccf.Item, "status") == markerInProgress {
 			return event.InProgress, nil
