@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/pkg/retry"
 )
@@ -29,8 +30,35 @@ var (
 )
 
 // conflictAttempts bounds the tries of a transaction that DynamoDB cancels
-// because another transaction touched the same item at the same time.
-const conflictAttempts = 8
+// because another transaction touched the same item at the same time (and of
+// a write it throttles) when the context has no deadline; maxConflictAttempts
+// bounds them when it has one (see tryAgain).
+const (
+	conflictAttempts    = 8
+	maxConflictAttempts = 32
+)
+
+// tryAgain reports whether a write that conflicted or was throttled, tried
+// attempt+1 times, is tried again (after backoff). Within a Lambda invoke (a
+// context with a deadline) it is, until 2 s before the deadline: a message that
+// fails comes back only after its queue's visibility timeout (60 s for the
+// inventory commands), and after three receives goes to the DLQ, so on a hot
+// SKU the invoke's own time is the cheaper place to wait. Without a deadline,
+// conflictAttempts tries.
+func tryAgain(ctx context.Context, attempt int) bool {
+	if _, ok := ctx.Deadline(); ok {
+		return attempt+1 < maxConflictAttempts && !nearDeadline(ctx)
+	}
+	return attempt+1 < conflictAttempts
+}
+
+// nearDeadline reports whether ctx ends within 2 s: too late to wait for capacity; the
+// call answers its error and the message comes back, instead of the whole batch timing
+// out.
+func nearDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < 2*time.Second
+}
 
 // isConditionFailed reports whether err is a failed ConditionExpression.
 func isConditionFailed(err error) bool {
@@ -66,6 +94,39 @@ func isTransactionConflict(err error) bool {
 	}
 	for _, c := range codes {
 		if c == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}
+
+// isTransient reports whether a write failed for now only and is worth trying again
+// after backoff: a transaction cancelled because another one touched an item
+// (TransactionConflict) or for capacity (ThrottlingError; the SDK does not retry a
+// cancelled transaction), or a write throttled after the SDK's own retries.
+func isTransient(err error) bool {
+	if isTransactionConflict(err) || isThrottled(err) {
+		return true
+	}
+	codes, _ := cancellationCodes(err)
+	for _, c := range codes {
+		if c == "ThrottlingError" || c == "ProvisionedThroughputExceeded" {
+			return true
+		}
+	}
+	return false
+}
+
+// isThrottled reports whether DynamoDB refused a call for capacity.
+func isThrottled(err error) bool {
+	var pte *types.ProvisionedThroughputExceededException
+	if errors.As(err, &pte) {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "RequestLimitExceeded", "TransactionConflictException":
 			return true
 		}
 	}

@@ -56,7 +56,8 @@ func TestReserveErrors(t *testing.T) {
 	lines := []inventory.Line{{SKU: "A", Quantity: 1}, {SKU: "B", Quantity: 2}}
 	tests := []struct {
 		name      string
-		answers   []error // one per TransactWriteItems call
+		answers   []error       // one per TransactWriteItems call
+		deadline  time.Duration // of the context (0: none), as a Lambda invoke's
 		wantCalls int
 		check     func(t *testing.T, err error)
 	}{
@@ -71,6 +72,27 @@ func TestReserveErrors(t *testing.T) {
 				var tce *types.TransactionCanceledException
 				if !errors.As(err, &tce) {
 					t.Errorf("Reserve = %v, want the cancellation wrapped", err)
+				}
+			}},
+		{name: "within an invoke, conflicts are retried past that bound", deadline: time.Hour,
+			answers: append(repeat(canceled("None", "TransactionConflict", "None"), 10), nil), wantCalls: 11,
+			check: func(t *testing.T, err error) {
+				if err != nil {
+					t.Errorf("Reserve = %v, want nil after 10 conflicts", err)
+				}
+			}},
+		{name: "2 s before the invoke's deadline, a conflict is not retried", deadline: 1500 * time.Millisecond,
+			answers: repeat(canceled("None", "TransactionConflict", "None"), 2), wantCalls: 1,
+			check: func(t *testing.T, err error) {
+				var tce *types.TransactionCanceledException
+				if !errors.As(err, &tce) {
+					t.Errorf("Reserve = %v, want the cancellation wrapped", err)
+				}
+			}},
+		{name: "a transaction cancelled for capacity is retried", answers: []error{canceled("ThrottlingError", "None", "None"), nil}, wantCalls: 2,
+			check: func(t *testing.T, err error) {
+				if err != nil {
+					t.Errorf("Reserve = %v, want nil after a retry", err)
 				}
 			}},
 		{name: "short lines are named", answers: []error{canceled("ConditionalCheckFailed", "ConditionalCheckFailed", "None")}, wantCalls: 1,
@@ -104,8 +126,12 @@ func TestReserveErrors(t *testing.T) {
 				calls++
 				return &dynamodb.TransactWriteItemsOutput{}, err
 			}}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			ctx := context.Background()
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
 			tt.check(t, dynamo.NewInventoryStore(db, "inventory").Reserve(ctx, "o-1", lines))
 			if calls != tt.wantCalls {
 				t.Errorf("%d transactions, want %d", calls, tt.wantCalls)

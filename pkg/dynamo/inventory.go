@@ -176,7 +176,7 @@ func (s *InventoryStore) Reserve(ctx context.Context, orderID string, lines []in
 		if err == nil {
 			return nil
 		}
-		if isTransactionConflict(err) && attempt+1 < conflictAttempts {
+		if isTransient(err) && tryAgain(ctx, attempt) {
 			if err := backoff(ctx, attempt); err != nil {
 				return fmt.Errorf("reserve order %s: %w", orderID, err)
 			}
@@ -252,7 +252,7 @@ func (s *InventoryStore) Release(ctx context.Context, orderID string) error {
 		if codes, ok := cancellationCodes(err); ok && len(codes) == len(items) && codes[len(lines)] == "ConditionalCheckFailed" {
 			return nil // released concurrently by another delivery
 		}
-		if isTransactionConflict(err) && attempt+1 < conflictAttempts {
+		if isTransient(err) && tryAgain(ctx, attempt) {
 			if err := backoff(ctx, attempt); err != nil {
 				return fmt.Errorf("release order %s: %w", orderID, err)
 			}

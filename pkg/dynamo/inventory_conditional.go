@@ -505,7 +505,7 @@ func (s *ConditionalInventoryStore) update(ctx context.Context, sku, expr, cond 
 			if err := s.addHolds(ctx, sku); err != nil {
 				return false, err
 			}
-		case isThrottled(err) && attempt+1 < conflictAttempts && !nearDeadline(ctx):
+		case isThrottled(err) && tryAgain(ctx, attempt):
 			if err := backoff(ctx, attempt); err != nil {
 				return false, err
 			}
@@ -701,30 +701,6 @@ func (s *ConditionalInventoryStore) putSweep(sku string, marks []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep[sku] = append(s.sweep[sku], marks...)
-}
-
-// nearDeadline reports whether ctx ends within 2 s: too late to wait for capacity; the
-// call answers its error and the message comes back, instead of the whole batch timing
-// out.
-func nearDeadline(ctx context.Context) bool {
-	d, ok := ctx.Deadline()
-	return ok && time.Until(d) < 2*time.Second
-}
-
-// isThrottled reports whether DynamoDB refused a call for capacity.
-func isThrottled(err error) bool {
-	var pte *types.ProvisionedThroughputExceededException
-	if errors.As(err, &pte) {
-		return true
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "ThrottlingException", "RequestLimitExceeded", "TransactionConflictException":
-			return true
-		}
-	}
-	return false
 }
 
 // isMissingHolds reports whether an update failed because the item has no holds map

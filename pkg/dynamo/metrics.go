@@ -76,7 +76,7 @@ func (s *MetricsStore) Apply(ctx context.Context, eventID string, d event.Metric
 		if codes, ok := cancellationCodes(err); ok && len(codes) > 0 && codes[0] == "ConditionalCheckFailed" {
 			return false, nil
 		}
-		if isTransactionConflict(err) && attempt+1 < conflictAttempts {
+		if isTransient(err) && tryAgain(ctx, attempt) {
 			if err := backoff(ctx, attempt); err != nil {
 				return false, fmt.Errorf("apply event %s: %w", eventID, err)
 			}
