@@ -60,6 +60,7 @@ type Injector struct {
 	procs   Processes
 	invoke  map[string]*invokeCalls // by the calling process's access key id
 	planned map[string]int          // Crash: request id -> the calls its invoke makes before the kill
+	dead    map[string]bool         // keys of the processes the injector killed (see crashPoint)
 	hits    []int                   // matches per spec.CrashAt rule since the spec was set
 
 	limiter *limiter // the simulated limits' buckets and transactions in flight
@@ -115,7 +116,7 @@ const maxLog = 200_000
 // New returns an Injector for spec.
 func New(spec Spec) *Injector {
 	return &Injector{spec: spec, stats: newStats(), faulted: map[string]int{}, delayed: map[string]int{}, held: map[string][]*recorded{}, aliases: map[string]string{}, handles: map[string]string{},
-		invoke: map[string]*invokeCalls{}, planned: map[string]int{}, hits: make([]int, len(spec.CrashAt)), limiter: newLimiter(time.Now)}
+		invoke: map[string]*invokeCalls{}, planned: map[string]int{}, dead: map[string]bool{}, hits: make([]int, len(spec.CrashAt)), limiter: newLimiter(time.Now)}
 }
 
 func newStats() Stats {
@@ -436,8 +437,8 @@ func polled(call edge.Call) bool {
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := edge.CallFrom(r)
-		if key, serve, ok := in.crashPoint(r, call); ok {
-			in.crash(next, r, key, serve)
+		if key, how := in.crashPoint(r, call); how != survive {
+			in.crash(next, r, key, how)
 			return
 		}
 		delay, fault := in.decide(r, call)
@@ -555,22 +556,36 @@ func (in *Injector) takeHeld(call edge.Call, queue string) *recorded {
 	return q[0]
 }
 
+// death is what becomes of a call's process (crashPoint).
+type death int
+
+const (
+	survive     death = iota // the call goes on
+	afterServed              // a crash point: the call is served, then the process is killed
+	unserved                 // a planned kill whose calls are made: killed before this one
+	alreadyDead              // the injector killed the process: the call is dropped
+)
+
 // crashPoint counts r as a call of the invoke its process is running and reports whether
-// the process is to die with it: the calling process's key, and whether the call is
-// served first (a crash point) or not (a planned kill whose calls are made).
-func (in *Injector) crashPoint(r *http.Request, call edge.Call) (key string, serve, ok bool) {
+// the process is to die with it, and how: the calling process's key and the death. A call
+// of a process the injector has killed (one its other goroutines sent at the same time) is
+// not served and decides nothing: whether it left before the kill is timing.
+func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, death) {
 	if in == nil {
-		return "", false, false
+		return "", survive
 	}
-	key = awscall.AccessKeyID(r)
+	key := awscall.AccessKeyID(r)
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.dead[key] {
+		return key, alreadyDead
+	}
 	if in.procs == nil || (len(in.spec.CrashAt) == 0 && len(in.planned) == 0) || !strings.HasPrefix(key, lambdahost.ProcessKeyPrefix) {
-		return "", false, false
+		return "", survive
 	}
 	running, found := in.procs.Running(key)
 	if !found || running.RequestID == "" {
-		return "", false, false
+		return "", survive
 	}
 	c := in.invoke[key]
 	if c == nil || c.requestID != running.RequestID {
@@ -582,7 +597,8 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (key string, ser
 	if n, planned := in.planned[running.RequestID]; planned && c.calls > n {
 		delete(in.planned, running.RequestID)
 		delete(in.invoke, key) // the process dies before this call
-		return key, false, true
+		in.dead[key] = true
+		return key, unserved
 	}
 	for i, p := range in.spec.CrashAt {
 		if !strings.Contains(running.Function, p.Function) {
@@ -603,24 +619,27 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (key string, ser
 			continue
 		}
 		delete(in.invoke, key) // the process dies with this call
+		in.dead[key] = true
 		in.stats.Crashes[running.Function]++
 		in.stats.CrashPoints[p.String()]++
 		in.injected("crashAt\x00"+p.String()+"\x00"+running.Function, in.hits[i], "killed")
-		return key, true, true
+		return key, afterServed
 	}
-	return "", false, false
+	return "", survive
 }
 
-// crash kills the calling process before it sees an answer, and drops the connection as
-// a dead process's is. With serve the call is served first, so that it takes effect.
-func (in *Injector) crash(next http.Handler, r *http.Request, key string, serve bool) {
-	if serve {
+// crash kills the calling process before it sees an answer (a crash point's call served
+// first, so that it takes effect), and drops the connection as a dead process's is.
+func (in *Injector) crash(next http.Handler, r *http.Request, key string, how death) {
+	if how == afterServed {
 		next.ServeHTTP(discard{header: http.Header{}}, r)
 	}
-	in.mu.Lock()
-	procs := in.procs
-	in.mu.Unlock()
-	procs.KillProcess(key)
+	if how != alreadyDead {
+		in.mu.Lock()
+		procs := in.procs
+		in.mu.Unlock()
+		procs.KillProcess(key)
+	}
 	panic(http.ErrAbortHandler) // net/http closes the connection without an answer
 }
 

@@ -215,9 +215,16 @@ func TestPlannedKills(t *testing.T) {
 			if killed != 1 || log[len(log)-1] != "kill OFLH1" || len(log) != i+1 {
 				t.Fatalf("call %d unanswered: %d kills, log %v, want the %d calls before served, then a kill", i, killed, log, i)
 			}
-			// The process's next invoke is not planned: it passes.
-			procs.run("OFLH1", lambdahost.Running{Function: fn, RequestID: "r2"})
-			if !callAs(t, url, "OFLH1", "PutItem") {
+			// A call the killed process sent at the same time is dropped unserved, and
+			// decides nothing; another process's invoke, not planned, passes.
+			if callAs(t, url, "OFLH1", "PutItem") {
+				t.Fatal("a call of the killed process was answered")
+			}
+			if killed, after := procs.state(); killed != 1 || len(after) != len(log) {
+				t.Fatalf("a call of the killed process: log %v (was %v), want nothing served or killed", after, log)
+			}
+			procs.run("OFLH2", lambdahost.Running{Function: fn, RequestID: "r2"})
+			if !callAs(t, url, "OFLH2", "PutItem") {
 				t.Fatal("a call of another invoke was not answered")
 			}
 			return i
@@ -279,7 +286,7 @@ func TestCrashPoints(t *testing.T) {
 			[]call{{"OFLH1", "r1", "TransactWriteItems"}, {"OFLH2", "r2", "TransactWriteItems"}},
 			func(c call) lambdahost.Running { return ingest(c.request) }, []int{0}},
 		{"the second call of each invoke", []CrashPoint{{Function: "ingest", AfterCall: 2}},
-			[]call{{"OFLH1", "r1", "GetItem"}, {"OFLH1", "r1", "PutItem"}, {"OFLH1", "r3", "GetItem"}, {"OFLH1", "r3", "PutItem"}, {"OFLH1", "r3", "PutItem"}},
+			[]call{{"OFLH1", "r1", "GetItem"}, {"OFLH1", "r1", "PutItem"}, {"OFLH2", "r3", "GetItem"}, {"OFLH2", "r3", "PutItem"}, {"OFLH3", "r4", "PutItem"}},
 			func(c call) lambdahost.Running { return ingest(c.request) }, []int{1, 3}},
 		{"the second PutItem of the function from now on", []CrashPoint{{Function: "process", Operation: "PutItem", Skip: 1, Times: 1}},
 			[]call{{"OFLH5", "v", "GetItem"}, {"OFLH5", "v", "BatchGetItem"}, {"OFLH5", "v", "PutItem"}, {"OFLH6", "a", "GetItem"}, {"OFLH6", "a", "PutItem"}, {"OFLH5", "c", "PutItem"}},
