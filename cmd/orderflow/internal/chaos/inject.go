@@ -55,6 +55,7 @@ type Injector struct {
 	held    map[string][]*recorded // failed receives' answers, by queue (see poll)
 	aliases map[string]string
 	handles map[string]string // SQS receipt handle -> the identity of its message
+	older   map[string]string // the handles learnt before handles last filled up
 	log     []string
 
 	procs   Processes
@@ -253,6 +254,8 @@ func (in *Injector) identities(b []byte) []string {
 	defer in.mu.Unlock()
 	for _, m := range handles {
 		if id, ok := in.handles[string(m[1])]; ok {
+			ids = append(ids, id)
+		} else if id, ok := in.older[string(m[1])]; ok {
 			ids = append(ids, id)
 		}
 	}
@@ -675,7 +678,10 @@ func (in *Injector) LearnOrders(api http.Handler) http.Handler {
 	})
 }
 
-// maxHandles bounds the receipt handles remembered (the oldest are dropped in bulk).
+// maxHandles bounds the receipt handles remembered: when as many are learnt, they become
+// the older generation and the generation before is dropped, so a handle is known for at
+// least maxHandles receives after its own (a message received just before a bulk drop
+// kept its identity for its delete), and at most 2*maxHandles are kept.
 const maxHandles = 100_000
 
 // learnHandles remembers the identity of each message a ReceiveMessage answered (SQS's
@@ -696,8 +702,8 @@ func (in *Injector) learnHandles(answer []byte) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if len(in.handles) > maxHandles {
-		clear(in.handles)
+	if len(in.handles) >= maxHandles {
+		in.older, in.handles = in.handles, make(map[string]string, maxHandles)
 	}
 	for i, m := range out.Messages {
 		in.handles[m.ReceiptHandle] = ids[i]

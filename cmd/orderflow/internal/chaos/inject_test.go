@@ -676,3 +676,45 @@ func TestLearnedIdentities(t *testing.T) {
 		t.Errorf("identity of the accepted order = %q, want its key", got)
 	}
 }
+
+// A receipt handle is remembered for at least maxHandles receives after its own, and
+// forgotten after twice as many: a message received just before the remembered handles
+// fill up keeps its identity for its delete.
+func TestHandlesForgottenByGeneration(t *testing.T) {
+	in := New(Spec{})
+	order := "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"
+	receive := func(handles ...string) {
+		var b strings.Builder
+		b.WriteString(`{"Messages":[`)
+		for i, h := range handles {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"ReceiptHandle":%q,"Body":"{\"orderId\":\"%s\"}"}`, h, order)
+		}
+		b.WriteString(`]}`)
+		in.learnHandles([]byte(b.String()))
+	}
+	fill := func(prefix string, n int) {
+		hs := make([]string, n)
+		for i := range hs {
+			hs[i] = fmt.Sprintf("%s-%d", prefix, i)
+		}
+		receive(hs...)
+	}
+	known := func() bool {
+		return in.Identity([]byte(`{"Entries":[{"Id":"0","ReceiptHandle":"last-before"}]}`)) == order
+	}
+	fill("a", maxHandles-1)
+	receive("last-before") // the one that fills the remembered handles up
+	receive("b-0")         // they become the older generation
+	receive("b-1")
+	if !known() {
+		t.Fatal("a handle received just before the remembered handles filled up was forgotten")
+	}
+	fill("c", maxHandles)
+	receive("d") // the next generation is full: the older one is dropped
+	if known() {
+		t.Error("a handle was remembered past two generations")
+	}
+}
