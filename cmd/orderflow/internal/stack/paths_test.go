@@ -495,19 +495,26 @@ func pathsCrashMidBatch(t *testing.T, p *pathsStack, run string) {
 	t.Logf("%d orders, %d inventory processes killed", len(ids), p.crashes("inventory")-before)
 
 	p.waitStatus(t, ids, "CONFIRMED", 60*time.Second)
-	p.checkReservedOnce(t, ids, sku, qty, initial)
-	// The killed batch came back: an order of the window was handled on a later receive.
+	// The killed batches come back after the visibility timeout: an order of the window is
+	// handled on a later receive. A batch killed after its writes let its orders finish
+	// first, so wait for that receive, then for the queue to be empty: none of this
+	// subtest's commands may still be on their way when the next subtest sets its faults.
 	mine := map[string]bool{}
 	for _, id := range ids {
 		mine[id] = true
 	}
-	redelivered := p.logLines(func(m map[string]any) bool {
-		rc := fmt.Sprint(m["receiveCount"])
-		return mine[fmt.Sprint(m["orderId"])] && m["messageId"] != nil && rc != "1" && rc != "<nil>"
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		redelivered := p.logLines(func(m map[string]any) bool {
+			rc := fmt.Sprint(m["receiveCount"])
+			return mine[fmt.Sprint(m["orderId"])] && m["messageId"] != nil && rc != "1" && rc != "<nil>"
+		})
+		return len(redelivered) > 0, fmt.Sprintf("no inventory log line for a redelivered command of orders %v", ids)
 	})
-	if len(redelivered) == 0 {
-		t.Errorf("no inventory log line for a redelivered command of orders %v", ids)
-	}
+	awstest.Eventually(t, 60*time.Second, func() (bool, string) {
+		v, f := p.queueDepth(t, p.Queues["InventoryCommandQueue"])
+		return v+f == 0, fmt.Sprintf("the inventory queue holds %d visible and %d in-flight commands", v, f)
+	})
+	p.checkReservedOnce(t, ids, sku, qty, initial)
 	if v, f := p.queueDepth(t, p.Queues["InventoryCommandDlq"]); v+f != 0 {
 		t.Errorf("the inventory DLQ holds %d messages after the crashes, want none", v+f)
 	}
