@@ -13,11 +13,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -41,14 +39,6 @@ var ErrNoCredentials = errors.New("awsconfig: no credentials: set AWS_ACCESS_KEY
 
 // ErrInvalidEnv is wrapped by FromEnv when AWS_ENDPOINT_URL or AWS_MAX_ATTEMPTS cannot be parsed.
 var ErrInvalidEnv = errors.New("awsconfig: invalid environment")
-
-// sharedHTTPClient is built once per process so that every service client made from any
-// config FromEnv returns reuses the same connection pool: warm invocations then skip the
-// TCP and TLS handshakes. The SDK's buildable client already has sane pool settings
-// (100 idle connections, 10 per host, 90 s idle timeout, 30 s keep-alive).
-var sharedHTTPClient = sync.OnceValue(func() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient()
-})
 
 // FromEnv returns an aws.Config built from the process environment: region from
 // AWS_REGION (falling back to AWS_DEFAULT_REGION), static credentials from
@@ -107,6 +97,12 @@ func FromEnv() (aws.Config, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts })
 		},
 	}, nil
+}
+
+// HTTPClient returns the process's one HTTP client for AWS, the one FromEnv's configs
+// carry (see NewHTTPClient for what it mends).
+func HTTPClient() aws.HTTPClient {
+	return sharedHTTPClient()
 }
 
 func checkEndpoint(raw string) error {

@@ -148,6 +148,9 @@ func TestFromEnvSharesHTTPClient(t *testing.T) {
 	if a.HTTPClient != b.HTTPClient {
 		t.Error("two configs got different HTTP clients; connections would not be reused")
 	}
+	if a.HTTPClient != awsconfig.HTTPClient() {
+		t.Error("FromEnv's HTTP client is not HTTPClient(), the mended one")
+	}
 }
 
 // TestFromEnvAgainstEndpoint drives a real SDK client through the config: the request

@@ -2,10 +2,14 @@ package emulator
 
 import (
 	"errors"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/orderflow/orderflow/pkg/awsconfig"
 )
 
 // Region is the region every emulator client uses.
@@ -19,11 +23,19 @@ var ErrNoEndpoint = errors.New("AWS_ENDPOINT_URL is not set")
 // directly rather than with config.LoadDefaultConfig, which reads shared
 // files and costs cold-start time. S3 clients reach the endpoint path-style
 // on their own because its host is an IP address.
+//
+// The service clients made from one Config share an HTTP client, mended as
+// awsconfig.NewHTTPClient says, that keeps up to 100 idle connections to the
+// emulator (the SDK's default keeps 10 per host, too few for the local stack's
+// pollers).
 func Config(endpoint string) aws.Config {
 	return aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(endpoint),
+		HTTPClient: awsconfig.NewHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = 100
+		})),
 	}
 }
 

@@ -54,6 +54,11 @@ func up(t *testing.T, opts Options) *Stack {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(logs, nil))
 	}
+	t.Cleanup(func() { // registered before Up, so that a failed Up shows its log too
+		if t.Failed() {
+			t.Logf("stack and function output:\n%s", logs.String())
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Up(ctx, opts)
@@ -63,11 +68,6 @@ func up(t *testing.T, opts Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("stack and function output:\n%s", logs.String())
-		}
-	})
 	return s
 }
 
