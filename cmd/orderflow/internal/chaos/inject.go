@@ -184,8 +184,9 @@ func (in *Injector) Stats() Stats {
 	return out
 }
 
-// Decisions returns every fault injected so far, one line each ("kind key attempt
-// outcome"), sorted: two runs with the same seed and orders can be compared line by line.
+// Decisions returns every fault injected so far, added latency included, one line each
+// ("kind key attempt outcome"), sorted: two runs with the same seed and orders can be
+// compared line by line.
 func (in *Injector) Decisions() []string {
 	if in == nil {
 		return nil
@@ -835,6 +836,9 @@ func (in *Injector) latency(spec Spec, key string) time.Duration {
 	if in.delayed[key] != attempt {
 		in.delayed[key] = attempt
 		in.stats.Delayed++
+		if len(in.log) < maxLog {
+			in.log = append(in.log, fmt.Sprintf("%s #%d delayed %s", strings.ReplaceAll(key, "\x00", " "), attempt, delay))
+		}
 	}
 	return delay
 }
