@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -441,6 +442,9 @@ func polled(call edge.Call) bool {
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := edge.CallFrom(r)
+		if in != nil && !wholeBody(r) {
+			panic(http.ErrAbortHandler) // its sender is gone: no call, nothing decided
+		}
 		if key, how := in.crashPoint(r, call); how != survive {
 			in.crash(next, r, key, how)
 			return
@@ -630,6 +634,20 @@ func (in *Injector) crashPoint(r *http.Request, call edge.Call) (string, death) 
 		return key, afterServed
 	}
 	return "", survive
+}
+
+// wholeBody reads r's body into memory and says whether it arrived whole. A body cut
+// short comes from a process killed while sending it (a crash decided on another of its
+// calls, in the same instant): AWS would see a broken connection, not a call, so such a
+// request is neither served nor decided on. Decided on, it had no identity, and drew a
+// fault under an empty key in one run and not in the next.
+func wholeBody(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return err == nil
 }
 
 // crash kills the calling process before it sees an answer (a crash point's call served

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/orderflow/orderflow/cmd/orderflow/internal/edge"
 	"github.com/orderflow/orderflow/tools/lambdahost"
@@ -716,5 +718,63 @@ func TestHandlesForgottenByGeneration(t *testing.T) {
 	receive("d") // the next generation is full: the older one is dropped
 	if known() {
 		t.Error("a handle was remembered past two generations")
+	}
+}
+
+// TestCutShortBodyIsNoCall: a request whose body stops short (its process was killed while
+// sending it) is neither served nor decided on, where a whole one under the same rule
+// draws its fault.
+func TestCutShortBodyIsNoCall(t *testing.T) {
+	procs := &fakeProcesses{running: map[string]lambdahost.Running{}}
+	in := New(Spec{Seed: 1, Errors: []ErrorRule{{Service: "dynamodb", Rate: 1}}})
+	in.SetProcesses(procs)
+	up, _ := url.Parse("http://127.0.0.1:1")
+	e := edge.New(up, nil)
+	e.Use(in.Middleware)
+	e.Use(func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			procs.served(edge.CallFrom(r).Operation)
+			w.WriteHeader(200)
+		})
+	})
+	closed := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewUnstartedServer(e)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			once.Do(func() { close(closed) }) // the first to close: the cut-short call's
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	body := `{"TransactItems":[{"Put":{"TableName":"inventory-dev","Item":{"pk":{"S":"order#0193a1b2-c3d4-7e5f-8a6b-000000000001"}}}}]}`
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.TransactWriteItems\r\n"+
+		"Authorization: AWS4-HMAC-SHA256 Credential=OFLH1/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x\r\n"+
+		"Content-Length: %d\r\n\r\n%s", len(body), body[:20])
+	conn.Close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not close the cut-short connection")
+	}
+	if _, log := procs.state(); len(log) != 0 || len(in.Decisions()) != 0 {
+		t.Fatalf("a cut-short call: served %v, decided %q; want neither", log, in.Decisions())
+	}
+
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.TransactWriteItems")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=OFLH1/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || len(in.Decisions()) == 0 {
+		t.Fatalf("a whole call under a rate-1 rule: %s, decided %q; want a fault", resp.Status, in.Decisions())
 	}
 }
