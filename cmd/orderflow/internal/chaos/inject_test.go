@@ -155,10 +155,17 @@ func (f *fakeProcesses) state() (int, []string) {
 	return len(f.killed), append([]string(nil), f.log...)
 }
 
-// crashEdge serves an edge with in's middleware in front of a stand-in for the emulator
-// that logs each call it serves in procs; in's processes are procs.
+// crashEdge serves crashHandler and returns its URL.
 func crashEdge(t *testing.T, in *Injector, procs *fakeProcesses) string {
 	t.Helper()
+	srv := httptest.NewServer(crashHandler(in, procs))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// crashHandler is an edge with in's middleware in front of a stand-in for the emulator
+// that logs each call it serves in procs; in's processes are procs.
+func crashHandler(in *Injector, procs *fakeProcesses) http.Handler {
 	in.SetProcesses(procs)
 	up, _ := url.Parse("http://127.0.0.1:1")
 	e := edge.New(up, nil)
@@ -169,9 +176,7 @@ func crashEdge(t *testing.T, in *Injector, procs *fakeProcesses) string {
 			w.WriteHeader(200)
 		})
 	})
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return e
 }
 
 // callAs makes the DynamoDB call op, signed with access key id key, and reports whether
@@ -727,19 +732,9 @@ func TestHandlesForgottenByGeneration(t *testing.T) {
 func TestCutShortBodyIsNoCall(t *testing.T) {
 	procs := &fakeProcesses{running: map[string]lambdahost.Running{}}
 	in := New(Spec{Seed: 1, Errors: []ErrorRule{{Service: "dynamodb", Rate: 1}}})
-	in.SetProcesses(procs)
-	up, _ := url.Parse("http://127.0.0.1:1")
-	e := edge.New(up, nil)
-	e.Use(in.Middleware)
-	e.Use(func(http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			procs.served(edge.CallFrom(r).Operation)
-			w.WriteHeader(200)
-		})
-	})
 	closed := make(chan struct{})
 	var once sync.Once
-	srv := httptest.NewUnstartedServer(e)
+	srv := httptest.NewUnstartedServer(crashHandler(in, procs))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
 			once.Do(func() { close(closed) }) // the first to close: the cut-short call's
