@@ -2,8 +2,8 @@
 # checks (cmd/orderflow/internal/stack/stack_chaos_test.go, cmd/orderflow/internal/chaos).
 # Included by the main Makefile (`-include mk/*.mk`).
 
-# 5,000 orders by default: about 26 minutes on two cores (2026-12-01: 25m52s, peak RSS
-# 980 MB, audit PASS). moto 5.2.1's memory grew faster than linearly with the orders it had
+# 5,000 orders by default: about 26 minutes on two cores (2026-12-01: 26m20s, peak RSS
+# 1.01 GB, audit PASS). moto 5.2.1's memory grew faster than linearly with the orders it had
 # seen (5.5 GB after 1,000, 24 GB after 2,500); tools/moto/moto_server_shim.py bounds it and
 # keeps its CPU per request flat (fixes 4-8, 13-18), and sending pauses while more than
 # CHAOS_INFLIGHT executions run, which an unpaced run piled up in moto by the thousand (a
