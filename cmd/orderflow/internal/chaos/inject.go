@@ -298,6 +298,12 @@ func (in *Injector) attempt(key string) int { return in.faulted[key] + 1 }
 // injected counts a fault injected on key at attempt and logs it. Call with mu held.
 func (in *Injector) injected(key string, attempt int, what string) {
 	in.faulted[key] = attempt
+	in.logDecision(key, attempt, what)
+}
+
+// logDecision adds one line to the decision log (Decisions), within its bound. Call with
+// mu held.
+func (in *Injector) logDecision(key string, attempt int, what string) {
 	if len(in.log) < maxLog {
 		in.log = append(in.log, fmt.Sprintf("%s #%d %s", strings.ReplaceAll(key, "\x00", " "), attempt, what))
 	}
@@ -854,9 +860,7 @@ func (in *Injector) latency(spec Spec, key string) time.Duration {
 	if in.delayed[key] != attempt {
 		in.delayed[key] = attempt
 		in.stats.Delayed++
-		if len(in.log) < maxLog {
-			in.log = append(in.log, fmt.Sprintf("%s #%d delayed %s", strings.ReplaceAll(key, "\x00", " "), attempt, delay))
-		}
+		in.logDecision(key, attempt, "delayed "+delay.String())
 	}
 	return delay
 }
